@@ -1,0 +1,53 @@
+"""API authentication: ``Authorization: Bearer <token>`` or ``?qstash_token=<token>``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from ..models import ApiToken, Tenant, hash_token
+
+
+@dataclass
+class TenantPrincipal:
+    """Stands in for ``request.user``: who called, with which token."""
+
+    tenant: Tenant
+    token: ApiToken
+    is_authenticated: bool = True
+
+
+class QStashTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        raw = _bearer(request.META.get("HTTP_AUTHORIZATION", "")) or request.GET.get("qstash_token")
+        if not raw:
+            return None
+        # The lookup is by SHA-256 digest, so timing reveals nothing about the secret itself.
+        token = (ApiToken.objects.active().select_related("tenant")
+                 .filter(token_hash=hash_token(raw.strip())).first())
+        if token is None:
+            raise AuthenticationFailed("invalid token")
+        return TenantPrincipal(token.tenant, token), token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="qstash"'
+
+
+def _bearer(header: str) -> str:
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+class HasTenantToken(BasePermission):
+    """Any valid token may read; a read-only token may not change anything."""
+
+    message = "this token is read-only"
+
+    def has_permission(self, request, view) -> bool:
+        principal = request.user
+        if not isinstance(principal, TenantPrincipal):
+            return False
+        return request.method in SAFE_METHODS or not principal.token.read_only

@@ -1,0 +1,42 @@
+"""Render every API error as ``{"error": "..."}`` with the right status, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..exceptions import ApiError
+
+logger = logging.getLogger("django_qstash.api")
+
+
+def _text(detail) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_text(d) for d in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in detail.items())
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApiError):
+        return Response({"error": exc.message}, status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"error": "request body is too large"}, status=413)
+    if isinstance(exc, drf.NotAuthenticated):
+        return Response({"error": "missing token: send Authorization: Bearer <token>"}, status=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="qstash"'})
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = {"error": _text(exc.detail) if hasattr(exc, "detail") else str(exc)}
+        return response
+    if isinstance(exc, (InterfaceError, OperationalError)):
+        logger.exception("database unavailable")
+        return Response({"error": "database unavailable, try again"}, status=503)
+    logger.exception("unhandled API error")
+    return Response({"error": "internal error"}, status=500)

@@ -1,0 +1,142 @@
+"""JSON shapes exactly as the official SDKs parse them: camelCase keys, millisecond timestamps."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from ..clock import to_ms
+from ..models import DlqEntry, Event, Message
+
+
+def body_fields(body: bytes | None, redacted: bool = False) -> dict:
+    """``body`` when it is UTF-8 text, else ``bodyBase64``; nothing when there is no body."""
+    if not body:
+        return {}
+    body = bytes(body)
+    if redacted:
+        return {"body": redact_value(body)}
+    try:
+        return {"body": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"bodyBase64": base64.b64encode(body).decode()}
+
+
+def b64(data: bytes | None) -> str:
+    return base64.b64encode(bytes(data or b"")).decode()
+
+
+def redact_value(value: bytes | str) -> str:
+    raw = value.encode() if isinstance(value, str) else value
+    return f"REDACTED:{hashlib.sha256(raw).hexdigest()}"
+
+
+def redacted_headers(headers: dict[str, list[str]], fields: list[str]) -> dict[str, list[str]]:
+    lowered = [f.lower() for f in fields]
+    if "header" in lowered or "headers" in lowered:
+        names = {name.lower() for name in headers}
+    else:
+        names = {f[f.index("[") + 1:-1].lower() for f in lowered if "[" in f}
+    return {k: [redact_value(v) for v in vs] if k.lower() in names else vs
+            for k, vs in headers.items()}
+
+
+def _is_body_redacted(fields: list[str]) -> bool:
+    return any(f.lower() == "body" for f in fields)
+
+
+def _flow_control(message: Message) -> dict:
+    if not message.flow_control_key:
+        return {}
+    data = {"flowControlKey": message.flow_control_key,
+            "period": message.flow_control_period or 1}
+    if message.flow_control_parallelism:
+        data["parallelism"] = message.flow_control_parallelism
+    if message.flow_control_rate:
+        data["rate"] = message.flow_control_rate
+    return data
+
+
+def _optional(**values) -> dict:
+    return {k: v for k, v in values.items() if v not in ("", None, [], {})}
+
+
+def message_json(message: Message) -> dict:
+    redact = message.redact_fields or []
+    data = {
+        "messageId": message.id,
+        "url": message.url,
+        "method": message.method,
+        "header": redacted_headers(message.headers, redact) if redact else message.headers,
+        "maxRetries": message.max_retries,
+        "notBefore": to_ms(message.not_before),
+        "createdAt": to_ms(message.created_at),
+        **body_fields(message.body, _is_body_redacted(redact)),
+        **_optional(
+            topicName=message.topic_name, endpointName=message.endpoint_name,
+            callback=message.callback, failureCallback=message.failure_callback,
+            callbackHeader=message.callback_headers,
+            failureCallbackHeader=message.failure_callback_headers,
+            queueName=message.queue_name, scheduleId=message.schedule_id,
+            callerIP=message.caller_ip, callerIp=message.caller_ip,
+            retryDelayExpression=message.retry_delay_expression,
+        ),
+        **_flow_control(message),
+    }
+    if message.labels:
+        data["label"] = message.labels[0]
+        data["labels"] = message.labels
+    return data
+
+
+def dlq_json(entry: DlqEntry) -> dict:
+    data = message_json(entry.message)
+    data["dlqId"] = entry.dlq_id
+    data["responseStatus"] = entry.response_status
+    data["responseHeader"] = entry.response_headers
+    body = bytes(entry.response_body or b"")
+    try:
+        data["responseBody"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        data["responseBodyBase64"] = b64(body)
+    if entry.error:
+        data["error"] = entry.error
+    return data
+
+
+def event_json(event: Event, message: Message | None) -> dict:
+    data = {
+        "time": to_ms(event.time),
+        "messageId": event.message_id,
+        "state": event.state,
+        "url": event.url,
+        **_optional(
+            error=event.error, nextDeliveryTime=to_ms(event.next_delivery_time),
+            topicName=event.topic_name, endpointName=event.endpoint_name,
+            queueName=event.queue_name, scheduleId=event.schedule_id,
+            flowControlKey=event.flow_control_key,
+        ),
+    }
+    if event.labels:
+        data["label"] = event.labels[0]
+        data["labels"] = event.labels
+    if event.response_status is not None:
+        data["responseStatus"] = event.response_status
+        data["responseHeaders"] = data["responseHeader"] = event.response_headers or {}
+        data["responseBody"] = b64(event.response_body)
+    if message is not None:
+        redact = message.redact_fields or []
+        data["header"] = redacted_headers(message.headers, redact) if redact else message.headers
+        data["body"] = (redact_value(bytes(message.body)) if _is_body_redacted(redact)
+                        else b64(message.body))
+        data["method"] = message.method
+        data["maxRetries"] = message.max_retries
+        data.update(_optional(
+            callback=message.callback, failureCallback=message.failure_callback,
+            callbackHeaders=message.callback_headers,
+            failureCallbackHeaders=message.failure_callback_headers,
+            retryDelayExpression=message.retry_delay_expression,
+            retryDelayExpr=message.retry_delay_expression,
+            timeout=(message.timeout_seconds or 0) * 1000,
+        ))
+    return data

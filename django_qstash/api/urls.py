@@ -1,0 +1,28 @@
+"""URL routes of the v2 API; include them at the site root: ``path("", include(...))``."""
+
+from django.urls import path, re_path
+
+from .views import dlq, events, keys, messages, publish
+from .views import schedules
+
+urlpatterns = [
+    re_path(r"^v2/publish/(?P<destination>.+)$", publish.PublishView.as_view()),
+    re_path(r"^v2/enqueue/(?P<queue>[^/]+)/(?P<destination>.+)$", publish.EnqueueView.as_view()),
+    path("v2/batch", publish.BatchView.as_view()),
+    path("v2/messages", messages.MessageListView.as_view()),
+    path("v2/messages/<str:message_id>", messages.MessageDetailView.as_view()),
+    path("v2/dlq", dlq.DlqListView.as_view()),
+    path("v2/dlq/retry", dlq.DlqBulkRetryView.as_view()),
+    path("v2/dlq/retry/<str:dlq_id>", dlq.DlqRetryView.as_view()),
+    path("v2/dlq/<str:dlq_id>", dlq.DlqDetailView.as_view()),
+    path("v2/events", events.EventListView.as_view()),
+    path("v2/logs", events.EventListView.as_view()),
+    path("v2/keys", keys.SigningKeysView.as_view()),
+    path("v2/keys/rotate", keys.RotateSigningKeysView.as_view()),
+    # The go SDK spells it "Schedules". An id has no "/" or ":", so no destination looks like
+    # "{id}/pause".
+    re_path(r"^v2/[sS]chedules/?$", schedules.ScheduleListView.as_view()),
+    re_path(r"^v2/[sS]chedules/(?P<schedule_id>[A-Za-z0-9._-]+)/(?P<action>pause|resume)$",
+            schedules.ScheduleActionView.as_view()),
+    re_path(r"^v2/[sS]chedules/(?P<target>.+)$", schedules.ScheduleView.as_view()),
+]

@@ -1,0 +1,122 @@
+"""The dead-letter queue: list, get, delete (one or many), retry (one or many)."""
+
+from __future__ import annotations
+
+from rest_framework.response import Response
+
+from ...exceptions import BadRequest, NotFound
+from ...headers import parse_publish_headers
+from ...models import DlqEntry
+from ...retrying import retry_entries
+from ..base import QStashView, header_pairs, json_body
+from ..filters import apply_filters, check_known, integer, multi
+from ..serializers import dlq_json
+
+PAGE_MAX = 100
+FILTERS = {"cursor", "count", "messageId", "dlqIds", "url", "topicName", "scheduleId",
+           "queueName", "responseStatus", "callerIp", "callerIP", "label", "flowControlKey",
+           "fromDate", "toDate", "host", "path"}
+
+
+def filtered_entries(view: QStashView, request):
+    entries = (DlqEntry.objects.filter(tenant=view.tenant).select_related("message")
+               .order_by("-id"))
+    entries = apply_filters(entries, request, prefix="message__", date_field="created_at")
+    if message_ids := multi(request, "messageId"):
+        entries = entries.filter(message_id__in=message_ids)
+    if dlq_ids := multi(request, "dlqIds"):
+        entries = entries.filter(dlq_id__in=dlq_ids)
+    if statuses := multi(request, "responseStatus"):
+        if not all(s.isdigit() for s in statuses):
+            raise BadRequest("responseStatus must be an integer")
+        entries = entries.filter(response_status__in=[int(s) for s in statuses])
+    return entries
+
+
+def page(entries, request) -> tuple[list[DlqEntry], str | None]:
+    """Newest first; the cursor is the id below which the next page starts."""
+    cursor = request.GET.get("cursor")
+    if cursor:
+        if not cursor.isdigit():
+            raise BadRequest("invalid cursor")
+        entries = entries.filter(id__lt=int(cursor))
+    count = integer(request, "count", PAGE_MAX, maximum=PAGE_MAX) or PAGE_MAX
+    rows = list(entries[: count + 1])
+    next_cursor = str(rows[count - 1].id) if len(rows) > count else None
+    return rows[:count], next_cursor
+
+
+def ids_from(request, key: str) -> list[str]:
+    body = json_body(request, default={})
+    ids = (body.get(key) if isinstance(body, dict) else None) or multi(request, key)
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise BadRequest(f"{key} must be a list of strings")
+    return ids
+
+
+class DlqListView(QStashView):
+    def get(self, request):
+        rows, cursor = page(filtered_entries(self, request), request)
+        data = {"messages": [dlq_json(e) for e in rows]}
+        if cursor:
+            data["cursor"] = cursor
+        return Response(data)
+
+    def delete(self, request):
+        check_known(request, FILTERS)
+        ids = ids_from(request, "dlqIds")
+        if ids:
+            deleted, _ = DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids).delete()
+            return Response({"deleted": deleted})
+        rows, cursor = page(filtered_entries(self, request), request)
+        DlqEntry.objects.filter(pk__in=[r.pk for r in rows]).delete()
+        data = {"deleted": len(rows)}
+        if cursor:
+            data["cursor"] = cursor
+        return Response(data)
+
+
+def get_entry(tenant, dlq_id: str) -> DlqEntry:
+    entry = DlqEntry.objects.filter(tenant=tenant, dlq_id=dlq_id).select_related("message").first()
+    if entry is None:
+        raise NotFound(f"DLQ entry {dlq_id} not found")
+    return entry
+
+
+def override_options(request):
+    """Config headers on a retry request reconfigure the new message (e.g. Upstash-Retries)."""
+    return parse_publish_headers(
+        [(k, v) for k, v in header_pairs(request) if k.lower().startswith("upstash-")])
+
+
+class DlqDetailView(QStashView):
+    def get(self, request, dlq_id: str):
+        return Response(dlq_json(get_entry(self.tenant, dlq_id)))
+
+    def delete(self, request, dlq_id: str):
+        get_entry(self.tenant, dlq_id).delete()
+        return Response({"deleted": 1})
+
+
+class DlqRetryView(QStashView):
+    def post(self, request, dlq_id: str):
+        [message_id] = retry_entries([get_entry(self.tenant, dlq_id)], override_options(request))
+        return Response({"messageId": message_id}, status=201)
+
+
+class DlqBulkRetryView(QStashView):
+    def post(self, request):
+        check_known(request, FILTERS)
+        ids = ids_from(request, "dlqIds")
+        cursor = None
+        if ids:
+            rows = list(DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids)
+                        .select_related("message"))
+            missing = set(ids) - {r.dlq_id for r in rows}
+            if missing:
+                raise NotFound(f"DLQ entries not found: {', '.join(sorted(missing))}")
+        else:
+            rows, cursor = page(filtered_entries(self, request), request)
+        new_ids = retry_entries(rows, override_options(request))
+        return Response({"cursor": cursor or "", "responses": [{"messageId": i} for i in new_ids]},
+                        status=201)

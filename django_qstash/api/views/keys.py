@@ -1,0 +1,24 @@
+"""GET /v2/keys and POST /v2/keys/rotate: the tenant's signing keys."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework.response import Response
+
+from ...models import SigningKeyPair
+from ..base import QStashView
+
+
+class SigningKeysView(QStashView):
+    def get(self, request):
+        keys = SigningKeyPair.for_tenant(self.tenant)
+        return Response({"current": keys.current, "next": keys.next})
+
+
+class RotateSigningKeysView(QStashView):
+    def post(self, request):
+        with transaction.atomic():
+            SigningKeyPair.for_tenant(self.tenant)
+            keys = SigningKeyPair.objects.select_for_update().get(tenant=self.tenant)
+            keys.rotate()
+        return Response({"current": keys.current, "next": keys.next})

@@ -1,0 +1,90 @@
+"""POST /v2/publish/{destination}, /v2/enqueue/{queue}/{destination} and /v2/batch."""
+
+from __future__ import annotations
+
+from django.utils.encoding import escape_uri_path
+from rest_framework.response import Response
+
+from ...conf import qstash_settings
+from ...exceptions import ApiError, BadRequest
+from ...publishing import Published, prepare, publish_specs
+from ..base import QStashView, caller_ip, header_pairs, json_body, raw_body
+
+def _is_config_param(name: str) -> bool:
+    """Query parameters that configure the publish rather than belong to the destination."""
+    lowered = name.lower()
+    return lowered == "qstash_token" or lowered.startswith("upstash-")
+
+
+def destination_from_request(request, destination: str) -> str:
+    """The raw destination: path remainder plus the query string minus our own parameters."""
+    if destination.startswith(("http:/", "https:/")) and not destination.startswith(
+            ("http://", "https://")):
+        # Some proxies merge "//" into "/"; put the scheme's slashes back.
+        scheme, _, rest = destination.partition(":/")
+        destination = f"{scheme}://{rest}"
+    if destination.startswith(("http://", "https://")):
+        scheme, _, rest = destination.partition("://")
+        destination = f"{scheme}://{escape_uri_path(rest)}"
+    raw_query = request.META.get("QUERY_STRING", "")
+    kept = [p for p in raw_query.split("&") if p and not _is_config_param(p.split("=", 1)[0])]
+    return f"{destination}?{'&'.join(kept)}" if kept else destination
+
+
+def config_query(request) -> list[tuple[str, str]]:
+    return [(k, v) for k in request.GET for v in request.GET.getlist(k) if _is_config_param(k)]
+
+
+def publish_response(result: Published | list[Published]) -> Response:
+    if isinstance(result, list):
+        return Response([r.as_json() for r in result])
+    return Response(result.as_json(), status=202 if result.deduplicated else 200)
+
+
+class PublishView(QStashView):
+    def post(self, request, destination: str):
+        spec = prepare(self.tenant, destination_from_request(request, destination),
+                       raw_body(request), header_pairs(request), config_query(request),
+                       caller_ip=caller_ip(request))
+        return publish_response(publish_specs(self.tenant, [spec])[0])
+
+
+class EnqueueView(QStashView):
+    def post(self, request, queue: str, destination: str):
+        spec = prepare(self.tenant, destination_from_request(request, destination),
+                       raw_body(request), header_pairs(request), config_query(request),
+                       queue_name=queue, caller_ip=caller_ip(request))
+        return publish_response(publish_specs(self.tenant, [spec])[0])
+
+
+class BatchView(QStashView):
+    def post(self, request):
+        items = json_body(request)
+        if not isinstance(items, list):
+            raise BadRequest("batch body must be a JSON array of messages")
+        if len(items) > qstash_settings.MAX_BATCH_SIZE:
+            raise BadRequest(f"a batch may hold at most {qstash_settings.MAX_BATCH_SIZE} messages")
+        results: list = [None] * len(items)
+        specs, positions = [], []
+        for index, item in enumerate(items):
+            try:
+                specs.append(self._spec(request, item))
+                positions.append(index)
+            except ApiError as exc:
+                results[index] = {"error": exc.message}
+        for index, result in zip(positions, publish_specs(self.tenant, specs)):
+            results[index] = ([r.as_json() for r in result] if isinstance(result, list)
+                              else result.as_json())
+        return Response(results)
+
+    def _spec(self, request, item):
+        if not isinstance(item, dict):
+            raise BadRequest("each batch item must be an object")
+        headers = item.get("headers") or {}
+        body = item.get("body")
+        if not isinstance(headers, dict) or not isinstance(body, (str, type(None))):
+            raise BadRequest("headers must be an object and body a string")
+        pairs = [(str(k), str(v)) for k, v in headers.items()]
+        return prepare(self.tenant, str(item.get("destination") or ""),
+                       (body or "").encode(), pairs, queue_name=str(item.get("queue") or ""),
+                       caller_ip=caller_ip(request))

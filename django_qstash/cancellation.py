@@ -1,0 +1,34 @@
+"""Cancel messages: pending ones at once, in-flight ones after their current attempt."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from . import clock
+from .events import event_for
+from .models import Event, Message
+
+
+def cancel(messages: QuerySet) -> int:
+    """Cancel every still-undelivered message of ``messages``; returns how many."""
+    now = clock.now()
+    count = 0
+    with transaction.atomic():
+        rows = list(messages.cancellable().select_for_update(of=("self",)))
+        events = []
+        pending = []
+        active = []
+        for message in rows:
+            events.append(event_for(message, Event.State.CANCEL_REQUESTED, now))
+            if message.status == Message.Status.PENDING:
+                events.append(event_for(message, Event.State.CANCELED, now))
+                pending.append(message.id)
+            else:  # in flight: the worker finishes this attempt, then stops
+                active.append(message.id)
+            count += 1
+        Message.objects.filter(id__in=pending).update(
+            status=Message.Status.CANCELED, cancel_requested=True, finished_at=now)
+        Message.objects.filter(id__in=active).update(cancel_requested=True)
+        Event.objects.bulk_create(events)
+    return count

@@ -1,0 +1,86 @@
+"""The one place that reads the ``QSTASH`` settings dict, with defaults."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # --- server: limits -------------------------------------------------------------------
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "DEFAULT_RETRIES": 3,
+    "MAX_RETRIES": 20,
+    "DEFAULT_TIMEOUT_SECONDS": 60,
+    "MAX_TIMEOUT_SECONDS": 2 * 60 * 60,
+    "MAX_DELAY_SECONDS": 365 * 24 * 60 * 60,
+    "MAX_BATCH_SIZE": 1000,
+    "MAX_RESPONSE_BODY_BYTES": 64 * 1024,
+    # Delivered messages stay readable through GET /v2/messages/{id} for this long.
+    "DELIVERED_RETENTION_SECONDS": 60 * 60,
+    "DEDUPLICATION_WINDOW_SECONDS": 10 * 60,
+    # --- server: delivery engine ----------------------------------------------------------
+    # "inprocess" (threads inside the web process) or "celery".
+    "TRANSPORT": "inprocess",
+    "INPROCESS_WORKERS": 8,
+    # A claimed message whose worker vanished is handed out again this long after its
+    # per-attempt timeout would have ended.
+    "LEASE_GRACE_SECONDS": 30,
+    "DISPATCH_BATCH_SIZE": 500,
+    "DISPATCH_INTERVAL_SECONDS": 0.2,
+    "CELERY_QUEUE": "qstash",
+    # Allow deliveries to loopback/private addresses (the dev server turns this on).
+    "ALLOW_PRIVATE_DESTINATIONS": False,
+    # Public base URL of this server, used in printed hints.
+    "PUBLIC_URL": "",
+    # --- receiver -------------------------------------------------------------------------
+    "CURRENT_SIGNING_KEY": None,  # falls back to the QSTASH_CURRENT_SIGNING_KEY env var
+    "NEXT_SIGNING_KEY": None,  # falls back to the QSTASH_NEXT_SIGNING_KEY env var
+    "CLOCK_TOLERANCE_SECONDS": 0,
+    "CANONICAL_BASE_URL": "",
+    "PROTECTED_PATHS": [],
+    "REPLAY_PROTECTION": None,  # None = on when a Django cache is configured
+    "REPLAY_CACHE_ALIAS": "default",
+}
+
+# Settings that fall back to an environment variable of the same name as the SDKs use.
+ENVIRONMENT_FALLBACKS = {
+    "CURRENT_SIGNING_KEY": "QSTASH_CURRENT_SIGNING_KEY",
+    "NEXT_SIGNING_KEY": "QSTASH_NEXT_SIGNING_KEY",
+}
+
+
+class QStashSettings:
+    """Attribute access to ``settings.QSTASH`` merged over DEFAULTS, cached until changed."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def _user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "QSTASH", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Unknown QSTASH setting: {name}")
+        if name not in self._cache:
+            value = self._user_settings().get(name, DEFAULTS[name])
+            if value is None and name in ENVIRONMENT_FALLBACKS:
+                value = os.environ.get(ENVIRONMENT_FALLBACKS[name]) or None
+            self._cache[name] = value
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+qstash_settings = QStashSettings()
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "QSTASH":
+        qstash_settings.reload()
+
+
+setting_changed.connect(_reload_on_change)

@@ -1,0 +1,113 @@
+"""Record an attempt's outcome in one transaction: attempt row, state, events, retry, DLQ, callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from . import clock, ids
+from .backoff import next_retry_delay_seconds
+from .callbacks import callback_body, callback_message
+from .conf import qstash_settings
+from .delivery import DeliveryOutcome
+from .events import event_for
+from .header_names import first_values
+from .models import DeliveryAttempt, DlqEntry, Event, Message
+from .publishing import save_messages
+from .retry_delay import RetryDelayError, compile_retry_delay
+
+Status = Message.Status
+State = Event.State
+# What recording an outcome may change; the body and the rest stay untouched.
+SAVED_FIELDS = ["status", "finished_at", "retried", "not_before", "lease_expires_at",
+                "updated_at"]
+
+
+def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
+                   started_at: datetime) -> Message | None:
+    """Apply ``outcome``; returns None when the claim was lost (another worker took over)."""
+    now = clock.now()
+    with transaction.atomic():
+        message = (Message.objects.select_for_update()
+                   .filter(pk=message_id, status=Status.ACTIVE, claim_token=claim_token).first())
+        if message is None:
+            return None
+        response_body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
+        DeliveryAttempt.objects.create(
+            message=message, retried=message.retried, started_at=started_at,
+            duration_ms=outcome.duration_ms, response_status=outcome.status,
+            response_headers=outcome.headers, response_body=response_body, error=outcome.error)
+        response = dict(response_status=outcome.status, response_headers=outcome.headers,
+                        response_body=response_body)
+        events: list[Event] = []
+        follow_ups: list[Message] = []
+        attempt_retried = message.retried
+        if outcome.delivered:
+            _finish(message, Status.DELIVERED, now)
+            events.append(event_for(message, State.DELIVERED, now, **response))
+        else:
+            events.append(event_for(message, State.ERROR, now, error=outcome.error, **response))
+            if message.cancel_requested:
+                _finish(message, Status.CANCELED, now)
+                events.append(event_for(message, State.CANCELED, now))
+            elif outcome.non_retryable or message.retried >= message.max_retries:
+                dlq_id = _fail(message, outcome, response_body, now)
+                events.append(event_for(message, State.FAILED, now, error=outcome.error, **response))
+                if message.failure_callback:
+                    body = callback_body(message, outcome, attempt_retried, dlq_id)
+                    follow_ups.append(callback_message(message, "failure_callback", body, now))
+            else:
+                _schedule_retry(message, outcome, now)
+                events.append(event_for(message, State.RETRY, now,
+                                        next_delivery_time=message.not_before))
+        if message.callback:
+            body = callback_body(message, outcome, attempt_retried)
+            follow_ups.insert(0, callback_message(message, "callback", body, now))
+        message.lease_expires_at = None
+        message.save(update_fields=SAVED_FIELDS)
+        Event.objects.bulk_create(events)
+        save_messages(follow_ups, now)
+    return message
+
+
+def cancel_claimed(message_id: str, claim_token: int) -> None:
+    """A claimed message whose cancel was requested before its attempt started."""
+    now = clock.now()
+    with transaction.atomic():
+        message = (Message.objects.select_for_update()
+                   .filter(pk=message_id, status=Status.ACTIVE, claim_token=claim_token).first())
+        if message is None:
+            return
+        _finish(message, Status.CANCELED, now)
+        message.lease_expires_at = None
+        message.save(update_fields=SAVED_FIELDS)
+        event_for(message, State.CANCELED, now).save()
+
+
+def _finish(message: Message, status: str, now: datetime) -> None:
+    message.status = status
+    message.finished_at = now
+
+
+def _fail(message: Message, outcome: DeliveryOutcome, response_body: bytes, now: datetime) -> str:
+    _finish(message, Status.FAILED, now)
+    dlq_id = ids.dlq_id(clock.to_ms(now))
+    DlqEntry.objects.create(
+        dlq_id=dlq_id, tenant_id=message.tenant_id, message=message,
+        response_status=outcome.status or 0, response_headers=outcome.headers,
+        response_body=response_body, error=outcome.error, created_at=now)
+    return dlq_id
+
+
+def _schedule_retry(message: Message, outcome: DeliveryOutcome, now: datetime) -> None:
+    expression = None
+    if message.retry_delay_expression:
+        try:
+            expression = compile_retry_delay(message.retry_delay_expression)
+        except RetryDelayError:
+            expression = None  # validated at publish; a stored bad one falls back to the default
+    delay = next_retry_delay_seconds(message.retried, expression, first_values(outcome.headers), now)
+    message.retried += 1
+    message.status = Status.PENDING
+    message.not_before = now + timedelta(seconds=delay)

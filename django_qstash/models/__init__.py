@@ -1,0 +1,14 @@
+"""All models of django_qstash, importable from one place."""
+
+from .dlq import DlqEntry
+from .event import Event
+from .message import DeliveryAttempt, Message
+from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGroupEndpoint
+from .schedule import Schedule
+from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
+
+__all__ = [
+    "ApiToken", "DeduplicationRecord", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
+    "Message", "Queue", "Schedule", "SigningKeyPair", "Tenant", "UrlGroup", "UrlGroupEndpoint",
+    "hash_token",
+]

@@ -1,0 +1,192 @@
+"""Accept messages: resolve the destination, dedupe, write rows and CREATED events in one go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from . import clock, ids
+from .conf import qstash_settings
+from .deduplication import claim as claim_deduplication
+from .deduplication import deduplication_key
+from .events import event_for
+from .exceptions import BadRequest
+from .headers import PublishOptions, parse_publish_headers, validate_name
+from .models import Event, Message, Queue, Tenant, UrlGroup
+
+
+@dataclass
+class Published:
+    message_id: str
+    url: str
+    deduplicated: bool = False
+
+    def as_json(self) -> dict:
+        return {"messageId": self.message_id, "url": self.url, "deduplicated": self.deduplicated}
+
+
+@dataclass
+class Target:
+    url: str
+    topic_name: str = ""
+    endpoint_name: str = ""
+
+
+def is_url(destination: str) -> bool:
+    return destination.startswith(("http://", "https://"))
+
+
+def resolve(tenant: Tenant, destination: str) -> tuple[list[Target], UrlGroup | None]:
+    if is_url(destination):
+        return [Target(destination)], None
+    validate_name(destination, "URL group name")
+    group = UrlGroup.objects.filter(tenant=tenant, name=destination).first()
+    if group is None:
+        raise BadRequest(f"URL group {destination!r} not found", status=404)
+    endpoints = list(group.endpoints.all())
+    if not endpoints:
+        raise BadRequest(f"URL group {destination!r} has no endpoints")
+    return [Target(e.url, group.name, e.name) for e in endpoints], group
+
+
+def group_default_pairs(group: UrlGroup | None) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for name, value in ((group.default_headers if group else None) or {}).items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append((name, str(item)))
+    return pairs
+
+
+@dataclass
+class PublishSpec:
+    """One publish request, parsed and resolved, ready to be written."""
+
+    targets: list[Target]
+    is_group: bool
+    body: bytes
+    options: PublishOptions
+    queue_name: str = ""
+    schedule_id: str = ""
+    caller_ip: str = ""
+
+
+def prepare(tenant: Tenant, destination: str, body: bytes, pairs: Iterable[tuple[str, str]],
+            query: Iterable[tuple[str, str]] = (), *, queue_name: str = "",
+            schedule_id: str = "", caller_ip: str = "") -> PublishSpec:
+    """Parse and validate without writing anything, so a batch can reject items one by one."""
+    if not destination:
+        raise BadRequest("destination is required")
+    targets, group = resolve(tenant, destination)
+    # A URL group's default headers apply first; the request's own headers override them.
+    options = parse_publish_headers([*group_default_pairs(group), *pairs], query)
+    if queue_name:
+        validate_name(queue_name, "queue name")
+        if options.delay_seconds is not None or options.not_before is not None:
+            raise BadRequest("Upstash-Delay and Upstash-Not-Before are not supported on enqueue")
+    if len(body) > qstash_settings.MAX_BODY_BYTES:
+        raise BadRequest("message body is too large", status=413)
+    return PublishSpec(targets, group is not None, body, options, queue_name, schedule_id,
+                       caller_ip)
+
+
+def publish(tenant: Tenant, destination: str, body: bytes, pairs: Iterable[tuple[str, str]],
+            query: Iterable[tuple[str, str]] = (), **kwargs) -> Published | list[Published]:
+    spec = prepare(tenant, destination, body, pairs, query, **kwargs)
+    return publish_specs(tenant, [spec])[0]
+
+
+def publish_specs(tenant: Tenant, specs: list[PublishSpec]) -> list[Published | list[Published]]:
+    """Write every spec's messages in one transaction; due-now ones go to the transport on commit."""
+    now = clock.now()
+    results: list[Published | list[Published]] = []
+    messages: list[Message] = []
+    with transaction.atomic():
+        for spec in specs:
+            if spec.queue_name:
+                Queue.objects.get_or_create(tenant=tenant, name=spec.queue_name)
+            published = []
+            for target in spec.targets:
+                message = build_message(tenant, target, spec, now)
+                key = deduplication_key(target.url, spec.body, spec.options)
+                original = claim_deduplication(tenant, key, message.id, now) if key else None
+                if original:
+                    published.append(Published(original, target.url, deduplicated=True))
+                    continue
+                messages.append(message)
+                published.append(Published(message.id, target.url))
+            results.append(published if spec.is_group else published[0])
+        save_messages(messages, now)
+    return results
+
+
+def build_message(tenant: Tenant, target: Target, spec: PublishSpec, now: datetime,
+                  **overrides) -> Message:
+    opts = spec.options
+    not_before = now
+    if opts.not_before is not None:
+        not_before = max(now, clock.from_ms(opts.not_before * 1000))
+    elif opts.delay_seconds:
+        not_before = now + timedelta(seconds=opts.delay_seconds)
+    fields = dict(
+        id=ids.message_id(), tenant=tenant, url=target.url, method=opts.method,
+        headers=opts.headers, body=spec.body, topic_name=target.topic_name,
+        endpoint_name=target.endpoint_name, queue_name=spec.queue_name,
+        schedule_id=spec.schedule_id, caller_ip=spec.caller_ip,
+        max_retries=qstash_settings.DEFAULT_RETRIES if opts.retries is None else opts.retries,
+        retry_delay_expression=opts.retry_delay or "", timeout_seconds=opts.timeout_seconds,
+        labels=opts.labels, label_index=label_index(opts.labels), redact_fields=opts.redact_fields,
+        flow_control_key=opts.flow_control_key or "",
+        flow_control_parallelism=opts.flow_control_parallelism,
+        flow_control_rate=opts.flow_control_rate, flow_control_period=opts.flow_control_period,
+        deduplication_id=opts.deduplication_id or "", not_before=not_before, created_at=now,
+    )
+    for kind in ("callback", "failure_callback"):
+        cb = getattr(opts, kind)
+        if cb:
+            fields[kind] = cb.url
+            fields[f"{kind}_headers"] = cb.headers
+            fields[f"{kind}_options"] = {
+                "method": cb.method, "timeout_seconds": cb.timeout_seconds,
+                "retries": cb.retries, "retry_delay": cb.retry_delay,
+            }
+    fields.update(overrides)
+    return Message(**fields)
+
+
+def label_index(labels: list[str]) -> str:
+    return f",{','.join(labels)}," if labels else ""
+
+
+def lease_until(message: Message, now: datetime) -> datetime:
+    timeout = message.timeout_seconds or qstash_settings.DEFAULT_TIMEOUT_SECONDS
+    return now + timedelta(seconds=timeout + qstash_settings.LEASE_GRACE_SECONDS)
+
+
+def takes_fast_path(message: Message, now: datetime) -> bool:
+    # Queued and flow-controlled messages wait for the dispatcher, which enforces their limits.
+    return not message.queue_name and not message.flow_control_key and message.not_before <= now
+
+
+def save_messages(messages: list[Message], now: datetime) -> None:
+    """Insert messages with their CREATED events; hand due-now ones to the transport on commit."""
+    if not messages:
+        return
+    events: list[Event] = []
+    fast: list[tuple[str, int]] = []
+    for message in messages:
+        events.append(event_for(message, Event.State.CREATED, now))
+        if takes_fast_path(message, now):
+            message.status = Message.Status.ACTIVE
+            message.claim_token = 1
+            message.lease_expires_at = lease_until(message, now)
+            events.append(event_for(message, Event.State.ACTIVE, now))
+            fast.append((message.id, 1))
+    Message.objects.bulk_create(messages)
+    Event.objects.bulk_create(events)
+    if fast:
+        from .transport import submit_or_leave_to_lease
+
+        transaction.on_commit(lambda: submit_or_leave_to_lease(fast))

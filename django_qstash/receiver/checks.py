@@ -1,0 +1,99 @@
+"""System checks for the receiver settings (django_qstash.E101–E106, W101–W102)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from ..conf import qstash_settings
+
+MIDDLEWARE_PATHS = (
+    "django_qstash.receiver.middleware.QStashSignatureMiddleware",
+    "django_qstash.receiver.QStashSignatureMiddleware",
+)
+
+
+def _middleware_installed() -> bool:
+    return any(path in MIDDLEWARE_PATHS for path in getattr(settings, "MIDDLEWARE", None) or ())
+
+
+def _check_keys() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name in ("CURRENT_SIGNING_KEY", "NEXT_SIGNING_KEY"):
+        value = getattr(qstash_settings, name)
+        if value is not None and not isinstance(value, str):
+            errors.append(Error(f"QSTASH[{name!r}] must be a string, got {type(value).__name__}",
+                                id="django_qstash.E101"))
+    if not qstash_settings.CURRENT_SIGNING_KEY and not qstash_settings.NEXT_SIGNING_KEY \
+            and _middleware_installed():
+        errors.append(Warning(
+            "QStashSignatureMiddleware is installed but no signing key is configured; "
+            "every protected request will be rejected.",
+            hint="Set QSTASH['CURRENT_SIGNING_KEY'] and QSTASH['NEXT_SIGNING_KEY'] or the "
+                 "QSTASH_CURRENT_SIGNING_KEY / QSTASH_NEXT_SIGNING_KEY environment variables.",
+            id="django_qstash.W101"))
+    return errors
+
+
+def _check_protected_paths() -> list[CheckMessage]:
+    paths = qstash_settings.PROTECTED_PATHS
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) for p in paths):
+        return [Error("QSTASH['PROTECTED_PATHS'] must be a list of regular expression strings",
+                      id="django_qstash.E102")]
+    errors: list[CheckMessage] = []
+    for pattern in paths:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            errors.append(Error(f"QSTASH['PROTECTED_PATHS'] entry {pattern!r} is not a valid "
+                                f"regular expression: {error}", id="django_qstash.E102"))
+    if not paths and _middleware_installed():
+        errors.append(Warning("QStashSignatureMiddleware is installed but "
+                              "QSTASH['PROTECTED_PATHS'] is empty, so it protects nothing.",
+                              id="django_qstash.W102"))
+    return errors
+
+
+def _check_base_url() -> list[CheckMessage]:
+    base = qstash_settings.CANONICAL_BASE_URL
+    if not base:
+        return []
+    parts = urlsplit(base) if isinstance(base, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+            or parts.query or parts.fragment:
+        return [Error(f"QSTASH['CANONICAL_BASE_URL'] must be an http(s) URL such as "
+                      f"'https://example.com' (no query or fragment), got {base!r}",
+                      id="django_qstash.E103")]
+    return []
+
+
+def _check_tolerance_and_replay() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    tolerance = qstash_settings.CLOCK_TOLERANCE_SECONDS
+    if not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance < 0:
+        errors.append(Error(f"QSTASH['CLOCK_TOLERANCE_SECONDS'] must be a non-negative integer, "
+                            f"got {tolerance!r}", id="django_qstash.E104"))
+    replay = qstash_settings.REPLAY_PROTECTION
+    if replay not in (None, True, False):
+        errors.append(Error("QSTASH['REPLAY_PROTECTION'] must be True, False or None",
+                            id="django_qstash.E105"))
+    alias = qstash_settings.REPLAY_CACHE_ALIAS
+    if replay is not False and alias not in (getattr(settings, "CACHES", None) or {}):
+        errors.append(Error(f"QSTASH['REPLAY_CACHE_ALIAS'] {alias!r} is not in CACHES",
+                            hint="Point it at a configured cache or set REPLAY_PROTECTION False.",
+                            id="django_qstash.E106"))
+    return errors
+
+
+def check_receiver_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return [*_check_keys(), *_check_protected_paths(), *_check_base_url(),
+            *_check_tolerance_and_replay()]
+
+
+def register_receiver_checks() -> None:
+    """Register the receiver checks; safe to call more than once (the registry is a set)."""
+    register(check_receiver_settings)

@@ -1,0 +1,89 @@
+"""How claimed work reaches a worker: threads in this process, or Celery tasks on a broker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from .conf import qstash_settings
+
+logger = logging.getLogger("django_qstash.transport")
+
+WorkItem = tuple[str, int]  # (message id, claim token)
+
+
+class Transport(Protocol):
+    def submit(self, items: list[WorkItem]) -> None: ...
+
+
+class InProcessTransport:
+    """Worker threads inside this process: the dev server and most tests use it."""
+
+    def __init__(self, workers: int) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstash-worker")
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def submit(self, items: list[WorkItem]) -> None:
+        from .worker import process_safely
+
+        with self._idle:
+            self._in_flight += len(items)
+        for message_id, token in items:
+            self.executor.submit(self._run, process_safely, message_id, token)
+
+    def _run(self, func, *args) -> None:
+        try:
+            func(*args)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30) -> bool:
+        """Block until every submitted item has finished (shutdown and tests use it)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class CeleryTransport:
+    """One Celery task per claimed message; the task carries ids only, never the message."""
+
+    def submit(self, items: list[WorkItem]) -> None:
+        from .tasks import deliver_message
+
+        for message_id, token in items:
+            deliver_message.apply_async((message_id, token), queue=qstash_settings.CELERY_QUEUE)
+
+
+_lock = threading.Lock()
+_transports: dict[str, Transport] = {}
+
+
+def get_transport() -> Transport:
+    name = qstash_settings.TRANSPORT
+    with _lock:
+        if name not in _transports:
+            if name == "inprocess":
+                _transports[name] = InProcessTransport(qstash_settings.INPROCESS_WORKERS)
+            elif name == "celery":
+                _transports[name] = CeleryTransport()
+            else:
+                raise ValueError(f"Unknown QSTASH TRANSPORT {name!r}")
+        return _transports[name]
+
+
+def submit_or_leave_to_lease(items: list[WorkItem]) -> None:
+    """Hand items over; if that fails the rows stay claimed and their lease brings them back."""
+    if not items:
+        return
+    try:
+        get_transport().submit(items)
+    except Exception:
+        logger.exception("could not submit %d messages; they will be reclaimed when their "
+                         "leases expire", len(items))

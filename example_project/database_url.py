@@ -1,0 +1,35 @@
+"""Turn a DATABASE_URL (postgres://, sqlite:///) into a Django DATABASES entry."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+
+def parse_database_url(url: str) -> dict:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("postgres", "postgresql", "pgsql"):
+        config = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+        options = dict(parse_qsl(parts.query))
+        if options:
+            config["OPTIONS"] = options
+        return config
+    if scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute/path.db, as dj-database-url reads them.
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path or ":memory:",
+            # IMMEDIATE transactions avoid "database is locked" upgrades under worker threads.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    raise ValueError(f"Unsupported DATABASE_URL scheme: {scheme!r}")

@@ -1,0 +1,179 @@
+"""Receiver system checks, the public test helpers, and import hygiene."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
+
+from django_qstash.receiver.checks import check_receiver_settings, register_receiver_checks
+from django_qstash.testing import QStashTestClient, sign_request, signature_headers
+
+pytestmark = pytest.mark.urls("tests.receiver.urls")
+MIDDLEWARE = "django_qstash.receiver.middleware.QStashSignatureMiddleware"
+
+
+def ids(settings, monkeypatch, **qstash):
+    monkeypatch.delenv("QSTASH_CURRENT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("QSTASH_NEXT_SIGNING_KEY", raising=False)
+    settings.QSTASH = {**settings.QSTASH, **qstash}
+    return sorted(message.id for message in check_receiver_settings())
+
+
+@pytest.mark.parametrize(
+    ("qstash", "expected"),
+    [
+        ({"CURRENT_SIGNING_KEY": "sig_x", "PROTECTED_PATHS": [r"^/hooks/"]}, []),
+        ({"CURRENT_SIGNING_KEY": b"sig_x"}, ["django_qstash.E101"]),
+        ({"NEXT_SIGNING_KEY": 5}, ["django_qstash.E101"]),
+        ({"PROTECTED_PATHS": "/hooks/"}, ["django_qstash.E102"]),
+        ({"PROTECTED_PATHS": [r"/hooks/(", "/ok/"]}, ["django_qstash.E102"]),
+        ({"CANONICAL_BASE_URL": "example.com"}, ["django_qstash.E103"]),
+        ({"CANONICAL_BASE_URL": "ftp://example.com"}, ["django_qstash.E103"]),
+        ({"CANONICAL_BASE_URL": "https://example.com/?a=1"}, ["django_qstash.E103"]),
+        ({"CANONICAL_BASE_URL": "https://example.com/api"}, []),
+        ({"CLOCK_TOLERANCE_SECONDS": -1}, ["django_qstash.E104"]),
+        ({"CLOCK_TOLERANCE_SECONDS": "5"}, ["django_qstash.E104"]),
+        ({"REPLAY_PROTECTION": "yes"}, ["django_qstash.E105"]),
+        ({"REPLAY_CACHE_ALIAS": "nope"}, ["django_qstash.E106"]),
+        ({"REPLAY_CACHE_ALIAS": "nope", "REPLAY_PROTECTION": False}, []),
+    ],
+)
+def test_checks(settings, monkeypatch, qstash, expected):
+    assert ids(settings, monkeypatch, **qstash) == expected
+
+
+def test_middleware_warnings(settings, monkeypatch):
+    settings.MIDDLEWARE = [MIDDLEWARE, *settings.MIDDLEWARE]
+    assert ids(settings, monkeypatch, CURRENT_SIGNING_KEY=None, NEXT_SIGNING_KEY=None,
+               PROTECTED_PATHS=[]) == ["django_qstash.W101", "django_qstash.W102"]
+    assert ids(settings, monkeypatch, CURRENT_SIGNING_KEY="sig_x",
+               PROTECTED_PATHS=["/hooks/"]) == []
+
+
+def test_register_receiver_checks_is_idempotent():
+    from django.core.checks.registry import registry
+
+    register_receiver_checks()
+    register_receiver_checks()
+    assert check_receiver_settings in registry.get_checks()
+    assert sum(c is check_receiver_settings for c in registry.get_checks()) == 1
+
+
+def test_sign_request_with_the_plain_client(keys, client):
+    body = b'{"a": 1}'
+    extra = sign_request("http://testserver/fn/", body)
+    assert list(extra) == ["HTTP_UPSTASH_SIGNATURE"]
+    response = client.post("/fn/", body, content_type="application/json", **extra)
+    assert response.status_code == 200
+    wrong_key = sign_request("http://testserver/fn/", body, key=keys.unknown)
+    assert client.post("/fn/", body, content_type="application/json",
+                       **wrong_key).status_code == 401
+
+
+def test_signature_headers_with_async_client(keys):
+    headers = signature_headers("http://testserver/hooks/async/", "text body")
+    response = async_to_sync(AsyncClient().post)(
+        "/hooks/async/", b"text body", content_type="text/plain", headers=headers
+    )
+    assert response.status_code == 200
+
+
+def test_sign_request_needs_a_key(settings, monkeypatch):
+    monkeypatch.delenv("QSTASH_CURRENT_SIGNING_KEY", raising=False)
+    settings.QSTASH = {**settings.QSTASH, "CURRENT_SIGNING_KEY": None}
+    with pytest.raises(ValueError, match="signing key"):
+        sign_request("http://testserver/fn/")
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "content_type"),
+    [
+        ("/fn/", {"a": [1, 2], "b": "ü"}, "application/json"),
+        ("/fn/?page=2&q=x", {"a": 1}, "application/json"),
+        ("/cbv/", {"field": "value", "other": "2"}, None),  # multipart (Client default)
+        ("/hooks/sync/", "raw text", "text/plain"),
+        ("/drf/", {"n": 1}, "application/json"),
+    ],
+)
+def test_qstash_test_client_signs_what_the_receiver_sees(keys, path, data, content_type):
+    kwargs = {"content_type": content_type} if content_type else {}
+    response = QStashTestClient().post_signed(path, data, **kwargs)
+    assert response.status_code == 200, response.content
+    assert response.json()["sub"] == "http://testserver" + path
+
+
+def test_qstash_test_client_behind_proxy_and_canonical_url(keys, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    client = QStashTestClient(HTTP_HOST="testserver")
+    response = client.post_signed("/fn/", {"a": 1}, content_type="application/json",
+                                  HTTP_X_FORWARDED_PROTO="https")
+    assert response.json()["sub"] == "https://testserver/fn/"
+    assert client.post_signed("/fn/", {}, content_type="application/json",
+                              secure=True).status_code == 200
+    settings.QSTASH = {**settings.QSTASH, "CANONICAL_BASE_URL": "https://hooks.example.com"}
+    response = client.post_signed("/fn/", {}, content_type="application/json")
+    assert response.json()["sub"] == "https://hooks.example.com/fn/"
+
+
+def _run_isolated(code: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    return json.loads(result.stdout)
+
+
+def test_signing_module_needs_no_django():
+    loaded = _run_isolated(
+        "import sys, json; import django_qstash.signing; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    assert "django" not in loaded and "rest_framework" not in loaded
+
+
+def test_receiver_works_without_drf_celery_or_redis():
+    # Block the optional dependencies outright, then use the decorator and middleware.
+    code = """
+import json, sys
+for name in ("rest_framework", "celery", "redis"):
+    sys.modules[name] = None
+from django.conf import settings
+settings.configure(ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, SECRET_KEY="x",
+                   QSTASH={"CURRENT_SIGNING_KEY": "sig_" + "a" * 28,
+                           "PROTECTED_PATHS": ["/hooks/"]},
+                   MIDDLEWARE=["django_qstash.receiver.middleware.QStashSignatureMiddleware"])
+import django
+django.setup()
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import path
+import django_qstash.receiver as receiver
+from django_qstash.testing import sign_request
+
+@receiver.qstash_verified
+def view(request):
+    return HttpResponse("ok")
+
+urlpatterns = [path("fn/", view), path("hooks/x/", lambda request: HttpResponse("ok"))]
+client = Client()
+good = client.post("/fn/", b"{}", content_type="application/json",
+                   **sign_request("http://testserver/fn/", b"{}"))
+bad = client.post("/hooks/x/", b"{}", content_type="application/json")
+print(json.dumps({"good": good.status_code, "bad": bad.status_code,
+                  "drf": sys.modules.get("rest_framework") is not None,
+                  "middleware": receiver.QStashSignatureMiddleware.__name__}))
+"""
+    assert _run_isolated(code) == {"good": 200, "bad": 401, "drf": False,
+                                   "middleware": "QStashSignatureMiddleware"}
+
+
+def test_qstash_test_client_keeps_its_defaults(keys):
+    client = QStashTestClient(query_params={"source": "qstash"}, headers={"X-Trace": "1"})
+    response = client.post_signed("/fn/", {"a": 1}, content_type="application/json")
+    assert response.status_code == 200
+    response = client.post_signed("/fn/", {}, content_type="application/json",
+                                  query_params={"page": "2"})
+    assert response.json()["sub"] == "http://testserver/fn/?page=2"

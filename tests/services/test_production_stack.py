@@ -1,0 +1,92 @@
+"""The production path: gunicorn + Celery workers on Redis + two dispatchers on PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import httpx
+import jwt
+import pytest
+
+from tests.support.services import require_services
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def stack():
+    require_services()
+    from tests.support.stack import drop_stack, start_stack
+
+    stack = start_stack(workers=2, dispatchers=2)
+    yield stack
+    drop_stack(stack)
+
+
+def publish(stack, destination: str, body: str = "x", **headers) -> str:
+    response = httpx.post(f"{stack.url}/v2/publish/{destination}", content=body.encode(),
+                          headers={**stack.auth,
+                                   **{k.replace("_", "-"): v for k, v in headers.items()}},
+                          timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["messageId"]
+
+
+def states(stack, message_id: str) -> list[str]:
+    response = httpx.get(f"{stack.url}/v2/events", params={"messageId": message_id},
+                         headers=stack.auth, timeout=30)
+    return [e["state"] for e in reversed(response.json()["events"])]
+
+
+def wait_for_state(stack, message_id: str, state: str, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        seen = states(stack, message_id)
+        if state in seen:
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"{message_id} never reached {state}: {seen}")
+
+
+def test_batch_of_messages_is_delivered_once_each_and_signed(stack, sink):
+    items = [{"destination": f"{sink.url}/batch/{i}", "body": f"m{i}"} for i in range(60)]
+    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
+    assert response.status_code == 200, response.text
+    ids = [item["messageId"] for item in response.json()]
+    arrivals = sink.wait_for(60, "/batch/", timeout=60)
+    time.sleep(1)  # any duplicate would show up now
+    counts = Counter(a.headers["Upstash-Message-Id"] for a in sink.received("/batch/"))
+    assert set(counts) == set(ids) and set(counts.values()) == {1}
+    keys = httpx.get(f"{stack.url}/v2/keys", headers=stack.auth).json()
+    for arrival in arrivals[:5]:
+        claims = jwt.decode(arrival.headers["Upstash-Signature"], keys["current"],
+                            algorithms=["HS256"], issuer="Upstash")
+        assert claims["sub"] == sink.url + arrival.path
+    assert "DELIVERED" in wait_for_state(stack, ids[0], "DELIVERED")
+
+
+def test_retries_then_dlq_through_celery(stack, sink):
+    message_id = publish(stack, f"{sink.url}/status/500", Upstash_Retries="2",
+                         Upstash_Retry_Delay="100")
+    wait_for_state(stack, message_id, "FAILED")
+    assert len(sink.received("/status/500")) == 3
+    dlq = httpx.get(f"{stack.url}/v2/dlq", headers=stack.auth).json()["messages"]
+    assert [m["responseStatus"] for m in dlq if m["messageId"] == message_id] == [500]
+
+
+def test_killed_worker_loses_no_message(stack, sink):
+    """SIGKILL every worker while one holds a message; the lease hands it to a new worker."""
+    # No retries: only the lease can bring this message back after its worker dies.
+    message_id = publish(stack, f"{sink.url}/slowonce/60", Upstash_Retries="0",
+                         Upstash_Timeout="3s")
+    sink.wait_for(1, "/slowonce/", timeout=30)
+    for name in [n for n in list(stack.processes) if n.startswith("worker")]:
+        stack.kill(name)
+    stack.start_worker("worker-replacement")
+    # The lease (3 s timeout + 2 s grace) expires, a dispatcher reclaims, the new worker delivers.
+    assert wait_for_state(stack, message_id, "DELIVERED", timeout=60)
+    arrivals = sink.received("/slowonce/")
+    assert len(arrivals) == 2
+    assert {a.headers["Upstash-Message-Id"] for a in arrivals} == {message_id}

@@ -1,0 +1,72 @@
+"""Django settings for the test suite: SQLite file by default, any DATABASE_URL when set."""
+
+import os
+from pathlib import Path
+
+from example_project.database_url import parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "test-secret-key-not-for-production"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_qstash",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "/static/"
+
+_test_db_url = os.environ.get("QSTASH_TEST_DATABASE_URL", "")
+if _test_db_url:
+    DATABASES = {"default": parse_database_url(_test_db_url)}
+    # Worker threads close their connection after each message, so teardown can drop the DB.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "test.sqlite3"),
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+            # A file (not :memory:) so worker threads share the database.
+            "TEST": {"NAME": str(BASE_DIR / "test_db.sqlite3")},
+        }
+    }
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+QSTASH = {
+    "TRANSPORT": "inprocess",
+    "ALLOW_PRIVATE_DESTINATIONS": True,
+    "DISPATCH_INTERVAL_SECONDS": 0.05,
+}

@@ -1,0 +1,109 @@
+"""A real HTTP destination on loopback that records every request and answers as told."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Arrival:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Sink:
+    """Paths choose the answer: ``/status/404``, ``/sleep/2.5`` (seconds), ``/flaky/2`` (fails
+    the first 2 arrivals of each message id, then 200), ``/slowonce/30`` (the first arrival of
+    each message id hangs), anything else 200."""
+
+    server: ThreadingHTTPServer
+    arrivals: list[Arrival] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def received(self, path_prefix: str = "") -> list[Arrival]:
+        with self.lock:
+            return [a for a in self.arrivals if a.path.startswith(path_prefix)]
+
+    def wait_for(self, count: int, path_prefix: str = "", timeout: float = 20) -> list[Arrival]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received(path_prefix)
+            if len(got) >= count:
+                return got
+            time.sleep(0.02)
+        raise AssertionError(
+            f"expected {count} arrivals under {path_prefix!r}, got {len(self.received(path_prefix))}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_sink() -> Sink:
+    holder: dict[str, Sink] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # keep test output quiet
+            pass
+
+        def _handle(self) -> None:
+            sink = holder["sink"]
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            arrival = Arrival(self.command, self.path, dict(self.headers.items()), body,
+                              time.time())
+            with sink.lock:
+                sink.arrivals.append(arrival)
+                seen = sum(1 for a in sink.arrivals
+                           if a.path == self.path and a.headers.get("Upstash-Message-Id")
+                           == arrival.headers.get("Upstash-Message-Id"))
+            status, payload = _answer(urlsplit(self.path), seen)
+            self.send_response(status)
+            for name, value in sink.response_headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    sink = Sink(server)
+    holder["sink"] = sink
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return sink
+
+
+def _answer(url, seen: int) -> tuple[int, bytes]:
+    parts = [p for p in url.path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "status":
+        status = int(parts[1])
+        return status, f"{status} answer".encode()
+    if len(parts) >= 2 and parts[0] == "sleep":
+        time.sleep(float(parts[1]))
+    if len(parts) >= 2 and parts[0] == "slowonce" and seen == 1:
+        time.sleep(float(parts[1]))
+    if len(parts) >= 2 and parts[0] == "flaky" and seen <= int(parts[1]):
+        return 500, b"flaky failure"
+    query = parse_qs(url.query)
+    if "status" in query:
+        return int(query["status"][0]), b"as asked"
+    return 200, b"ok"
