@@ -55,6 +55,8 @@ def callback_message(message: Message, kind: str, body: bytes, now: datetime) ->
         max_retries=message.max_retries if retries is None else retries,
         retry_delay_expression=options.get("retry_delay") or "",
         timeout_seconds=options.get("timeout_seconds"), labels=message.labels, label_index=message.label_index,
+        # The queue name keeps a FIFO queue blocked until this callback is delivered.
+        queue_name=message.queue_name,
         schedule_id=message.schedule_id, topic_name=message.topic_name,
         endpoint_name=message.endpoint_name, caller_ip=message.caller_ip,
         not_before=now, created_at=now,

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     # per-attempt timeout would have ended.
     "LEASE_GRACE_SECONDS": 30,
     "DISPATCH_BATCH_SIZE": 500,
+    # Reported by GET /v2/globalParallelism; 0 means no global cap.
+    "GLOBAL_PARALLELISM": 0,
     "DISPATCH_INTERVAL_SECONDS": 0.2,
     "CELERY_QUEUE": "qstash",
     # Allow deliveries to loopback/private addresses (the dev server turns this on).

@@ -4,80 +4,66 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from datetime import datetime
 
 from django.db import close_old_connections, transaction
+from django.db.models import Q
 
 from . import clock
 from .conf import qstash_settings
-from .events import event_for
-from .models import Event, Message, Queue
-from .publishing import lease_until
-from .transport import WorkItem, submit_or_leave_to_lease
+from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
+from .flow_control import claim_flow_controlled
+from .models import Message, Queue
+from .transport import submit_or_leave_to_lease
 
 logger = logging.getLogger("django_qstash.dispatcher")
 Status = Message.Status
-# Only what claiming and the ACTIVE event need; bodies stay in the database.
-CLAIM_FIELDS = ("id", "tenant_id", "url", "topic_name", "endpoint_name", "queue_name",
-                "schedule_id", "flow_control_key", "labels", "label_index", "timeout_seconds", "claim_token",
-                "created_at")
-
-
-def _locked(queryset):
-    # SKIP LOCKED lets several dispatchers claim side by side without waiting on each other.
-    return queryset.select_for_update(skip_locked=True, of=("self",))
-
-
-def _claim(messages: list[Message], now: datetime) -> list[WorkItem]:
-    """Mark rows ACTIVE with a fresh claim token and lease; caller holds their row locks."""
-    by_lease: dict[tuple[datetime, int], list[str]] = defaultdict(list)
-    events = []
-    for message in messages:
-        message.claim_token += 1
-        by_lease[(lease_until(message, now), message.claim_token)].append(message.id)
-        events.append(event_for(message, Event.State.ACTIVE, now))
-    for (lease, token), message_ids in by_lease.items():
-        Message.objects.filter(id__in=message_ids).update(
-            status=Status.ACTIVE, lease_expires_at=lease, claim_token=token)
-    Event.objects.bulk_create(events)
-    return [(m.id, m.claim_token) for m in messages]
 
 
 def claim_unqueued(now: datetime, limit: int) -> list[WorkItem]:
     with transaction.atomic():
-        rows = list(_locked(Message.objects.due(now).filter(queue_name="")
-                            .order_by("not_before").only(*CLAIM_FIELDS))[:limit])
-        return _claim(rows, now)
+        # Callbacks of queued messages carry their queue's name but never wait in it.
+        unqueued = Q(queue_name="") | ~Q(kind=Message.Kind.MESSAGE)
+        rows = list(locked(Message.objects.due(now).filter(unqueued, flow_control_key="")
+                           .order_by("not_before").only(*CLAIM_FIELDS))[:limit])
+        return claim(rows, now)
 
 
 def reclaim_expired(now: datetime, limit: int) -> list[WorkItem]:
     """At-least-once: a lease that ran out means its worker died; hand the message out again."""
     with transaction.atomic():
-        rows = list(_locked(Message.objects.lease_expired(now).order_by("lease_expires_at")
+        rows = list(locked(Message.objects.lease_expired(now).order_by("lease_expires_at")
                             .only(*CLAIM_FIELDS))[:limit])
         if rows:
             logger.warning("reclaiming %d messages whose lease expired", len(rows))
-        return _claim(rows, now)
+        return claim(rows, now)
 
 
 def claim_queued(now: datetime, limit: int) -> list[WorkItem]:
-    """Per queue: the oldest ``parallelism`` undelivered messages may be in flight, in order."""
+    """Per queue: the oldest ``parallelism`` undelivered messages may be in flight, in order.
+
+    An undelivered callback of a queued message takes one of those places, so with
+    parallelism 1 the next message waits for the head's callbacks too.
+    """
     claimed: list[WorkItem] = []
-    waiting = (Message.objects.due(now).exclude(queue_name="")
+    waiting = (Message.objects.due(now).filter(kind=Message.Kind.MESSAGE).exclude(queue_name="")
                .order_by().values_list("tenant_id", "queue_name").distinct()[:limit])
     for tenant_id, queue_name in list(waiting):
         with transaction.atomic():
             # Locking the queue row serialises dispatchers per queue; others skip it this tick.
-            queue = _locked(Queue.objects.filter(tenant_id=tenant_id, name=queue_name)).first()
+            queue = locked(Queue.objects.filter(tenant_id=tenant_id, name=queue_name)).first()
             if queue is None or queue.paused:
                 continue
-            window = list(Message.objects.undelivered()
-                          .filter(tenant_id=tenant_id, queue_name=queue_name)
-                          .order_by("created_at", "id").only(*CLAIM_FIELDS, "status",
-                                                             "not_before")[: queue.parallelism])
+            in_queue = Message.objects.undelivered().filter(tenant_id=tenant_id,
+                                                             queue_name=queue_name)
+            open_callbacks = in_queue.exclude(kind=Message.Kind.MESSAGE).count()
+            places = queue.parallelism - open_callbacks
+            if places <= 0:
+                continue
+            window = list(in_queue.filter(kind=Message.Kind.MESSAGE).order_by("created_at", "id")
+                          .only(*CLAIM_FIELDS, "status", "not_before")[:places])
             ready = [m for m in window if m.status == Status.PENDING and m.not_before <= now]
-            claimed += _claim(ready, now)
+            claimed += claim(ready, now)
     return claimed
 
 
@@ -101,6 +87,7 @@ class Dispatcher:
         items = reclaim_expired(now, self.batch_size)
         items += claim_unqueued(now, self.batch_size)
         items += claim_queued(now, self.batch_size)
+        items += claim_flow_controlled(now, self.batch_size)
         submit_or_leave_to_lease(items)
         for hook in self.tick_hooks:
             hook(now)

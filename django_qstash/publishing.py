@@ -12,8 +12,10 @@ from . import clock, ids
 from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
+from .claiming import lease_until
 from .events import event_for
 from .exceptions import BadRequest
+from .flow_control import configure_keys
 from .headers import PublishOptions, parse_publish_headers, validate_name
 from .models import Event, Message, Queue, Tenant, UrlGroup
 
@@ -160,14 +162,11 @@ def label_index(labels: list[str]) -> str:
     return f",{','.join(labels)}," if labels else ""
 
 
-def lease_until(message: Message, now: datetime) -> datetime:
-    timeout = message.timeout_seconds or qstash_settings.DEFAULT_TIMEOUT_SECONDS
-    return now + timedelta(seconds=timeout + qstash_settings.LEASE_GRACE_SECONDS)
-
-
 def takes_fast_path(message: Message, now: datetime) -> bool:
-    # Queued and flow-controlled messages wait for the dispatcher, which enforces their limits.
-    return not message.queue_name and not message.flow_control_key and message.not_before <= now
+    # Queued and flow-controlled messages wait for the dispatcher, which enforces their limits;
+    # a queued message's callback only marks its queue busy and goes straight out.
+    unqueued = not message.queue_name or message.kind != Message.Kind.MESSAGE
+    return unqueued and not message.flow_control_key and message.not_before <= now
 
 
 def save_messages(messages: list[Message], now: datetime) -> None:
@@ -186,7 +185,8 @@ def save_messages(messages: list[Message], now: datetime) -> None:
             fast.append((message.id, 1))
     Message.objects.bulk_create(messages)
     Event.objects.bulk_create(events)
+    configure_keys(messages)
     if fast:
-        from .transport import submit_or_leave_to_lease
+        from .transport import submit_or_leave_to_lease  # the transport imports the worker
 
         transaction.on_commit(lambda: submit_or_leave_to_lease(fast))

@@ -2,8 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import dlq, events, keys, messages, publish
-from .views import schedules
+from .views import dlq, events, flow_control, keys, messages, publish, queues, schedules, topics
 
 urlpatterns = [
     re_path(r"^v2/publish/(?P<destination>.+)$", publish.PublishView.as_view()),
@@ -19,6 +18,18 @@ urlpatterns = [
     path("v2/logs", events.EventListView.as_view()),
     path("v2/keys", keys.SigningKeysView.as_view()),
     path("v2/keys/rotate", keys.RotateSigningKeysView.as_view()),
+    path("v2/topics", topics.UrlGroupListView.as_view()),
+    path("v2/topics/<str:name>", topics.UrlGroupDetailView.as_view()),
+    path("v2/topics/<str:name>/endpoints", topics.UrlGroupEndpointsView.as_view()),
+    path("v2/queues", queues.QueueListView.as_view()),
+    path("v2/queues/<str:name>", queues.QueueDetailView.as_view()),
+    path("v2/queues/<str:name>/pause", queues.QueuePauseView.as_view()),
+    path("v2/queues/<str:name>/resume", queues.QueueResumeView.as_view()),
+    path("v2/flowControl", flow_control.FlowControlListView.as_view()),
+    path("v2/flowControl/<str:key>", flow_control.FlowControlDetailView.as_view()),
+    re_path(r"^v2/flowControl/(?P<key>[^/]+)/(?P<action>pause|resume|pin|unpin|resetRate|reset)$",
+            flow_control.FlowControlActionView.as_view()),
+    path("v2/globalParallelism", flow_control.GlobalParallelismView.as_view()),
     # The go SDK spells it "Schedules". An id has no "/" or ":", so no destination looks like
     # "{id}/pause".
     re_path(r"^v2/[sS]chedules/?$", schedules.ScheduleListView.as_view()),

@@ -58,8 +58,9 @@ class FlowControlKey(models.Model):
     parallelism_max = models.PositiveIntegerField(null=True, blank=True)
     rate_max = models.PositiveIntegerField(null=True, blank=True)
     rate_period = models.PositiveIntegerField(default=1)  # seconds
-    rate_count = models.PositiveIntegerField(default=0)
-    rate_period_start = models.DateTimeField(null=True, blank=True)
+    # Unix times (float seconds) of the starts inside the current rate window: a sliding log,
+    # so no window of ``rate_period`` seconds ever holds more than ``rate_max`` starts.
+    recent_starts = models.JSONField(default=list, blank=True)
     paused = models.BooleanField(default=False)
     pinned_parallelism = models.BooleanField(default=False)
     pinned_rate = models.BooleanField(default=False)
@@ -67,6 +68,7 @@ class FlowControlKey(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "flow-control key"
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="qstash_fc_unique")]
 
     def __str__(self) -> str:

@@ -90,3 +90,39 @@ def test_killed_worker_loses_no_message(stack, sink):
     arrivals = sink.received("/slowonce/")
     assert len(arrivals) == 2
     assert {a.headers["Upstash-Message-Id"] for a in arrivals} == {message_id}
+
+
+def enqueue(stack, queue: str, destination: str, body: str) -> str:
+    response = httpx.post(f"{stack.url}/v2/enqueue/{queue}/{destination}", content=body.encode(),
+                          headers={**stack.auth, "Upstash-Timeout": "3s"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["messageId"]
+
+
+def test_fifo_holds_across_workers_and_dispatchers(stack, sink):
+    for i in range(12):
+        enqueue(stack, "stack-fifo", f"{sink.url}/fifo/{i}", str(i))
+    arrivals = sink.wait_for(12, "/fifo/", timeout=60)
+    assert [a.body.decode() for a in arrivals] == [str(i) for i in range(12)]
+
+
+def test_fifo_survives_a_killed_worker(stack, sink):
+    enqueue(stack, "stack-crash", f"{sink.url}/slowonce/60", "head")
+    enqueue(stack, "stack-crash", f"{sink.url}/after", "next")
+    sink.wait_for(1, "/slowonce/", timeout=30)
+    for name in [n for n in list(stack.processes) if n.startswith("worker")]:
+        stack.kill(name)
+    stack.start_worker("worker-after-crash")
+    [after] = sink.wait_for(1, "/after", timeout=60)
+    heads = sink.received("/slowonce/")
+    assert len(heads) == 2 and heads[1].at <= after.at  # the head went again, then the next
+
+
+def test_flow_control_rate_with_several_workers(stack, sink):
+    items = [{"destination": f"{sink.url}/rate/{i}", "body": str(i),
+              "headers": {"Upstash-Flow-Control-Key": "stack-rate",
+                          "Upstash-Flow-Control-Value": "rate=4,period=1s"}} for i in range(12)]
+    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
+    assert response.status_code == 200, response.text
+    times = sorted(a.at for a in sink.wait_for(12, "/rate/", timeout=60))
+    assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 4

@@ -1,0 +1,80 @@
+"""Flow-control keys: list/get their state, pause/resume, pin/unpin, reset; global parallelism."""
+
+from __future__ import annotations
+
+from rest_framework.response import Response
+
+from ... import clock
+from ...conf import qstash_settings
+from ...exceptions import BadRequest, NotFound
+from ...flow_control import key_state
+from ...models import FlowControlKey, Message
+from ..base import QStashView
+from ..filters import integer
+
+
+def get_key(tenant, key: str) -> FlowControlKey:
+    row = FlowControlKey.objects.filter(tenant=tenant, key=key).first()
+    if row is None:
+        raise NotFound(f"flow-control key {key!r} not found")
+    return row
+
+
+def flag(request, name: str) -> bool:
+    raw = (request.GET.get(name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false")
+    return raw == "true"
+
+
+class FlowControlListView(QStashView):
+    def get(self, request):
+        rows = FlowControlKey.objects.filter(tenant=self.tenant).order_by("key")
+        if search := request.GET.get("search"):
+            rows = rows.filter(key__icontains=search)
+        now = clock.now()
+        return Response([key_state(row, now) for row in rows[:1000]])
+
+
+class FlowControlDetailView(QStashView):
+    def get(self, request, key: str):
+        return Response(key_state(get_key(self.tenant, key), clock.now()))
+
+
+class FlowControlActionView(QStashView):
+    def post(self, request, key: str, action: str):
+        row = get_key(self.tenant, key)
+        if action in ("pause", "resume"):
+            row.paused = action == "pause"
+        elif action == "pin":
+            self._pin(request, row)
+        elif action == "unpin":
+            row.pinned_parallelism = row.pinned_parallelism and not flag(request, "parallelism")
+            row.pinned_rate = row.pinned_rate and not flag(request, "rate")
+        elif action in ("resetRate", "reset"):
+            row.recent_starts = []  # parallelism is counted from live rows: nothing to reset
+        row.save()
+        return Response(status=200)
+
+    def _pin(self, request, row: FlowControlKey) -> None:
+        parallelism = integer(request, "parallelism")
+        rate = integer(request, "rate")
+        period = integer(request, "period")
+        if parallelism is None and rate is None and period is None:
+            raise BadRequest("pin needs parallelism, rate or period")
+        if period is not None and not 1 <= period <= 7 * 24 * 3600:
+            raise BadRequest("period must be between 1 and 604800 seconds")
+        if parallelism is not None:
+            row.parallelism_max, row.pinned_parallelism = parallelism or None, True
+        if rate is not None or period is not None:
+            row.rate_max = row.rate_max if rate is None else (rate or None)
+            row.rate_period = period or row.rate_period
+            row.pinned_rate = True
+        row.recent_starts = []  # pinning starts a fresh rate window
+
+
+class GlobalParallelismView(QStashView):
+    def get(self, request):
+        active = Message.objects.filter(tenant=self.tenant, status=Message.Status.ACTIVE).count()
+        return Response({"parallelismMax": qstash_settings.GLOBAL_PARALLELISM,
+                         "parallelismCount": active})

@@ -1,0 +1,107 @@
+"""URL groups ("topics"): endpoints upsert/remove, get, list, delete, default headers."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework.response import Response
+
+from ...clock import to_ms
+from ...exceptions import BadRequest, NotFound
+from ...headers import validate_name
+from ...models import UrlGroup, UrlGroupEndpoint
+from ..base import QStashView, json_body
+
+
+def group_json(group: UrlGroup) -> dict:
+    return {
+        "name": group.name,
+        "createdAt": to_ms(group.created_at),
+        "updatedAt": to_ms(group.updated_at),
+        "endpoints": [{"url": e.url, **({"name": e.name} if e.name else {})}
+                      for e in group.endpoints.all()],
+    }
+
+
+def endpoints_from(request) -> list[dict]:
+    body = json_body(request, default={})
+    endpoints = body.get("endpoints") if isinstance(body, dict) else None
+    if not isinstance(endpoints, list) or not endpoints:
+        raise BadRequest('body must be {"endpoints": [{"url": ..., "name": ...}]}')
+    for endpoint in endpoints:
+        if not isinstance(endpoint, dict) or not (endpoint.get("url") or endpoint.get("name")):
+            raise BadRequest("each endpoint needs a url or a name")
+        url, name = endpoint.get("url"), endpoint.get("name")
+        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+            raise BadRequest(f"endpoint url must be an http(s) URL, got {url!r}")
+        if name is not None and (not isinstance(name, str) or len(name) > 200):
+            raise BadRequest("endpoint name must be a string of at most 200 characters")
+    return endpoints
+
+
+class UrlGroupListView(QStashView):
+    def get(self, request):
+        groups = UrlGroup.objects.filter(tenant=self.tenant).prefetch_related("endpoints")
+        return Response([group_json(g) for g in groups.order_by("name")])
+
+
+class UrlGroupEndpointsView(QStashView):
+    def post(self, request, name: str):
+        validate_name(name, "URL group name")
+        endpoints = endpoints_from(request)
+        if any(not e.get("url") for e in endpoints):
+            raise BadRequest("each endpoint to add needs a url")
+        with transaction.atomic():
+            group, _ = UrlGroup.objects.get_or_create(tenant=self.tenant, name=name)
+            for endpoint in endpoints:
+                UrlGroupEndpoint.objects.update_or_create(
+                    group=group, url=endpoint["url"],
+                    defaults={"name": endpoint.get("name") or ""})
+            group.save(update_fields=["updated_at"])
+        return Response(status=200)
+
+    def delete(self, request, name: str):
+        endpoints = endpoints_from(request)
+        with transaction.atomic():
+            group = UrlGroup.objects.filter(tenant=self.tenant, name=name).first()
+            if group is None:
+                raise NotFound(f"URL group {name!r} not found")
+            for endpoint in endpoints:
+                matching = group.endpoints.all()
+                if endpoint.get("url"):
+                    matching = matching.filter(url=endpoint["url"])
+                if endpoint.get("name"):
+                    matching = matching.filter(name=endpoint["name"])
+                matching.delete()
+            if not group.endpoints.exists():
+                group.delete()  # a group lives only as long as it has endpoints
+            else:
+                group.save(update_fields=["updated_at"])
+        return Response(status=200)
+
+
+class UrlGroupDetailView(QStashView):
+    def get(self, request, name: str):
+        group = (UrlGroup.objects.filter(tenant=self.tenant, name=name)
+                 .prefetch_related("endpoints").first())
+        if group is None:
+            raise NotFound(f"URL group {name!r} not found")
+        return Response(group_json(group))
+
+    def delete(self, request, name: str):
+        # Deleting a group that does not exist succeeds, as QStash does.
+        UrlGroup.objects.filter(tenant=self.tenant, name=name).delete()
+        return Response(status=200)
+
+    def patch(self, request, name: str):
+        body = json_body(request, default={})
+        headers = body.get("headers") if isinstance(body, dict) else None
+        if not isinstance(headers, dict) or not all(
+                isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+                for v in headers.values()):
+            raise BadRequest('body must be {"headers": {"Name": "value" or ["values"]}}')
+        updated = UrlGroup.objects.filter(tenant=self.tenant, name=name).first()
+        if updated is None:
+            raise NotFound(f"URL group {name!r} not found")
+        updated.default_headers = headers
+        updated.save(update_fields=["default_headers", "updated_at"])
+        return Response(group_json(updated))
