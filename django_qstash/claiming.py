@@ -16,9 +16,25 @@ CLAIM_FIELDS = ("id", "tenant_id", "kind", "url", "topic_name", "endpoint_name",
                 "claim_token", "created_at")
 
 
-def lease_until(message: Message, now: datetime) -> datetime:
+def lease_until(message: Message, now: datetime, *, started: bool = False) -> datetime:
+    """When a claim lapses. Until a worker starts the message, it may wait in the broker's
+    queue behind others: that wait gets its own allowance, so a backlog is not taken for
+    a crash; the worker renews the lease (``started=True``) when it begins."""
     timeout = message.timeout_seconds or qstash_settings.DEFAULT_TIMEOUT_SECONDS
-    return now + timedelta(seconds=timeout + qstash_settings.LEASE_GRACE_SECONDS)
+    seconds = timeout + qstash_settings.LEASE_GRACE_SECONDS
+    if not started:
+        seconds += qstash_settings.LEASE_PICKUP_SECONDS
+    return now + timedelta(seconds=seconds)
+
+
+def renew_leases(messages: list[Message], now: datetime) -> None:
+    """A worker has started these: from now on a lapse means the worker died."""
+    by_lease: dict[tuple[datetime, int], list[str]] = defaultdict(list)
+    for message in messages:
+        by_lease[(lease_until(message, now, started=True), message.claim_token)].append(message.id)
+    for (lease, token), message_ids in by_lease.items():
+        Message.objects.filter(id__in=message_ids, status=Message.Status.ACTIVE,
+                               claim_token=token).update(lease_expires_at=lease)
 
 
 def locked(queryset):

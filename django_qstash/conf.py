@@ -28,13 +28,22 @@ DEFAULTS: dict[str, Any] = {
     # A claimed message whose worker vanished is handed out again this long after its
     # per-attempt timeout would have ended.
     "LEASE_GRACE_SECONDS": 30,
+    # Extra time a claimed message may wait in the broker before a worker picks it up.
+    "LEASE_PICKUP_SECONDS": 120,
     "DISPATCH_BATCH_SIZE": 500,
     # Reported by GET /v2/globalParallelism; 0 means no global cap.
     "GLOBAL_PARALLELISM": 0,
     "DISPATCH_INTERVAL_SECONDS": 0.2,
     "CELERY_QUEUE": "qstash",
+    # Claimed messages travel to workers in batches of this many (one task per batch)...
+    "DELIVERY_BATCH_SIZE": 25,
+    # ...and each worker process sends up to this many requests at once.
+    "DELIVERY_CONCURRENCY": 32,
     # Allow deliveries to loopback/private addresses (the dev server turns this on).
     "ALLOW_PRIVATE_DESTINATIONS": False,
+    # Opens specific non-public destinations: host names ("hooks.internal", "*.svc.local")
+    # and/or networks ("10.0.0.0/8", "fd00::/8"), checked against the resolved address.
+    "ALLOWED_DESTINATIONS": [],
     # Public base URL of this server, used in printed hints.
     "PUBLIC_URL": "",
     # --- receiver -------------------------------------------------------------------------

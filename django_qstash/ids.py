@@ -11,7 +11,14 @@ BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def base58(length: int) -> str:
-    return "".join(secrets.choice(BASE58_ALPHABET) for _ in range(length))
+    # One call to the OS for all the randomness; a choice per character costs one each.
+    # 256 % 58 != 0, so reject the top bytes to keep every character equally likely.
+    out: list[str] = []
+    while len(out) < length:
+        for byte in secrets.token_bytes(length * 2):
+            if byte < 232:  # 232 = 4 * 58
+                out.append(BASE58_ALPHABET[byte % 58])
+    return "".join(out[:length])
 
 
 def message_id() -> str:

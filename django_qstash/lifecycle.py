@@ -71,6 +71,41 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
     return message
 
 
+def record_outcomes(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
+    """Record many outcomes: plain successes in one transaction, everything else one by one."""
+    simple = [(m, o, t) for m, o, t in results if o.delivered and not m.callback]
+    for message, outcome, started_at in results:
+        if not (outcome.delivered and not message.callback):
+            record_outcome(message.id, message.claim_token, outcome, started_at)
+    if simple:
+        _record_deliveries(simple)
+
+
+def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        # Lock in id order so concurrent batches never wait on each other in a cycle.
+        owned = set(Message.objects.select_for_update().filter(
+            pk__in=[m.id for m, _, _ in results], status=Status.ACTIVE)
+            .order_by("id").values_list("id", "claim_token"))
+        results = [(m, o, t) for m, o, t in results if (m.id, m.claim_token) in owned]
+        if not results:
+            return
+        Message.objects.filter(pk__in=[m.id for m, _, _ in results]).update(
+            status=Status.DELIVERED, finished_at=now, lease_expires_at=None, updated_at=now)
+        attempts, events = [], []
+        for message, outcome, started_at in results:
+            body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
+            attempts.append(DeliveryAttempt(
+                message=message, retried=message.retried, started_at=started_at,
+                duration_ms=outcome.duration_ms, response_status=outcome.status,
+                response_headers=outcome.headers, response_body=body))
+            events.append(event_for(message, State.DELIVERED, now, response_status=outcome.status,
+                                    response_headers=outcome.headers, response_body=body))
+        DeliveryAttempt.objects.bulk_create(attempts)
+        Event.objects.bulk_create(events)
+
+
 def cancel_claimed(message_id: str, claim_token: int) -> None:
     """A claimed message whose cancel was requested before its attempt started."""
     now = clock.now()

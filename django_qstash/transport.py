@@ -7,11 +7,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from .claiming import WorkItem
 from .conf import qstash_settings
 
 logger = logging.getLogger("django_qstash.transport")
 
-WorkItem = tuple[str, int]  # (message id, claim token)
+def in_batches(items: list[WorkItem]):
+    size = qstash_settings.DELIVERY_BATCH_SIZE
+    for start in range(0, len(items), size):
+        yield [tuple(item) for item in items[start:start + size]]
 
 
 class Transport(Protocol):
@@ -27,12 +31,13 @@ class InProcessTransport:
         self._idle = threading.Condition()
 
     def submit(self, items: list[WorkItem]) -> None:
-        from .worker import process_safely
+        from .worker import process_batch_safely
 
+        batches = list(in_batches(items))
         with self._idle:
-            self._in_flight += len(items)
-        for message_id, token in items:
-            self.executor.submit(self._run, process_safely, message_id, token)
+            self._in_flight += len(batches)
+        for batch in batches:
+            self.executor.submit(self._run, process_batch_safely, batch)
 
     def _run(self, func, *args) -> None:
         try:
@@ -52,13 +57,13 @@ class InProcessTransport:
 
 
 class CeleryTransport:
-    """One Celery task per claimed message; the task carries ids only, never the message."""
+    """One Celery task per batch of claimed messages; tasks carry ids only, never the message."""
 
     def submit(self, items: list[WorkItem]) -> None:
-        from .tasks import deliver_message
+        from .tasks import deliver_batch
 
-        for message_id, token in items:
-            deliver_message.apply_async((message_id, token), queue=qstash_settings.CELERY_QUEUE)
+        for batch in in_batches(items):
+            deliver_batch.apply_async((batch,), queue=qstash_settings.CELERY_QUEUE)
 
 
 _lock = threading.Lock()

@@ -1,20 +1,26 @@
-"""Run one claimed message: load it, deliver one attempt, record the outcome."""
+"""Deliver claimed messages: a batch at a time, requests in parallel, outcomes as they land."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
 
 from django.db import close_old_connections
 
 from . import clock
 from .conf import qstash_settings
-from .delivery import DeliveryRequest, deliver, http_client
+from .claiming import WorkItem, renew_leases
+from .delivery import DeliveryOutcome, DeliveryRequest, deliver, http_client
 from .destinations import verify_request_destination
-from .lifecycle import cancel_claimed, record_outcome
+from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair
 from .signing import sign
 
 logger = logging.getLogger("django_qstash.worker")
+# Outcomes finished within this window are written together: fewer, larger transactions.
+FLUSH_SECONDS = 0.02
 
 
 def delivery_request(message: Message) -> DeliveryRequest:
@@ -32,17 +38,8 @@ def delivery_request(message: Message) -> DeliveryRequest:
         message_id=message.id, retried=message.retried, extra_headers=extra)
 
 
-def process(message_id: str, claim_token: int) -> str:
-    """Deliver ``message_id`` if this claim still owns it; returns what happened, for logs."""
-    message = (Message.objects.select_related("tenant")
-               .filter(pk=message_id, status=Message.Status.ACTIVE, claim_token=claim_token)
-               .first())
-    if message is None:
-        return "stale"
-    if message.cancel_requested:
-        cancel_claimed(message_id, claim_token)
-        return "canceled"
-    key = SigningKeyPair.for_tenant(message.tenant).current
+def send_one(message: Message, key: str) -> tuple[DeliveryOutcome, datetime]:
+    """One HTTP attempt, no database access: safe to run on any thread."""
     started_at = clock.now()
     outcome = deliver(
         delivery_request(message),
@@ -50,19 +47,63 @@ def process(message_id: str, claim_token: int) -> str:
         sign=lambda url, body: sign(key=key, url=url, body=body),
         max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
     )
-    recorded = record_outcome(message_id, claim_token, outcome, started_at)
-    if recorded is None:
-        return "lease-lost"
-    logger.info("message %s attempt %s -> %s", message_id, message.retried,
-                outcome.status or outcome.error)
-    return recorded.status
+    return outcome, started_at
 
 
-def process_safely(message_id: str, claim_token: int) -> None:
-    """Thread-pool entry: an unexpected error must not kill the worker; the lease retries it."""
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def http_pool() -> ThreadPoolExecutor:
+    """Threads that only do HTTP; created lazily so each forked worker process gets its own."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=qstash_settings.DELIVERY_CONCURRENCY,
+                                       thread_name_prefix="qstash-http")
+        return _pool
+
+
+def load_owned(items: list[WorkItem]) -> list[Message]:
+    """The messages this batch still owns: ACTIVE with the claim token it was handed."""
+    tokens = dict(items)
+    messages = Message.objects.select_related("tenant").filter(
+        pk__in=list(tokens), status=Message.Status.ACTIVE)
+    return [m for m in messages if m.claim_token == tokens[m.id]]
+
+
+def signing_keys(messages: list[Message]) -> dict[int, str]:
+    tenants = {m.tenant_id: m.tenant for m in messages}
+    return {tenant_id: SigningKeyPair.for_tenant(tenant).current
+            for tenant_id, tenant in tenants.items()}
+
+
+def process_batch(items: list[WorkItem]) -> None:
+    messages = load_owned(items)
+    for message in [m for m in messages if m.cancel_requested]:
+        cancel_claimed(message.id, message.claim_token)
+    messages = [m for m in messages if not m.cancel_requested]
+    if not messages:
+        return
+    renew_leases(messages, clock.now())
+    keys = signing_keys(messages)
+    pool = http_pool()
+    futures: dict[Future, Message] = {
+        pool.submit(send_one, message, keys[message.tenant_id]): message for message in messages}
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+        if not done:
+            continue
+        record_outcomes([(futures[future], *future.result()) for future in done])
+
+
+def process_batch_safely(items: list[WorkItem]) -> None:
+    """Entry point of transports: an unexpected error must not kill the worker."""
     try:
-        process(message_id, claim_token)
+        process_batch(items)
     except Exception:
-        logger.exception("processing %s failed; its lease will hand it out again", message_id)
+        logger.exception("processing a batch of %d failed; leases will hand it out again",
+                         len(items))
     finally:
         close_old_connections()

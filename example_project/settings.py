@@ -73,6 +73,7 @@ QSTASH = {
     "ALLOW_PRIVATE_DESTINATIONS": env_bool("QSTASH_ALLOW_PRIVATE_DESTINATIONS", False),
     "LEASE_GRACE_SECONDS": int(os.environ.get("QSTASH_LEASE_GRACE_SECONDS", "30")),
     "PUBLIC_URL": os.environ.get("QSTASH_PUBLIC_URL", ""),
+    "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
 }
 
 LOGGING = {

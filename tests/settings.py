@@ -59,7 +59,8 @@ else:
             "NAME": str(BASE_DIR / "test.sqlite3"),
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
             # A file (not :memory:) so worker threads share the database.
-            "TEST": {"NAME": str(BASE_DIR / "test_db.sqlite3")},
+            # Per process, so that concurrent test runs on one machine never share a file.
+            "TEST": {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")},
         }
     }
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import redis
 
 from tests.support.services import POSTGRES_URL, REDIS_URL
 
@@ -58,7 +57,7 @@ class Stack:
 
     def start_worker(self, name: str) -> subprocess.Popen:
         return self.start(name, sys.executable, "-m", "celery", "-A", "example_project",
-                          "worker", "-Q", "qstash", "-c", "2", "-n", f"{name}@%h",
+                          "worker", "-Q", self.env["QSTASH_CELERY_QUEUE"], "-c", "2", "-n", f"{name}-{self.database}@%h",
                           "--without-gossip", "--without-mingle", "-l", "INFO")
 
     def start_dispatcher(self, name: str) -> subprocess.Popen:
@@ -84,12 +83,12 @@ def start_stack(workers: int = 2, dispatchers: int = 2) -> Stack:
     database = f"qstash_e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
     base = POSTGRES_URL.rsplit("/", 1)[0]
     env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "CELERY_BROKER_URL": REDIS_URL,
            "DJANGO_SETTINGS_MODULE": "example_project.settings",
            "QSTASH_ALLOW_PRIVATE_DESTINATIONS": "true", "QSTASH_LEASE_GRACE_SECONDS": "2",
-           "PYTHONUNBUFFERED": "1"}
+           # A queue of its own, so stacks started side by side never take each other's tasks.
+           "QSTASH_CELERY_QUEUE": f"qstash-{database}", "PYTHONUNBUFFERED": "1"}
     stack = Stack(env=env, database=database)
     stack.manage("migrate", "--noinput")
     stack.token = stack.manage("qstash_create_token", "--quiet").strip()
