@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 from example_project.database_url import parse_database_url
+# The app list, middleware and templates are the example project's: tests run what users run.
+from example_project.settings import INSTALLED_APPS, MIDDLEWARE, STATIC_URL, TEMPLATES  # noqa: F401
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -14,38 +16,6 @@ TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "rest_framework",
-    "django_qstash",
-]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ]
-        },
-    }
-]
-STATIC_URL = "/static/"
 
 _test_db_url = os.environ.get("QSTASH_TEST_DATABASE_URL", "")
 if _test_db_url:

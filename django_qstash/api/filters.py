@@ -68,3 +68,16 @@ def check_known(request, allowed: set[str]) -> None:
     unknown = sorted(set(request.GET.keys()) - allowed - {"qstash_token"})
     if unknown:
         raise BadRequest(f"unknown filter: {', '.join(unknown)}")
+
+
+def cursor_page(queryset: QuerySet, request, *, default: int, maximum: int) -> tuple[list, str | None]:
+    """Newest first by id; the cursor is the id below which the next page starts."""
+    cursor = request.GET.get("cursor")
+    if cursor:
+        if not cursor.isdigit():
+            raise BadRequest("invalid cursor")
+        queryset = queryset.filter(id__lt=int(cursor))
+    count = integer(request, "count", default, maximum=maximum) or default
+    rows = list(queryset.order_by("-id")[: count + 1])
+    next_cursor = str(rows[count - 1].id) if len(rows) > count else None
+    return rows[:count], next_cursor

@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests: HTTP calls to the live API and polling for states."""
+"""Helpers for end-to-end tests: HTTP calls to a live API (anything with .url and .auth)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def events(qstash, message_id: str) -> list[str]:
     return [e["state"] for e in reversed(response.json()["events"])]
 
 
-def wait_for_state(qstash, message_id: str, state: str, timeout: float = 20) -> list[str]:
+def wait_for_state(qstash, message_id: str, state: str, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     seen: list[str] = []
     while time.monotonic() < deadline:

@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.e2e.helpers import publish, wait_for_state
 from tests.support.services import require_services
 
 pytestmark = pytest.mark.services
@@ -22,32 +23,6 @@ def stack():
     stack = start_stack(workers=2, dispatchers=2)
     yield stack
     drop_stack(stack)
-
-
-def publish(stack, destination: str, body: str = "x", **headers) -> str:
-    response = httpx.post(f"{stack.url}/v2/publish/{destination}", content=body.encode(),
-                          headers={**stack.auth,
-                                   **{k.replace("_", "-"): v for k, v in headers.items()}},
-                          timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
-
-
-def states(stack, message_id: str) -> list[str]:
-    response = httpx.get(f"{stack.url}/v2/events", params={"messageId": message_id},
-                         headers=stack.auth, timeout=30)
-    return [e["state"] for e in reversed(response.json()["events"])]
-
-
-def wait_for_state(stack, message_id: str, state: str, timeout: float = 30) -> list[str]:
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        seen = states(stack, message_id)
-        if state in seen:
-            return seen
-        time.sleep(0.1)
-    raise AssertionError(f"{message_id} never reached {state}: {seen}")
 
 
 def test_batch_of_messages_is_delivered_once_each_and_signed(stack, sink):

@@ -9,7 +9,7 @@ from ...headers import parse_publish_headers
 from ...models import DlqEntry
 from ...retrying import retry_entries
 from ..base import QStashView, header_pairs, json_body
-from ..filters import apply_filters, check_known, integer, multi
+from ..filters import apply_filters, check_known, cursor_page, multi
 from ..serializers import dlq_json
 
 PAGE_MAX = 100
@@ -34,16 +34,7 @@ def filtered_entries(view: QStashView, request):
 
 
 def page(entries, request) -> tuple[list[DlqEntry], str | None]:
-    """Newest first; the cursor is the id below which the next page starts."""
-    cursor = request.GET.get("cursor")
-    if cursor:
-        if not cursor.isdigit():
-            raise BadRequest("invalid cursor")
-        entries = entries.filter(id__lt=int(cursor))
-    count = integer(request, "count", PAGE_MAX, maximum=PAGE_MAX) or PAGE_MAX
-    rows = list(entries[: count + 1])
-    next_cursor = str(rows[count - 1].id) if len(rows) > count else None
-    return rows[:count], next_cursor
+    return cursor_page(entries, request, default=PAGE_MAX, maximum=PAGE_MAX)
 
 
 def ids_from(request, key: str) -> list[str]:

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from ...exceptions import BadRequest
 from ...models import Event, Message
 from ..base import QStashView
-from ..filters import apply_filters, integer, multi
+from ..filters import apply_filters, cursor_page, multi
 from ..serializers import event_json
 
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
@@ -37,18 +37,10 @@ class EventListView(QStashView):
             events = events.filter(message_id__in=message_ids)
         if wanted := states(request):
             events = events.filter(state__in=wanted)
-        cursor = request.GET.get("cursor")
-        if cursor:
-            if not cursor.isdigit():
-                raise BadRequest("invalid cursor")
-            events = events.filter(id__lt=int(cursor))
-        count = integer(request, "count", PAGE_DEFAULT, maximum=PAGE_MAX) or PAGE_DEFAULT
-        rows = list(events[: count + 1])
-        more = len(rows) > count
-        rows = rows[:count]
+        rows, cursor = cursor_page(events, request, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         messages = Message.objects.in_bulk({e.message_id for e in rows})
         entries = [event_json(e, messages.get(e.message_id)) for e in rows]
         data = {"events": entries, "logs": entries}
-        if more:
-            data["cursor"] = str(rows[-1].id)
+        if cursor:
+            data["cursor"] = cursor
         return Response(data)
