@@ -6,13 +6,13 @@ tenant first, leaving other data alone):
     createdb -h 127.0.0.1 -U postgres qstash_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qstash_bench \\
         .venv/bin/python benchmarks/schedules_10k.py [--schedules 10000] [--slots 3] \\
-        [--dispatchers 1] [--chunk-size 1000]
+        [--dispatchers 2] [--chunk-size 250]
 
-It creates N schedules firing every minute (a third of them with ``CRON_TZ=Europe/Berlin``),
-then runs N real dispatcher processes on the real clock and, for each minute slot, reports
-how long after the slot every schedule's message was committed. Deliveries are replaced by a
-counting transport (this measures the scheduler, not HTTP); between slots the produced
-messages are marked delivered, as workers would.
+It creates the schedules, all firing every minute (a third with ``CRON_TZ=Europe/Berlin``),
+then runs real dispatcher processes on the real clock and, for each minute slot, reports how
+long after the slot every schedule's message was committed, and the dispatchers' CPU time.
+Deliveries are replaced by a counting transport (this measures the scheduler, not HTTP);
+between slots the produced messages are marked delivered, as workers would.
 """
 
 from __future__ import annotations
@@ -94,10 +94,10 @@ def dispatcher_process(chunk_size: int, ticks, stop) -> None:
     transport._transports[qstash_settings.TRANSPORT] = CountingTransport()
 
     def timed_fire_due(now: datetime) -> int:
-        started = time.time()
+        started, cpu = time.time(), time.process_time()
         fired = scheduler.fire_due(now, chunk_size=chunk_size)
         if fired:
-            ticks.put((now.timestamp(), started, time.time(), fired))
+            ticks.put((now.timestamp(), started, time.time(), fired, time.process_time() - cpu))
         return fired
 
     dispatcher = Dispatcher(tick_hooks=(timed_fire_due,))
@@ -121,7 +121,7 @@ def run(args) -> list[dict]:
                  for _ in range(args.dispatchers)]
     for process in processes:
         process.start()
-    records: list[tuple[float, float, float, int]] = []
+    records: list[tuple[float, float, float, int, float]] = []
     results = []
     try:
         for index in range(args.slots):
@@ -137,6 +137,7 @@ def run(args) -> list[dict]:
                 "fired": sum(r[3] for r in slot_ticks),
                 "first_start_s": min(r[1] for r in slot_ticks) - slot.timestamp(),
                 "all_committed_s": max(r[2] for r in slot_ticks) - slot.timestamp(),
+                "cpu_s": sum(r[4] for r in slot_ticks),
             })
             print(format_row(results[-1]), flush=True)
             # Workers would have delivered these by now; keep leases from being reclaimed.
@@ -156,14 +157,14 @@ def wait_until(moment: datetime) -> None:
 
 def format_row(row: dict) -> str:
     return (f"| {row['slot']:%H:%M} | {row['fired']} | {row['messages']} | "
-            f"{row['first_start_s']:.2f} | {row['all_committed_s']:.2f} |")
+            f"{row['first_start_s']:.2f} | {row['all_committed_s']:.2f} | {row['cpu_s']:.2f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--slots", type=int, default=3)
-    parser.add_argument("--dispatchers", type=int, default=1, help="dispatcher processes")
+    parser.add_argument("--dispatchers", type=int, default=2, help="dispatcher processes")
     parser.add_argument("--chunk-size", type=int, default=scheduler.CHUNK_SIZE)
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -171,12 +172,14 @@ def main() -> None:
     print(f"{args.schedules} schedules, {args.dispatchers} dispatcher(s), "
           f"chunk {args.chunk_size}, database {connection.vendor}")
     print("| slot (UTC) | schedules fired | messages | first tick after slot (s) | "
-          "all committed after slot (s) |")
-    print("|---|---|---|---|---|")
+          "all committed after slot (s) | dispatcher CPU (s) |")
+    print("|---|---|---|---|---|---|")
+    load_before = f"{os.getloadavg()[0]:.2f}"
     results = run(args)
     latencies = [r["all_committed_s"] for r in results]
     print(f"\nall published within {max(latencies):.2f} s of their slot "
-          f"(median {statistics.median(latencies):.2f} s) over {len(results)} slots")
+          f"(median {statistics.median(latencies):.2f} s) over {len(results)} slots; "
+          f"load average before/after: {load_before} / {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

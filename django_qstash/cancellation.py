@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import QuerySet
 
-from . import clock
+from . import clock, observability
 from .events import event_for
 from .models import Event, Message
 
@@ -31,4 +31,5 @@ def cancel(messages: QuerySet) -> int:
             status=Message.Status.CANCELED, cancel_requested=True, finished_at=now)
         Message.objects.filter(id__in=active).update(cancel_requested=True)
         Event.objects.bulk_create(events)
+        observability.record(events)
     return count

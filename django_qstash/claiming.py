@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from . import observability
 from .conf import qstash_settings
 from .events import event_for
 from .models import Event, Message
@@ -54,4 +55,5 @@ def claim(messages: list[Message], now: datetime) -> list[WorkItem]:
         Message.objects.filter(id__in=message_ids).update(
             status=Message.Status.ACTIVE, lease_expires_at=lease, claim_token=token)
     Event.objects.bulk_create(events)
+    observability.record(events)
     return [(m.id, m.claim_token) for m in messages]

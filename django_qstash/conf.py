@@ -18,6 +18,16 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DELAY_SECONDS": 365 * 24 * 60 * 60,
     "MAX_BATCH_SIZE": 1000,
     "MAX_RESPONSE_BODY_BYTES": 64 * 1024,
+    # Request headers of one publish (or one batch item): how many, and their total bytes.
+    "MAX_HEADER_COUNT": 100,
+    "MAX_HEADER_BYTES": 64 * 1024,
+    # Per-token requests per second (429 with Burst-RateLimit-*); 0 turns it off.
+    "API_BURST_RATE_LIMIT": 0,
+    # Per-tenant messages per UTC day on publish, enqueue and batch (429 with RateLimit-*);
+    # 0 turns it off.
+    "DAILY_MESSAGE_QUOTA": 0,
+    # Counters live in this cache; share it (e.g. Redis) so limits hold across processes.
+    "RATE_LIMIT_CACHE_ALIAS": "default",
     # Delivered messages stay readable through GET /v2/messages/{id} for this long.
     "DELIVERED_RETENTION_SECONDS": 60 * 60,
     "DEDUPLICATION_WINDOW_SECONDS": 10 * 60,
@@ -31,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     # Extra time a claimed message may wait in the broker before a worker picks it up.
     "LEASE_PICKUP_SECONDS": 120,
     "DISPATCH_BATCH_SIZE": 500,
+    # The dispatcher stops claiming while this many messages are claimed but unfinished.
+    "MAX_IN_FLIGHT": 5000,
     # Reported by GET /v2/globalParallelism; 0 means no global cap.
     "GLOBAL_PARALLELISM": 0,
     "DISPATCH_INTERVAL_SECONDS": 0.2,
@@ -46,6 +58,18 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_DESTINATIONS": [],
     # Public base URL of this server, used in printed hints.
     "PUBLIC_URL": "",
+    # --- operations: retention (qstash_purge) and metrics ------------------------------------
+    # Finished messages (delivered, canceled, failed and out of the DLQ) are purged after this
+    # long, events (the log) and DLQ entries after theirs; None keeps them forever.
+    "MESSAGE_RETENTION_SECONDS": 7 * 24 * 60 * 60,
+    "EVENT_RETENTION_SECONDS": 7 * 24 * 60 * 60,
+    "DLQ_RETENTION_SECONDS": 7 * 24 * 60 * 60,
+    # Rows deleted per statement: short transactions, no long locks on busy tables.
+    "PURGE_BATCH_SIZE": 1000,
+    # When > 0, qstash_dispatcher also purges, one batch per kind, at most this often.
+    "PURGE_INTERVAL_SECONDS": 0,
+    # When set, GET /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>".
+    "METRICS_TOKEN": "",
     # --- receiver -------------------------------------------------------------------------
     "CURRENT_SIGNING_KEY": None,  # falls back to the QSTASH_CURRENT_SIGNING_KEY env var
     "NEXT_SIGNING_KEY": None,  # falls back to the QSTASH_NEXT_SIGNING_KEY env var

@@ -90,7 +90,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def split_zone(cron: str) -> tuple[str, str]:
-    """``"CRON_TZ=Europe/Berlin 0 9 * * *"`` -> ``("Europe/Berlin", "0 9 * * *")``; UTC is ``""``."""
+    """``"CRON_TZ=Europe/Berlin 0 9 * * *"`` -> ``("Europe/Berlin", "0 9 * * *")``; UTC: ``""``."""
     spec = parse(cron)
     return (spec.zone.key if spec.zone is not None else "", spec.expression)
 
@@ -118,7 +118,8 @@ def next_fire(cron: str | CronSpec, after: datetime) -> datetime:
     first, second = _both_folds(candidate, zone)
     # Fast path: an unambiguous wall time and no offset change in between, so nothing in
     # between can match (the naive search above saw every wall time of that stretch).
-    if first == second and first > after and first.astimezone(zone).utcoffset() == local.utcoffset():
+    unchanged = first.astimezone(zone).utcoffset() == local.utcoffset()
+    if first == second and first > after and unchanged:
         return first
     offsets = {_offset(zone, moment) for moment in (
         after, after + MAX_SHIFT, first, second, first - MAX_SHIFT, first + MAX_SHIFT)}

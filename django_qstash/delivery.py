@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from .destinations import guarded_transport
 from .exceptions import DestinationRefused
 from .header_names import canonical
 
@@ -75,8 +76,11 @@ def deliver(request: DeliveryRequest, *, client: httpx.Client, sign: Callable[[s
     except httpx.TimeoutException:
         return _failure(f"timeout after {request.timeout_seconds:g}s", started)
     except DestinationRefused as exc:
-        return _failure(f"refused: {exc}", started)
+        # Policy, not luck: retrying cannot help, so the message goes straight to the DLQ.
+        return _failure(f"refused: {exc}", started, non_retryable=True)
     except (httpx.HTTPError, OSError, ValueError) as exc:
+        return _failure(_describe(exc), started)
+    except Exception as exc:  # e.g. httpx.InvalidURL: must not take the worker's batch down
         return _failure(_describe(exc), started)
     non_retryable = (status == NON_RETRYABLE_STATUS and
                      (headers.get("Upstash-Nonretryable-Error") or [""])[0].lower() == "true")
@@ -96,8 +100,8 @@ def _read_capped(response: httpx.Response, limit: int, started: float, timeout: 
     return b"".join(chunks)
 
 
-def _failure(error: str, started: float) -> DeliveryOutcome:
-    return DeliveryOutcome(None, {}, b"", error, _elapsed_ms(started))
+def _failure(error: str, started: float, non_retryable: bool = False) -> DeliveryOutcome:
+    return DeliveryOutcome(None, {}, b"", error, _elapsed_ms(started), non_retryable)
 
 
 def _describe(exc: Exception) -> str:
@@ -112,11 +116,16 @@ _local = threading.local()
 
 
 def http_client(*, verify_destination: Callable[[httpx.Request], None] | None = None) -> httpx.Client:
-    """A keep-alive client per thread: connections to the same destination are reused."""
+    """A keep-alive client per thread: connections to the same destination are reused.
+
+    Every connection goes through the destination policy at connect time (guarded_transport);
+    redirects are not followed, a 3xx is a failed attempt.
+    """
     client = getattr(_local, "client", None)
     if client is None:
         hooks = {"request": [verify_destination]} if verify_destination else {}
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         client = httpx.Client(follow_redirects=False, event_hooks=hooks,
-                              limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+                              transport=guarded_transport(limits=limits))
         _local.client = client
     return client

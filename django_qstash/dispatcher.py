@@ -84,10 +84,15 @@ class Dispatcher:
 
     def tick(self) -> int:
         now = clock.now()
-        items = reclaim_expired(now, self.batch_size)
-        items += claim_unqueued(now, self.batch_size)
-        items += claim_queued(now, self.batch_size)
-        items += claim_flow_controlled(now, self.batch_size)
+        # Back-pressure: claimed work waits in the broker; keep that backlog well inside the
+        # pickup allowance of its leases, and leave the rest in the database.
+        room = qstash_settings.MAX_IN_FLIGHT - Message.objects.filter(
+            status=Message.Status.ACTIVE).count()
+        items: list[WorkItem] = []
+        for step in (reclaim_expired, claim_unqueued, claim_queued, claim_flow_controlled):
+            if room - len(items) <= 0:
+                break
+            items += step(now, min(self.batch_size, room - len(items)))
         submit_or_leave_to_lease(items)
         for hook in self.tick_hooks:
             hook(now)

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from django.db import transaction
 
+from . import clock
 from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
 from .models import FlowControlKey, Message
 
 # A start is counted for a little longer than the period: a claim reaches the destination a
 # few milliseconds later, and that jitter must not squeeze rate+1 arrivals into one period.
-RATE_GUARD_SECONDS = 0.1
+RATE_GUARD_SECONDS = 0.25
 
 
 def configure_keys(messages: list[Message]) -> None:
@@ -53,12 +54,15 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
             row = locked(FlowControlKey.objects.filter(tenant_id=tenant_id, key=key)).first()
             if row is None or row.paused:
                 continue
+            # The tick's ``now`` may be stale by the time the lock is ours; a start must be
+            # logged at the moment it is really claimed, or a window would seem older.
+            claimed_at = clock.now()
             places = limit
             if row.parallelism_max:
                 active = Message.objects.filter(tenant_id=tenant_id, flow_control_key=key,
                                                 status=Message.Status.ACTIVE).count()
                 places = min(places, row.parallelism_max - active)
-            starts = starts_in_window(row, now.timestamp())
+            starts = starts_in_window(row, claimed_at.timestamp())
             if row.rate_max:
                 places = min(places, row.rate_max - len(starts))
             if places <= 0:
@@ -68,7 +72,7 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
                 .order_by("not_before", "created_at").only(*CLAIM_FIELDS))[:places])
             claimed += claim(rows, now)
             if row.rate_max and rows:
-                row.recent_starts = starts + [now.timestamp()] * len(rows)
+                row.recent_starts = starts + [claimed_at.timestamp()] * len(rows)
                 row.save(update_fields=["recent_starts", "updated_at"])
     return claimed
 

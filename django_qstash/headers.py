@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from .conf import qstash_settings
+from .destinations import validate_url
 from .durations import DurationError, parse_duration
 from .exceptions import BadRequest
 from .header_names import HOP_HEADERS, canonical
@@ -15,6 +16,7 @@ from .retry_delay import RetryDelayError, validate_retry_delay
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 FORWARD_PREFIX = "upstash-forward-"
 CALLBACK_OPTION_NAMES = ("method", "timeout", "retries", "retry-delay", "delay")
+MAX_STORED_INT = 2**31 - 1  # the database column is a 32-bit integer on PostgreSQL
 
 
 @dataclass
@@ -79,6 +81,7 @@ def parse_publish_headers(
     Query parameters are the webhook form of the same headers; a header wins over its twin.
     """
     pairs = list(pairs)
+    _check_header_limits(pairs)
     config: dict[str, str] = {}
     for name, value in query:
         if name.lower().startswith("upstash-"):
@@ -96,6 +99,14 @@ def parse_publish_headers(
         elif lower not in HOP_HEADERS:
             passthrough.append((name, value))
     return _build(config, forward, passthrough)
+
+
+def _check_header_limits(pairs: list[tuple[str, str]]) -> None:
+    count, size = len(pairs), sum(len(name) + len(value) for name, value in pairs)
+    if count > (most := qstash_settings.MAX_HEADER_COUNT):
+        raise BadRequest(f"too many headers: {count}, at most {most} are accepted", status=431)
+    if size > (most := qstash_settings.MAX_HEADER_BYTES):
+        raise BadRequest(f"headers are {size} bytes, at most {most} are accepted", status=431)
 
 
 def _build(config: dict[str, str], forward: list, passthrough: list) -> PublishOptions:
@@ -124,6 +135,8 @@ def _build(config: dict[str, str], forward: list, passthrough: list) -> PublishO
     opts.labels = _list(config.get("upstash-label"))
     opts.redact_fields = _redact(config.get("upstash-redact-fields"))
     if cron := config.get("upstash-cron"):
+        if len(cron.strip()) > 200:
+            raise BadRequest("Upstash-Cron is longer than 200 characters")
         opts.cron = cron.strip()
     opts.schedule_id = _name(config.get("upstash-schedule-id"), "Upstash-Schedule-Id")
     opts.queue_name = _name(config.get("upstash-queue-name"), "Upstash-Queue-Name")
@@ -136,8 +149,7 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
     if not url:
         return None
     url = url.strip()
-    if not url.startswith(("http://", "https://")):
-        raise BadRequest(f"{label} must be an http(s) URL")
+    validate_url(url, label)
     if config.get(f"upstash-{kind}-delay"):
         raise BadRequest(f"{label}-Delay is not supported: callbacks are sent right away")
     prefix = f"upstash-{kind}-forward-"
@@ -162,6 +174,8 @@ def _flow_control(opts: PublishOptions, config: dict[str, str]) -> None:
         if value.strip():
             raise BadRequest("Upstash-Flow-Control-Value needs Upstash-Flow-Control-Key")
         return
+    if len(key) > 200:
+        raise BadRequest("Upstash-Flow-Control-Key is longer than 200 characters")
     opts.flow_control_key = key
     for part in filter(None, (p.strip() for p in value.split(","))):
         name, _, raw = part.partition("=")
@@ -210,15 +224,15 @@ def _int(value: str | None, label: str) -> int | None:
     if value is None or not value.strip():
         return None
     raw = value.strip()
-    if not raw.isdigit() or len(raw) > 15:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:  # int("²") fails
         raise BadRequest(f"{label} must be a non-negative integer, got {raw[:40]!r}")
     return int(raw)
 
 
 def _positive(value: str, label: str) -> int:
     number = _int(value, label)
-    if not number:
-        raise BadRequest(f"{label} must be a positive integer")
+    if not number or number > MAX_STORED_INT:
+        raise BadRequest(f"{label} must be an integer from 1 to {MAX_STORED_INT}")
     return number
 
 

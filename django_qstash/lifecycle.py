@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from . import clock, ids
+from . import clock, ids, observability
 from .backoff import next_retry_delay_seconds
 from .callbacks import callback_body, callback_message
 from .conf import qstash_settings
@@ -67,6 +67,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
         message.lease_expires_at = None
         message.save(update_fields=SAVED_FIELDS)
         Event.objects.bulk_create(events)
+        observability.record(events, [(message, outcome, started_at)])
         save_messages(follow_ups, now)
     return message
 
@@ -104,6 +105,7 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
                                     response_headers=outcome.headers, response_body=body))
         DeliveryAttempt.objects.bulk_create(attempts)
         Event.objects.bulk_create(events)
+        observability.record(events, results)
 
 
 def cancel_claimed(message_id: str, claim_token: int) -> None:
@@ -118,6 +120,7 @@ def cancel_claimed(message_id: str, claim_token: int) -> None:
         message.lease_expires_at = None
         message.save(update_fields=SAVED_FIELDS)
         event_for(message, State.CANCELED, now).save()
+        observability.record([event_for(message, State.CANCELED, now)])
 
 
 def _finish(message: Message, status: str, now: datetime) -> None:

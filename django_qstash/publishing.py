@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from . import clock, ids
+from . import clock, ids, observability
 from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
+from .destinations import validate_url
 from .claiming import lease_until
 from .events import event_for
 from .exceptions import BadRequest
@@ -43,7 +44,7 @@ def is_url(destination: str) -> bool:
 
 def resolve(tenant: Tenant, destination: str) -> tuple[list[Target], UrlGroup | None]:
     if is_url(destination):
-        return [Target(destination)], None
+        return [Target(validate_url(destination))], None
     validate_name(destination, "URL group name")
     group = UrlGroup.objects.filter(tenant=tenant, name=destination).first()
     if group is None:
@@ -111,7 +112,9 @@ def publish_specs(tenant: Tenant, specs: list[PublishSpec]) -> list[Published | 
                 Queue.objects.get_or_create(tenant=tenant, name=spec.queue_name)
             published = []
             for target in spec.targets:
-                message = build_message(tenant, target, spec, now)
+                # A microsecond apart, so FIFO queues keep the order of a batch's items.
+                message = build_message(tenant, target, spec, now,
+                                        created_at=now + timedelta(microseconds=len(messages)))
                 key = deduplication_key(target.url, spec.body, spec.options)
                 original = claim_deduplication(tenant, key, message.id, now) if key else None
                 if original:
@@ -185,6 +188,7 @@ def save_messages(messages: list[Message], now: datetime) -> None:
             fast.append((message.id, 1))
     Message.objects.bulk_create(messages)
     Event.objects.bulk_create(events)
+    observability.record(events)
     configure_keys(messages)
     if fast:
         from .transport import submit_or_leave_to_lease  # the transport imports the worker

@@ -1,4 +1,4 @@
-"""Cron schedules: create or overwrite, pause, and fire due slots exactly once across dispatchers."""
+"""Cron schedules: create or overwrite, pause, fire each due slot once across dispatchers."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from .publishing import PublishSpec, prepare, publish_specs
 
 logger = logging.getLogger("django_qstash.scheduler")
 
-# Rows locked, published and updated per transaction: big enough to amortise round trips,
-# small enough that a slow chunk does not hold thousands of row locks for long.
-CHUNK_SIZE = 1000
+# Rows locked, published and updated per transaction. Small chunks let several dispatchers
+# share one slot's work and keep INSERTs small (cheaper per row: 250 beat 1000 in benchmarks/).
+CHUNK_SIZE = 250
 # Modelled as columns, so not replayed as headers at fire time.
 SCHEDULE_ONLY_HEADERS = frozenset({"upstash-cron", "upstash-schedule-id", "upstash-queue-name"})
 RESULT_FIELDS = ["last_schedule_time", "next_schedule_time", "last_schedule_states", "last_error"]
@@ -204,6 +204,9 @@ def _publish(schedules: list[Schedule], now: datetime) -> None:
             owners.append(schedule)
         except ApiError as exc:  # e.g. its URL group was deleted: the schedule still advances
             schedule.last_schedule_states, schedule.last_error = {}, exc.message
+        except Exception as exc:  # a broken row must not roll back (and block) its whole chunk
+            logger.exception("schedule %s could not be prepared", schedule.schedule_id)
+            schedule.last_schedule_states, schedule.last_error = {}, f"internal error: {exc}"
     if not specs:
         return
     try:

@@ -72,6 +72,7 @@ QSTASH = {
     "TRANSPORT": os.environ.get("QSTASH_TRANSPORT", "celery" if CELERY_BROKER_URL else "inprocess"),
     "ALLOW_PRIVATE_DESTINATIONS": env_bool("QSTASH_ALLOW_PRIVATE_DESTINATIONS", False),
     "LEASE_GRACE_SECONDS": int(os.environ.get("QSTASH_LEASE_GRACE_SECONDS", "30")),
+    "LEASE_PICKUP_SECONDS": int(os.environ.get("QSTASH_LEASE_PICKUP_SECONDS", "120")),
     "PUBLIC_URL": os.environ.get("QSTASH_PUBLIC_URL", ""),
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
 }

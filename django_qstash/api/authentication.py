@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from rest_framework.authentication import BaseAuthentication
@@ -25,10 +26,12 @@ class QStashTokenAuthentication(BaseAuthentication):
         raw = _bearer(request.META.get("HTTP_AUTHORIZATION", "")) or request.GET.get("qstash_token")
         if not raw:
             return None
-        # The lookup is by SHA-256 digest, so timing reveals nothing about the secret itself.
+        # Only digests are stored and looked up, so index timing reveals nothing about the
+        # secret; the final comparison is constant-time all the same.
+        digest = hash_token(raw.strip())
         token = (ApiToken.objects.active().select_related("tenant")
-                 .filter(token_hash=hash_token(raw.strip())).first())
-        if token is None:
+                 .filter(token_hash=digest).first())
+        if token is None or not hmac.compare_digest(token.token_hash, digest):
             raise AuthenticationFailed("invalid token")
         return TenantPrincipal(token.tenant, token), token
 

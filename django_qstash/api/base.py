@@ -11,6 +11,7 @@ from ..conf import qstash_settings
 from ..exceptions import BadRequest, PayloadTooLarge
 from .authentication import HasTenantToken, QStashTokenAuthentication
 from .errors import exception_handler
+from .ratelimit import check_burst, check_daily_quota
 
 
 class QStashView(APIView):
@@ -23,9 +24,56 @@ class QStashView(APIView):
     def get_exception_handler(self):
         return exception_handler
 
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        reject_nul(request, kwargs)
+
+    def check_throttles(self, request) -> None:
+        # Runs after authentication and permissions, so request.user is a TenantPrincipal.
+        self.rate_limit_headers = check_burst(request.user.token.pk)
+
+    def count_messages(self, count: int) -> None:
+        """Publish-type views: charge ``count`` messages to the tenant's daily quota."""
+        self.rate_limit_headers.update(check_daily_quota(self.tenant.pk, count))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in getattr(self, "rate_limit_headers", {}).items():
+            if name not in response:
+                response[name] = value
+        return response
+
     @property
     def tenant(self):
         return self.request.user.tenant
+
+
+def reject_nul(request, kwargs: dict) -> None:
+    """PostgreSQL cannot store NUL characters: refuse them on the way in, naming where."""
+    parts = [(f"path part {name}", value) for name, value in kwargs.items()]
+    parts += [(f"query parameter {key!r}", text) for key, values in request.GET.lists()
+              for text in (key, *values)]
+    parts += [(f"header {key[5:].replace('_', '-').title()}", value)
+              for key, value in request.META.items() if key.startswith("HTTP_")]
+    for where, text in parts:
+        if isinstance(text, str) and "\x00" in text:
+            raise BadRequest(f"{where} contains a NUL character (\\x00), which is not allowed")
+
+
+def _has_nul(value) -> bool:
+    stack = [value]  # iterative: a deeply nested document must not exhaust the stack
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            # A batch item's "body" is stored as bytes, where NUL is as good as any byte.
+            stack.extend(v for k, v in item.items() if k != "body")
+    return False
 
 
 def raw_body(request) -> bytes:
@@ -47,9 +95,14 @@ def json_body(request, default=None):
     if not body.strip():
         return default
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
+    if _has_nul(data):
+        raise BadRequest("request body contains a NUL character (\\u0000), which is not allowed")
+    return data
 
 
 def caller_ip(request) -> str:

@@ -6,6 +6,10 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,7 +29,8 @@ def _text(detail) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, ApiError):
-        return Response({"error": exc.message}, status=exc.status)
+        return Response({"error": exc.message}, status=exc.status,
+                        headers=getattr(exc, "headers", None))
     if isinstance(exc, RequestDataTooBig):
         return Response({"error": "request body is too large"}, status=413)
     if isinstance(exc, drf.NotAuthenticated):
@@ -40,3 +45,12 @@ def exception_handler(exc, context):
         return Response({"error": "database unavailable, try again"}, status=503)
     logger.exception("unhandled API error")
     return Response({"error": "internal error"}, status=500)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # like the API views: token auth, no cookies
+class UnknownEndpointView(View):
+    """Any other path under /v2/: a JSON 404 rather than the site's HTML page."""
+
+    def dispatch(self, request, *args, **kwargs) -> JsonResponse:
+        return JsonResponse({"error": f"no such endpoint: {request.method} {request.path}"},
+                            status=404)

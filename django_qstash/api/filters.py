@@ -16,12 +16,17 @@ def multi(request, name: str) -> list[str]:
     return values
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits that fit a database integer: "²".isdigit() is True, yet int("²") fails."""
+    return text.isascii() and text.isdigit() and len(text) <= 15
+
+
 def integer(request, name: str, default: int | None = None, *, maximum: int | None = None):
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
-    if not raw.strip().isdigit():
-        raise BadRequest(f"{name} must be a non-negative integer")
+    if not is_number(raw.strip()):
+        raise BadRequest(f"{name} must be a non-negative integer of at most 15 digits")
     value = int(raw)
     return min(value, maximum) if maximum else value
 
@@ -60,7 +65,11 @@ def apply_filters(queryset: QuerySet, request, *, prefix: str = "", date_field: 
     for name, lookup in (("fromDate", "gte"), ("toDate", "lte")):
         ms = integer(request, name)
         if ms is not None:
-            queryset = queryset.filter(**{f"{date_field}__{lookup}": from_ms(ms)})
+            try:
+                moment = from_ms(ms)
+            except (ValueError, OverflowError, OSError):  # past year 9999 or the platform's time_t
+                raise BadRequest(f"{name} is out of range: unix milliseconds expected") from None
+            queryset = queryset.filter(**{f"{date_field}__{lookup}": moment})
     return queryset
 
 
@@ -74,7 +83,7 @@ def cursor_page(queryset: QuerySet, request, *, default: int, maximum: int) -> t
     """Newest first by id; the cursor is the id below which the next page starts."""
     cursor = request.GET.get("cursor")
     if cursor:
-        if not cursor.isdigit():
+        if not is_number(cursor):
             raise BadRequest("invalid cursor")
         queryset = queryset.filter(id__lt=int(cursor))
     count = integer(request, "count", default, maximum=maximum) or default

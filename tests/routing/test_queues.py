@@ -100,3 +100,11 @@ def test_deleting_a_queue_cancels_what_waits_in_it(qstash, sink):
     message_id = enqueue(qstash, "gone", f"{sink.url}/gone")
     api(qstash, "DELETE", "/v2/queues/gone")
     assert "CANCELED" in wait_for_state(qstash, message_id, "CANCELED")
+
+
+def test_batch_items_keep_their_order_in_a_fifo_queue(qstash, sink):
+    items = [{"destination": f"{sink.url}/ordered", "queue": "batch-fifo", "body": str(i)}
+             for i in range(10)]
+    assert api(qstash, "POST", "/v2/batch", json=items).status_code == 200
+    arrivals = sink.wait_for(10, "/ordered", timeout=20)
+    assert [a.body.decode() for a in arrivals] == [str(i) for i in range(10)]

@@ -68,8 +68,8 @@ def test_edit_changes_the_slot_and_keeps_history(admin_client, tenant, frozen_cl
 
 
 def _action(admin_client, name: str, *schedules, **extra):
-    return admin_client.post(LIST_URL, {"action": name, "_selected_action": [s.pk for s in schedules],
-                                        **extra})
+    selected = [s.pk for s in schedules]
+    return admin_client.post(LIST_URL, {"action": name, "_selected_action": selected, **extra})
 
 
 def test_pause_resume_run_now_and_delete_actions(admin_client, tenant, frozen_clock):

@@ -18,7 +18,8 @@ def runs(cron: str, after: str, n: int) -> list[str]:
     """Next ``n`` runs after the aware ISO time ``after``, as ISO strings in the cron's zone."""
     spec = parse(cron)
     zone = spec.zone or UTC
-    return [t.astimezone(zone).isoformat() for t in upcoming(cron, datetime.fromisoformat(after), n)]
+    times = upcoming(cron, datetime.fromisoformat(after), n)
+    return [t.astimezone(zone).isoformat() for t in times]
 
 
 @pytest.mark.parametrize("cron, after, expected", [

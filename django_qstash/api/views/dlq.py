@@ -9,7 +9,7 @@ from ...headers import parse_publish_headers
 from ...models import DlqEntry
 from ...retrying import retry_entries
 from ..base import QStashView, header_pairs, json_body
-from ..filters import apply_filters, check_known, cursor_page, multi
+from ..filters import apply_filters, check_known, cursor_page, is_number, multi
 from ..serializers import dlq_json
 
 PAGE_MAX = 100
@@ -27,7 +27,7 @@ def filtered_entries(view: QStashView, request):
     if dlq_ids := multi(request, "dlqIds"):
         entries = entries.filter(dlq_id__in=dlq_ids)
     if statuses := multi(request, "responseStatus"):
-        if not all(s.isdigit() for s in statuses):
+        if not all(is_number(s) for s in statuses):
             raise BadRequest("responseStatus must be an integer")
         entries = entries.filter(response_status__in=[int(s) for s in statuses])
     return entries

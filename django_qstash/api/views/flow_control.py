@@ -57,8 +57,9 @@ class FlowControlActionView(QStashView):
         return Response(status=200)
 
     def _pin(self, request, row: FlowControlKey) -> None:
-        parallelism = integer(request, "parallelism")
-        rate = integer(request, "rate")
+        # Clamped to what the 32-bit columns hold; more than that is "no limit" in practice.
+        parallelism = integer(request, "parallelism", maximum=2**31 - 1)
+        rate = integer(request, "rate", maximum=2**31 - 1)
         period = integer(request, "period")
         if parallelism is None and rate is None and period is None:
             raise BadRequest("pin needs parallelism, rate or period")

@@ -25,7 +25,10 @@ def destination_from_request(request, destination: str) -> str:
         destination = f"{scheme}://{rest}"
     if destination.startswith(("http://", "https://")):
         scheme, _, rest = destination.partition("://")
-        destination = f"{scheme}://{escape_uri_path(rest)}"
+        authority, slash, path = rest.partition("/")
+        # Brackets belong to IPv6 literals ("[::1]:8080"); escaped, the URL would not parse.
+        authority = escape_uri_path(authority).replace("%5B", "[").replace("%5D", "]")
+        destination = f"{scheme}://{authority}{slash}{escape_uri_path(path)}"
     raw_query = request.META.get("QUERY_STRING", "")
     kept = [p for p in raw_query.split("&") if p and not _is_config_param(p.split("=", 1)[0])]
     return f"{destination}?{'&'.join(kept)}" if kept else destination
@@ -46,6 +49,7 @@ class PublishView(QStashView):
         spec = prepare(self.tenant, destination_from_request(request, destination),
                        raw_body(request), header_pairs(request), config_query(request),
                        caller_ip=caller_ip(request))
+        self.count_messages(len(spec.targets))
         return publish_response(publish_specs(self.tenant, [spec])[0])
 
 
@@ -54,6 +58,7 @@ class EnqueueView(QStashView):
         spec = prepare(self.tenant, destination_from_request(request, destination),
                        raw_body(request), header_pairs(request), config_query(request),
                        queue_name=queue, caller_ip=caller_ip(request))
+        self.count_messages(len(spec.targets))
         return publish_response(publish_specs(self.tenant, [spec])[0])
 
 
@@ -72,6 +77,7 @@ class BatchView(QStashView):
                 positions.append(index)
             except ApiError as exc:
                 results[index] = {"error": exc.message}
+        self.count_messages(sum(len(spec.targets) for spec in specs))
         for index, result in zip(positions, publish_specs(self.tenant, specs)):
             results[index] = ([r.as_json() for r in result] if isinstance(result, list)
                               else result.as_json())

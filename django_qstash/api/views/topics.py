@@ -6,6 +6,7 @@ from django.db import transaction
 from rest_framework.response import Response
 
 from ...clock import to_ms
+from ...destinations import validate_url
 from ...exceptions import BadRequest, NotFound
 from ...headers import validate_name
 from ...models import UrlGroup, UrlGroupEndpoint
@@ -31,8 +32,10 @@ def endpoints_from(request) -> list[dict]:
         if not isinstance(endpoint, dict) or not (endpoint.get("url") or endpoint.get("name")):
             raise BadRequest("each endpoint needs a url or a name")
         url, name = endpoint.get("url"), endpoint.get("name")
-        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        if url is not None and not isinstance(url, str):
             raise BadRequest(f"endpoint url must be an http(s) URL, got {url!r}")
+        if url:
+            validate_url(url, "endpoint url")
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             raise BadRequest("endpoint name must be a string of at most 200 characters")
     return endpoints

@@ -6,7 +6,10 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from ...conf import qstash_settings
 from ...dispatcher import Dispatcher
+from ...retention import PeriodicPurge
+from ...scheduler import fire_due
 
 
 class Command(BaseCommand):
@@ -18,9 +21,17 @@ class Command(BaseCommand):
                             help="seconds to sleep when idle (default from settings)")
         parser.add_argument("--batch-size", type=int, default=None,
                             help="messages claimed per query (default from settings)")
+        parser.add_argument("--purge-every", type=float, default=None, metavar="SECONDS",
+                            help="also run retention (qstash_purge) this often; 0 = never "
+                                 "(default PURGE_INTERVAL_SECONDS)")
 
     def handle(self, *args, **options):
-        dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"])
+        purge_every = options["purge_every"]
+        if purge_every is None:
+            purge_every = qstash_settings.PURGE_INTERVAL_SECONDS
+        hooks = (fire_due, PeriodicPurge(purge_every)) if purge_every > 0 else None
+        dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
+                                tick_hooks=hooks)
         if options["once"]:
             self.stdout.write(f"claimed {dispatcher.tick()} messages")
             return

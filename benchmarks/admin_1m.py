@@ -1,0 +1,189 @@
+"""Time the admin's message and DLQ lists with 1,000,000 messages in PostgreSQL.
+
+Usage:
+    createdb -h 127.0.0.1 -U postgres qstash_admin_bench      # or let the script create it
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qstash_admin_bench \
+        .venv/bin/python benchmarks/admin_1m.py [--messages 1000000] [--refill] [--runs 5]
+
+Fills the database once (set-based INSERT … SELECT generate_series: about a minute), keeps it
+for later runs (--refill starts over), then renders each page with Django's test Client as a
+logged-in superuser: one warm-up, then --runs timed requests; prints median and max in ms.
+Results are in docs/benchmarks-admin.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+
+TENANTS = ("bench-a", "bench-b", "bench-c")
+# status by i % 100: 90 delivered, 5 failed (all in the DLQ), 3 pending, 1 active, 1 canceled
+FILL_MESSAGES = """
+INSERT INTO django_qstash_message (
+  id, tenant_id, kind, source_message_id, url, method, headers, body, topic_name, endpoint_name,
+  queue_name, schedule_id, caller_ip, max_retries, retried, retry_delay_expression, callback,
+  callback_headers, callback_options, failure_callback, failure_callback_headers,
+  failure_callback_options, labels, label_index, redact_fields, flow_control_key,
+  deduplication_id, status, cancel_requested, not_before, created_at, updated_at, finished_at,
+  claim_token)
+SELECT 'msg_bench' || lpad(i::text, 9, '0'), t.ids[1 + i % 3], 'message', '',
+  'https://hooks.example.com/path/' || (i % 100), 'POST',
+  '{"Content-Type": ["application/json"]}', convert_to('{"n": ' || i || '}', 'UTF8'),
+  CASE WHEN i % 10 = 0 THEN 'group-' || (i % 5) ELSE '' END, '',
+  CASE WHEN i % 4 = 0 THEN 'queue-' || (i % 20) ELSE '' END, '', '127.0.0.1', 3,
+  CASE WHEN i % 100 BETWEEN 90 AND 94 THEN 3 ELSE 0 END, '', '', '{}', '{}', '', '{}', '{}',
+  CASE WHEN i % 7 = 0 THEN '["red"]'::jsonb ELSE '[]'::jsonb END,
+  CASE WHEN i % 7 = 0 THEN ',red,' ELSE '' END, '[]',
+  CASE WHEN i % 50 = 0 THEN 'fc-' || (i % 3) ELSE '' END, '',
+  CASE WHEN i % 100 < 90 THEN 'delivered' WHEN i % 100 < 95 THEN 'failed'
+       WHEN i % 100 < 98 THEN 'pending' WHEN i % 100 < 99 THEN 'active' ELSE 'canceled' END,
+  i % 100 = 99, ts, ts, ts, CASE WHEN i % 100 < 95 OR i % 100 = 99 THEN ts END, 1
+FROM generate_series(1, {n}) AS i,
+     LATERAL (SELECT now() - ({n} - i) * interval '1 second' AS ts) AS s,
+     (SELECT array_agg(id ORDER BY name) AS ids FROM django_qstash_tenant
+      WHERE name LIKE 'bench-%') AS t
+"""
+FILL_DLQ = """
+INSERT INTO django_qstash_dlqentry (dlq_id, tenant_id, message_id, response_status,
+  response_headers, response_body, error, created_at)
+SELECT (extract(epoch FROM m.finished_at) * 1000)::bigint || '-' || row_number() OVER (),
+  m.tenant_id, m.id, CASE WHEN length(m.id) % 2 = 0 THEN 500 ELSE 404 END,
+  '{"Content-Type": ["text/plain"]}', convert_to('upstream failed', 'UTF8'),
+  'destination answered 500', m.finished_at
+FROM django_qstash_message m WHERE m.status = 'failed' ORDER BY m.created_at
+"""
+FILL_EVENTS = """
+INSERT INTO django_qstash_event (tenant_id, message_id, state, time, url, topic_name,
+  endpoint_name, queue_name, schedule_id, flow_control_key, labels, label_index, error)
+SELECT m.tenant_id, m.id, e.state, m.created_at, m.url, m.topic_name, '', m.queue_name, '',
+  m.flow_control_key, m.labels, m.label_index, ''
+FROM django_qstash_message m,
+     LATERAL (VALUES ('CREATED'), (upper(m.status))) AS e(state)
+ORDER BY m.created_at
+"""
+PAGES = [
+    ("messages", "/admin/django_qstash/message/"),
+    ("messages, page 50", "/admin/django_qstash/message/?p=50"),
+    ("messages, status=failed", "/admin/django_qstash/message/?status__exact=failed"),
+    ("messages, status=pending", "/admin/django_qstash/message/?status__exact=pending"),
+    ("messages, one tenant", "/admin/django_qstash/message/?tenant={tenant}"),
+    ("messages, queue", "/admin/django_qstash/message/?queue=queue-8"),
+    ("messages, destination prefix",
+     "/admin/django_qstash/message/?destination=https://hooks.example.com/path/42"),
+    ("messages, URL group", "/admin/django_qstash/message/?destination=group-0"),
+    ("messages, label", "/admin/django_qstash/message/?label=red"),
+    ("messages, past 7 days", "/admin/django_qstash/message/?created_at__gte={week_ago}"),
+    ("messages, search by id", "/admin/django_qstash/message/?q=msg_bench000500000"),
+    ("message detail", "/admin/django_qstash/message/msg_bench000500000/change/"),
+    ("DLQ", "/admin/django_qstash/dlqentry/"),
+    ("DLQ, one tenant", "/admin/django_qstash/dlqentry/?tenant={tenant}"),
+    ("DLQ, queue", "/admin/django_qstash/dlqentry/?queue=queue-8"),
+    ("DLQ, status 5xx", "/admin/django_qstash/dlqentry/?response_status=5xx"),
+    ("DLQ, destination",
+     "/admin/django_qstash/dlqentry/?destination=https://hooks.example.com/path/92"),
+    ("events", "/admin/django_qstash/event/"),
+    ("queues", "/admin/django_qstash/queue/"),
+    ("flow-control keys", "/admin/django_qstash/flowcontrolkey/"),
+    ("/metrics", "/metrics"),
+]
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def fill(n: int, refill: bool) -> None:
+    from django.db import connection
+
+    from django_qstash.models import FlowControlKey, Message, Queue
+    from django_qstash.tenants import create_tenant
+
+    if Message.objects.filter(pk__startswith="msg_bench").exists() and not refill:
+        print("data present (use --refill to start over)")
+        return
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE django_qstash_event, django_qstash_dlqentry, "
+                       "django_qstash_deliveryattempt, django_qstash_message")
+    tenants = [create_tenant(name) for name in TENANTS]
+    for index in range(20):
+        Queue.objects.get_or_create(tenant=tenants[index % 3], name=f"queue-{index}")
+    for index in range(3):
+        FlowControlKey.objects.get_or_create(tenant=tenants[index], key=f"fc-{index}",
+                                             defaults={"parallelism_max": 5})
+    with connection.cursor() as cursor:
+        for label, sql in (("messages", FILL_MESSAGES), ("DLQ", FILL_DLQ), ("events", FILL_EVENTS)):
+            step = time.perf_counter()
+            cursor.execute(sql.replace("{n}", str(int(n))))
+            print(f"  {label}: {cursor.rowcount} rows in {time.perf_counter() - step:.1f}s")
+        cursor.execute("ANALYZE")
+    print(f"filled in {time.perf_counter() - started:.1f}s")
+
+
+def measure(runs: int) -> list[tuple[str, float, float, int]]:
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.utils import timezone
+
+    from django_qstash.models import Tenant
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    values = {"tenant": Tenant.objects.get(name="bench-b").pk,
+              "week_ago": (timezone.now() - timedelta(days=7)).date().isoformat()}
+    results = []
+    for label, path in PAGES:
+        url = path.format(**values)
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        results.append((label, statistics.median(timings), max(timings), len(response.content)))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--refill", action="store_true")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("set DATABASE_URL to a PostgreSQL database, see the usage at the top")
+    ensure_database(url)
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    fill(args.messages, args.refill)
+    print(f"{'page':<32} {'median ms':>10} {'max ms':>8} {'bytes':>8}")
+    for label, median, worst, size in measure(args.runs):
+        print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""URL groups with their endpoints inline; names and URLs are checked as the API checks them."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+
+from ..destinations import validate_url
+from ..exceptions import ApiError
+from ..headers import validate_name
+from ..models import UrlGroup, UrlGroupEndpoint
+from .base import TenantFilter, TenantScopedAdmin
+
+
+def _api_check(check, *args) -> str:
+    try:
+        return check(*args)
+    except ApiError as exc:
+        raise forms.ValidationError(exc.message) from None
+
+
+class EndpointForm(forms.ModelForm):
+    class Meta:
+        model = UrlGroupEndpoint
+        fields = ["url", "name"]
+        widgets = {"url": forms.TextInput(attrs={"size": 80})}
+
+    def clean_url(self) -> str:
+        return _api_check(validate_url, (self.cleaned_data.get("url") or "").strip())
+
+    def clean_name(self) -> str:
+        name = (self.cleaned_data.get("name") or "").strip()
+        return _api_check(validate_name, name, "Endpoint name") if name else ""
+
+
+class EndpointInline(admin.TabularInline):
+    model = UrlGroupEndpoint
+    form = EndpointForm
+    extra = 1
+    fields = ("url", "name", "created_at")
+    readonly_fields = ("created_at",)
+
+
+class UrlGroupForm(forms.ModelForm):
+    class Meta:
+        model = UrlGroup
+        fields = ["tenant", "name", "default_headers"]
+
+    def clean_name(self) -> str:
+        return _api_check(validate_name, (self.cleaned_data.get("name") or "").strip(),
+                          "URL group name")
+
+
+@admin.register(UrlGroup)
+class UrlGroupAdmin(TenantScopedAdmin):
+    form = UrlGroupForm
+    list_display = ("name", "tenant", "endpoint_count", "created_at", "updated_at")
+    list_filter = (TenantFilter,)
+    list_select_related = ("tenant",)
+    search_fields = ("name",)
+    ordering = ("tenant__name", "name")
+    inlines = [EndpointInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(endpoints_n=Count("endpoints"))
+
+    @admin.display(description="endpoints", ordering="endpoints_n")
+    def endpoint_count(self, obj: UrlGroup) -> int:
+        return obj.endpoints_n

@@ -1,0 +1,119 @@
+"""The real admin in headless Chromium: log in, retry a DLQ entry, see it delivered.
+
+Set QSTASH_SAVE_SCREENSHOTS=1 to refresh docs/screenshots/ from this run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import api, publish, wait_for_state
+
+from .browser import ensure_chromium, start_driver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium_ready():
+    ensure_chromium()
+
+
+@pytest.fixture
+def browser(chromium_ready, tmp_path):
+    driver = start_driver(tmp_path / "profile")
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    directory = DOCS if os.environ.get("QSTASH_SAVE_SCREENSHOTS") == "1" else tmp_path / "shots"
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def take(driver, name: str, height: int = 1000) -> Path:
+        full = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1680, max(height, min(full, 2400)))
+        path = directory / f"{name}.png"
+        driver.save_screenshot(str(path))
+        driver.set_window_size(1680, 1000)
+        return path
+    return take
+
+
+def wait_until(check, timeout: float = 20, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_retry_a_dlq_entry_from_the_admin(qstash, sink, browser, shots, monkeypatch,
+                                          django_user_model):
+    from selenium.webdriver.common.by import By
+
+    from django_qstash import scheduler
+    from django_qstash.models import DlqEntry, Message, Queue
+
+    django_user_model.objects.create_superuser("admin", "admin@example.com", "pw-for-tests")
+    failed_id = publish(qstash, f"{sink.url}/status/500", '{"order": 42}',
+                        Content_Type="application/json", Upstash_Retries="0")
+    wait_for_state(qstash, failed_id, "FAILED")
+    entry = DlqEntry.objects.get(message_id=failed_id)
+    # Some context for the screenshots: a delivered message, a queue, a schedule.
+    wait_for_state(qstash, publish(qstash, f"{sink.url}/hook", "ok"), "DELIVERED")
+    Queue.objects.create(tenant=qstash.tenant, name="orders", parallelism=2, paused=True)
+    for number in range(3):
+        api(qstash, "POST", f"/v2/enqueue/orders/{sink.url}/orders", content=str(number))
+    scheduler.create_or_replace(qstash.tenant, f"{sink.url}/nightly", b"",
+                                [("Upstash-Cron", "0 3 * * *")])
+
+    browser.get(f"{qstash.url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_until(lambda: "Site administration" in browser.page_source, what="login")
+
+    browser.get(f"{qstash.url}/admin/django_qstash/message/")
+    assert failed_id in browser.page_source
+    shots(browser, "message-list")
+    browser.get(f"{qstash.url}/admin/django_qstash/message/{failed_id}/change/")
+    assert "500 answer" in browser.page_source
+    shots(browser, "message-detail", height=1600)
+    browser.get(f"{qstash.url}/admin/django_qstash/queue/")
+    shots(browser, "queues")
+    browser.get(f"{qstash.url}/admin/django_qstash/schedule/")
+    shots(browser, "schedules")
+
+    # The destination has recovered.
+    monkeypatch.setattr("tests.support.sink._answer", lambda url, seen: (200, b"ok"))
+    browser.get(f"{qstash.url}/admin/django_qstash/dlqentry/")
+    shots(browser, "dlq-list")
+    browser.find_element(By.LINK_TEXT, entry.dlq_id).click()
+    wait_until(lambda: "Edit & retry" in browser.page_source.replace("&amp;", "&"),
+               what="the DLQ entry page")
+    browser.find_element(By.CSS_SELECTOR, "button.qstash-retry").click()
+    banner = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".messagelist .success"),
+                        what="the success message")[0].text
+    new_id = banner.rsplit(" as ", 1)[1].strip()
+    assert banner.startswith(f"Retried {entry.dlq_id}") and new_id.startswith("msg_")
+
+    first, arrival = sink.wait_for(2, "/status/500", timeout=20)
+    assert first.headers["Upstash-Message-Id"] == failed_id
+    assert arrival.headers["Upstash-Message-Id"] == new_id
+    assert arrival.body == b'{"order": 42}'
+
+    def delivered_on_page() -> bool:
+        browser.refresh()
+        return "DELIVERED" in browser.page_source
+    wait_until(delivered_on_page, what="DELIVERED on the message page")
+    assert Message.objects.get(pk=new_id).status == "delivered"
+    assert not DlqEntry.objects.exists()

@@ -1,0 +1,87 @@
+"""Tokens: stored hashed, compared in constant time, revocable; read-only tokens only read."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from django_qstash.api import authentication
+from django_qstash.models import ApiToken
+from tests.security.endpoints import CALLS, covered, fill, routes_and_methods
+from tests.security.test_isolation import snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SAMPLE = dict(message="msg_none", dlq="1-0", queue="q", group="g", schedule="s", key="k")
+
+
+def test_every_endpoint_has_a_read_only_case():
+    assert routes_and_methods() <= covered(CALLS)
+
+
+def test_only_a_digest_of_the_secret_is_stored(qstash):
+    token = ApiToken.objects.get(tenant=qstash.tenant)
+    assert token.token_hash == hashlib.sha256(qstash.token.encode()).hexdigest()
+    assert len(token.prefix) <= 8 and qstash.token.startswith(token.prefix)
+    with connection.cursor() as cursor:  # the secret appears in no column of the token table
+        cursor.execute(f"SELECT * FROM {ApiToken._meta.db_table}")
+        assert not any(qstash.token in str(cell) for row in cursor.fetchall() for cell in row)
+
+
+def test_comparison_is_constant_time(qstash, monkeypatch):
+    seen = []
+    real = authentication.hmac.compare_digest
+
+    def spy(a, b):
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(authentication.hmac, "compare_digest", spy)
+    assert httpx.get(qstash.url + "/v2/keys", headers=qstash.auth).status_code == 200
+    assert seen and all(len(a) == len(b) == 64 for a, b in seen)
+
+
+@pytest.mark.parametrize("header", ["Bearer nope", "Bearer  x", "Basic abc", "bearer",
+                                    "Bearer " + "x" * 10_000, "Bearer \u00e9\u00e9"])
+def test_bad_tokens_are_401_with_a_reason(qstash, header):
+    response = httpx.get(qstash.url + "/v2/queues", headers={"Authorization": header.encode(
+        "utf-8")})
+    assert response.status_code == 401 and response.json()["error"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_tokens_stop_working(qstash):
+    assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
+    ApiToken.objects.filter(tenant=qstash.tenant).update(revoked_at=timezone.now())
+    response = httpx.get(qstash.url + "/v2/queues", headers=qstash.auth)
+    assert response.status_code == 401 and response.json()["error"] == "invalid token"
+    by_query = httpx.get(qstash.url + "/v2/queues", params={"qstash_token": qstash.token})
+    assert by_query.status_code == 401
+
+
+@pytest.fixture
+def read_only(qstash):
+    _, secret = ApiToken.issue(qstash.tenant, name="ro", read_only=True)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_read_only_token_on_every_endpoint(qstash, read_only):
+    failures = []
+    for call in CALLS:
+        before = snapshot(qstash.tenant)
+        response = httpx.request(call.method, qstash.url + fill(call.path, SAMPLE),
+                                 json=fill(call.json, SAMPLE),
+                                 headers={**read_only, **fill(call.headers, SAMPLE)},
+                                 params=fill(call.params, SAMPLE), timeout=30)
+        if call.method == "GET":
+            ok = response.status_code == 200 or (
+                response.status_code == 404 and "not found" in response.json()["error"])
+        else:
+            ok = (response.status_code == 403
+                  and response.json() == {"error": "this token is read-only"})
+        if not ok or snapshot(qstash.tenant) != before:
+            failures.append(f"{call.method} {call.path}: {response.status_code} {response.text}")
+    assert not failures, "\n".join(failures)
