@@ -13,3 +13,14 @@ class DjangoQStashConfig(AppConfig):
         from .receiver.checks import register_receiver_checks
 
         register_receiver_checks()
+        self._forget_tenant_names_on_change()
+
+    def _forget_tenant_names_on_change(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import Tenant
+        from .observability import forget_tenant_names
+
+        post_save.connect(forget_tenant_names, sender=Tenant, dispatch_uid="qstash-tenant-names")
+        post_delete.connect(forget_tenant_names, sender=Tenant,
+                            dispatch_uid="qstash-tenant-names-delete")

@@ -44,6 +44,11 @@ def tenant_name(tenant_id: int) -> str:
     return _tenant_names.get(tenant_id, str(tenant_id))
 
 
+def forget_tenant_names(**kwargs: Any) -> None:
+    """A tenant saved or deleted (renamed in the admin, an id reused): drop the cached names."""
+    _tenant_names.clear()
+
+
 def record(events: Iterable[Event],
            attempts: Iterable[tuple[Message, DeliveryOutcome, datetime]] = ()) -> None:
     """Call where state-change Event rows are written; acts once the transaction commits,

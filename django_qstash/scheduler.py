@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from . import clock, ids
 from .cron import CronError, next_fire, parse
@@ -31,6 +31,7 @@ STATUS_STATES = {Message.Status.DELIVERED: SUCCESS, Message.Status.FAILED: FAIL,
                  Message.Status.CANCELED: FAIL}
 EVENT_STATES = {Event.State.DELIVERED: SUCCESS, Event.State.FAILED: FAIL,
                 Event.State.CANCELED: FAIL}
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
 
 
 def stored_pairs(pairs: Iterable[tuple[str, str]], query: Iterable[tuple[str, str]] = ()
@@ -204,6 +205,8 @@ def _publish(schedules: list[Schedule], now: datetime) -> None:
             owners.append(schedule)
         except ApiError as exc:  # e.g. its URL group was deleted: the schedule still advances
             schedule.last_schedule_states, schedule.last_error = {}, exc.message
+        except CONNECTION_ERRORS:
+            raise
         except Exception as exc:  # a broken row must not roll back (and block) its whole chunk
             logger.exception("schedule %s could not be prepared", schedule.schedule_id)
             schedule.last_schedule_states, schedule.last_error = {}, f"internal error: {exc}"
@@ -211,6 +214,8 @@ def _publish(schedules: list[Schedule], now: datetime) -> None:
         return
     try:
         results: list = publish_specs(schedules[0].tenant, specs)
+    except CONNECTION_ERRORS:
+        raise  # the database is gone: the chunk rolls back and the next tick tries again
     except Exception:
         # One poisoned spec must not stop the others: retry one by one, each in a savepoint.
         logger.exception("publishing %d schedules together failed; retrying one by one",
@@ -230,6 +235,8 @@ def _publish_one(tenant: Tenant, spec: PublishSpec):
     try:
         with transaction.atomic():
             return publish_specs(tenant, [spec])[0]
+    except CONNECTION_ERRORS:
+        raise
     except Exception as exc:
         logger.exception("schedule %s could not publish", spec.schedule_id)
         return exc

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from ..models import Tenant
+from ..api.filters import is_number
 
 # Staff users who are not superusers see the tenants named by their groups "qstash-tenant:<name>".
 TENANT_GROUP_PREFIX = "qstash-tenant:"
@@ -65,7 +66,7 @@ class TenantFilter(admin.SimpleListFilter):
         return [(str(t.pk), t.name) for t in tenants[:500]]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
+        if self.value() and is_number(self.value()):
             return queryset.filter(**{f"{self.model_admin_path}_id": int(self.value())})
         return queryset
 

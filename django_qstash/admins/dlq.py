@@ -20,6 +20,7 @@ from ..models import DlqEntry, Message
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
 from .filters import DestinationFilter, LabelFilter, QueueFilter, prefixed
 from .timeline import timeline_html
+from ..api.filters import is_number
 
 # One admin request retries or deletes at most this many entries ("select all" included);
 # qstash_dlq has no such cap.
@@ -33,10 +34,10 @@ class ResponseStatusFilter(TextFilter):
     parameter_name = "response_status"
 
     def filter(self, queryset, value):
-        if len(value) == 3 and value[0].isdigit() and value[1:].lower() == "xx":
+        if len(value) == 3 and value[0] in "12345" and value[1:].lower() == "xx":
             low = int(value[0]) * 100
             return queryset.filter(response_status__gte=low, response_status__lt=low + 100)
-        return queryset.filter(response_status=int(value)) if value.isdigit() else queryset.none()
+        return queryset.filter(response_status=int(value)) if is_number(value) else queryset.none()
 
 
 class EditRetryForm(forms.Form):
