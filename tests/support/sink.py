@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +50,13 @@ class Sink:
         raise AssertionError(
             f"expected {count} arrivals under {path_prefix!r}, got {len(self.received(path_prefix))}")
 
+    def arrivals_json(self, path_prefix: str = "") -> bytes:
+        """What ``GET /_arrivals?prefix=/x`` answers: the arrivals for tests in other languages."""
+        return json.dumps([
+            {"method": a.method, "path": a.path, "headers": a.headers, "at": a.at,
+             "bodyBase64": base64.b64encode(a.body).decode()}
+            for a in self.received(path_prefix)]).encode()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -66,6 +75,15 @@ def start_sink() -> Sink:
             sink = holder["sink"]
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if urlsplit(self.path).path == "/_arrivals":  # a query, not an arrival
+                prefix = parse_qs(urlsplit(self.path).query).get("prefix", [""])[0]
+                payload = sink.arrivals_json(prefix)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             arrival = Arrival(self.command, self.path, dict(self.headers.items()), body,
                               time.time())
             with sink.lock:
