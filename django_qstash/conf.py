@@ -78,6 +78,11 @@ DEFAULTS: dict[str, Any] = {
     "PROTECTED_PATHS": [],
     "REPLAY_PROTECTION": None,  # None = on when a Django cache is configured
     "REPLAY_CACHE_ALIAS": "default",
+    # --- Python publishing API (django_qstash.client) -----------------------------------------
+    # When set, publish() POSTs to this QStash-compatible server with CLIENT_TOKEN instead of
+    # writing to the local database.
+    "CLIENT_URL": "",
+    "CLIENT_TOKEN": "",
 }
 
 # Settings that fall back to an environment variable of the same name as the SDKs use.

@@ -5,5 +5,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("example/", include("example_project.receiver")),  # demo receiver: /example/hook
     path("", include("django_qstash.urls")),
 ]
