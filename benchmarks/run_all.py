@@ -1,4 +1,4 @@
-"""Set up and run every benchmark, then write docs/benchmarks.md: `python3 benchmarks/run_all.py`."""
+"""Set up and run every benchmark, write docs/benchmarks.md: `python3 benchmarks/run_all.py`."""
 
 from __future__ import annotations
 
@@ -28,15 +28,42 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import importlib  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
+    parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 3,5")
+    parser.add_argument("--output", default="", help="markdown file to write")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy passes")
+    parser.add_argument("--wait-quiet", type=float, default=60,
+                        help="wait up to this many seconds for other processes to go quiet")
+    parser.add_argument("--shared-services", action="store_true",
+                        help="use the machine's PostgreSQL (5432) and Redis (6379) instead of "
+                             "private ones")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+from benchmarks.suite import services  # noqa: E402
+
+PRIVATE = None
+if not ARGS.shared_services and services.available():
+    # Before anything reads the service addresses: they come from these variables.
+    PRIVATE = services.PrivateServices().start()
+    atexit.register(PRIVATE.stop)  # runs after the suite's own cleanup (registered later)
+    os.environ.update(PRIVATE.env)
+
 from benchmarks.suite import setup_env  # noqa: E402
 
-setup_env.check_services()
+if PRIVATE is None:
+    setup_env.check_services()
 setup_env.ensure_nginx()
 setup_env.ensure_python_packages()
 
@@ -86,14 +113,7 @@ def run_scenario(module, title: str, ctx) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
-    parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 3,5")
-    parser.add_argument("--output", default="", help="markdown file to write")
-    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy passes")
-    parser.add_argument("--wait-quiet", type=float, default=60,
-                        help="wait up to this many seconds for other processes to go quiet")
-    args = parser.parse_args()
+    args = ARGS
     partial = args.quick or bool(args.only)
     output = Path(args.output) if args.output else (
         common.WORK / "benchmarks.md" if partial else ROOT / "docs" / "benchmarks.md")
@@ -107,7 +127,10 @@ def main() -> int:
                           limit_rate=float("nan"), baseline_rate=float("nan"),
                           baseline_cpu_ms=float("nan"))
     ctx.redis_dbs = f"{common.REDIS_SERVER_DB} and {common.REDIS_BASELINE_DB}"
-    ctx.machine, ctx.versions, ctx.git = setup_env.machine(), setup_env.versions(), setup_env.git_state()
+    ctx.services = PRIVATE.description if PRIVATE else (
+        "the machine's shared PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
+    ctx.machine, ctx.versions = setup_env.machine(), setup_env.versions()
+    ctx.git = setup_env.git_state()
     ctx.load_start = common.loadavg()
     ctx.background = background_cpu()
     deadline = time.monotonic() + args.wait_quiet

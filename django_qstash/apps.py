@@ -14,6 +14,7 @@ class DjangoQStashConfig(AppConfig):
 
         register_receiver_checks()
         self._forget_tenant_names_on_change()
+        self._forget_tokens_on_change()
 
     def _forget_tenant_names_on_change(self) -> None:
         from django.db.models.signals import post_delete, post_save
@@ -24,3 +25,14 @@ class DjangoQStashConfig(AppConfig):
         post_save.connect(forget_tenant_names, sender=Tenant, dispatch_uid="qstash-tenant-names")
         post_delete.connect(forget_tenant_names, sender=Tenant,
                             dispatch_uid="qstash-tenant-names-delete")
+
+    def _forget_tokens_on_change(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from .api.token_cache import forget_tokens
+        from .models import ApiToken, Tenant
+
+        for model in (ApiToken, Tenant):
+            for signal in (post_save, post_delete):
+                signal.connect(forget_tokens, sender=model,
+                               dispatch_uid=f"qstash-tokens-{model.__name__}-{id(signal)}")

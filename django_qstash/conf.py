@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "DAILY_MESSAGE_QUOTA": 0,
     # Counters live in this cache; share it (e.g. Redis) so limits hold across processes.
     "RATE_LIMIT_CACHE_ALIAS": "default",
+    # A validated API token is remembered this long per process; a token revoked in another
+    # process stops working within this many seconds. 0 looks every token up every time.
+    "TOKEN_CACHE_SECONDS": 5,
     # Delivered messages stay readable through GET /v2/messages/{id} for this long.
     "DELIVERED_RETENTION_SECONDS": 60 * 60,
     "DEDUPLICATION_WINDOW_SECONDS": 10 * 60,

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from . import clock, ids, observability
 from .backoff import next_retry_delay_seconds
+from .bulk_insert import insert_rows
 from .callbacks import callback_body, callback_message
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome
@@ -103,8 +104,8 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
                 response_headers=outcome.headers, response_body=body))
             events.append(event_for(message, State.DELIVERED, now, response_status=outcome.status,
                                     response_headers=outcome.headers, response_body=body))
-        DeliveryAttempt.objects.bulk_create(attempts)
-        Event.objects.bulk_create(events)
+        insert_rows(DeliveryAttempt, attempts)
+        insert_rows(Event, events)
         observability.record(events, results)
 
 

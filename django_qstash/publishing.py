@@ -13,6 +13,7 @@ from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
 from .destinations import validate_url
+from .bulk_insert import insert_rows
 from .claiming import lease_until
 from .events import event_for
 from .exceptions import BadRequest
@@ -186,8 +187,8 @@ def save_messages(messages: list[Message], now: datetime) -> None:
             message.lease_expires_at = lease_until(message, now)
             events.append(event_for(message, Event.State.ACTIVE, now))
             fast.append((message.id, 1))
-    Message.objects.bulk_create(messages)
-    Event.objects.bulk_create(events)
+    insert_rows(Message, messages)
+    insert_rows(Event, events)
     observability.record(events)
     configure_keys(messages)
     if fast:

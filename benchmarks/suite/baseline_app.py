@@ -10,8 +10,9 @@ app.conf.task_default_queue = "webhooks"
 app.conf.broker_connection_retry_on_startup = True
 
 
-@app.task(name="webhooks.post_webhook", ignore_result=True, autoretry_for=(requests.RequestException,),
-          retry_backoff=True, retry_backoff_max=600, retry_jitter=True, max_retries=3)
+@app.task(name="webhooks.post_webhook", ignore_result=True,
+          autoretry_for=(requests.RequestException,), retry_backoff=True,
+          retry_backoff_max=600, retry_jitter=True, max_retries=3)
 def post_webhook(url: str, body: str, headers: dict | None = None) -> None:
     response = requests.post(url, data=body, timeout=30,
                              headers={"Content-Type": "application/json", **(headers or {})})

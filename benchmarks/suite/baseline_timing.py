@@ -1,4 +1,4 @@
-"""Plain-Celery counterparts of the timing scenarios: steady-rate latency and a same-second burst."""
+"""Plain-Celery counterparts of the timing scenarios: steady-rate latency, same-second burst."""
 
 from __future__ import annotations
 

@@ -14,10 +14,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-PG_ADMIN_URL = os.environ.get("QSTASH_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("QSTASH_BENCH_POSTGRES_URL",
+                              "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("QSTASH_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 # Databases of our own: the test suite uses 9 and flushes it, so stay away from it.
 REDIS_SERVER_DB, REDIS_BASELINE_DB = 12, 13
+# Set by run_all.py when it runs private servers (the default): their processes are ours.
+PRIVATE_POSTMASTER = int(os.environ.get("QSTASH_BENCH_POSTMASTER_PID") or 0)
+PRIVATE_REDIS = int(os.environ.get("QSTASH_BENCH_REDIS_PID") or 0)
 WORK = Path(tempfile.mkdtemp(prefix="qstash-bench-"))
 LOGS = WORK / "logs"
 LOGS.mkdir()
@@ -42,8 +46,10 @@ def cleanup_all() -> None:
 
 
 def _on_signal(signum, _frame) -> None:
+    # Exit for sure: an exception raised here may land in a __del__ and be ignored there.
     cleanup_all()
-    sys.exit(128 + signum)
+    atexit._run_exitfuncs()  # e.g. the private PostgreSQL/Redis, stopped last
+    os._exit(128 + signum)
 
 
 atexit.register(cleanup_all)
@@ -51,7 +57,8 @@ for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(_sig, _on_signal)
 
 
-def start(name: str, argv: list[str], env: dict | None = None, cwd: Path = ROOT) -> subprocess.Popen:
+def start(name: str, argv: list[str], env: dict | None = None,
+          cwd: Path = ROOT) -> subprocess.Popen:
     """A process leading its own group (so a stop takes its children), logging to LOGS."""
     log = open(LOGS / f"{name}.log", "ab")
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -142,7 +149,8 @@ def cmdline(pid: int) -> str:
 
 def service_ids() -> dict[str, object]:
     """Who serves PostgreSQL and Redis right now: a change means someone restarted them."""
-    return {"PostgreSQL": postmaster_pid(), "Redis": tuple(sorted(processes_named("redis-server")))}
+    redis = [PRIVATE_REDIS] if PRIVATE_REDIS else processes_named("redis-server")
+    return {"PostgreSQL": postmaster_pid(), "Redis": tuple(sorted(redis))}
 
 
 def loadavg() -> str:
@@ -164,9 +172,14 @@ class CpuMeter:
     def _all_roles(self) -> dict[str, list[int]]:
         roles = dict(self.roles())
         ours = {pid for pids in roles.values() for pid in pids}
-        roles["postgres (other backends, background)"] = [
-            pid for pid in processes_named("postgres") if pid not in ours]
-        roles.setdefault("redis-server", processes_named("redis-server"))
+        if PRIVATE_POSTMASTER:  # our own cluster: its background processes are ours too
+            roles["postgres background (postmaster, WAL writer, ...)"] = [
+                pid for pid in descendants(PRIVATE_POSTMASTER) if pid not in ours]
+        else:
+            roles["postgres (other backends, background)"] = [
+                pid for pid in processes_named("postgres") if pid not in ours]
+        roles.setdefault("redis-server", [PRIVATE_REDIS] if PRIVATE_REDIS else
+                         processes_named("redis-server"))
         roles.setdefault("nginx", processes_named("nginx"))
         return roles
 
@@ -190,8 +203,10 @@ class CpuMeter:
         # Backends that exited meanwhile (a connection per task...) are reaped by the postmaster,
         # so their CPU shows up in its children's times.
         postmaster = postmaster_pid()
-        used["postgres backends that exited (any database)"] = (
-            reaped_cpu_seconds(postmaster) - self.reaped if postmaster == self.postmaster else 0.0)
+        exited = ("postgres processes that ended (closed connections, autovacuum workers)"
+                  if PRIVATE_POSTMASTER else "postgres backends that exited (any database)")
+        used[exited] = (reaped_cpu_seconds(postmaster) - self.reaped
+                        if postmaster == self.postmaster else 0.0)
         busy, softirq = (a - b for a, b in zip(machine_busy_seconds(both=True), self.machine_both))
         used["kernel softirq (loopback network)"] = softirq
         # Whatever else ran on the machine meanwhile (other users of this machine, kernel).
@@ -206,7 +221,8 @@ class CpuMeter:
         return ours / max(count, 1) * 1000
 
 
-NOT_OURS = ("everything else", "postgres (other backends, background)")
+NOT_OURS = ("everything else", "postgres (other backends, background)",
+            "postgres backends that exited (any database)")
 
 
 def reaped_cpu_seconds(pid: int | None) -> float:
@@ -221,6 +237,8 @@ def reaped_cpu_seconds(pid: int | None) -> float:
 
 
 def postmaster_pid() -> int | None:
+    if PRIVATE_POSTMASTER:
+        return PRIVATE_POSTMASTER if os.path.exists(f"/proc/{PRIVATE_POSTMASTER}") else None
     postgres = set(processes_named("postgres"))
     for pid in postgres:
         try:

@@ -80,7 +80,8 @@ def run(ctx) -> dict:
                      f"{s['elapsed_s']:.1f} | {fmt(s['rate'])} | {s['cpu_ms']:.2f} |"
                      for i, s in enumerate(samples))
     return {
-        "rows": [(f"Plain-Celery baseline, end to end, {total:,} tasks", f"{fmt(ctx.baseline_rate)} msg/s",
+        "rows": [(f"Plain-Celery baseline, end to end, {total:,} tasks",
+                  f"{fmt(ctx.baseline_rate)} msg/s",
                   "reference", f"{ctx.baseline_rate / ctx.limit_rate:.2f}× limit", None)],
         "details": ("| run | arrived | enqueue took (s) | all arrived after (s) | msg/s "
                     "| CPU ms per message |\n|---|---|---|---|---|---|\n" + rows +

@@ -38,8 +38,9 @@ def run_once(stack: ProdStack, sink, total: int, timeout: float, tag: str) -> di
 
 def profile_pass(stack: ProdStack, sink, total: int, seconds: float) -> str:
     """An extra, unscored run with py-spy attached to every server process."""
-    roles = {"gunicorn": stack.processes["web"].pid, "celery worker": stack.processes["worker1"].pid,
-             "dispatcher": stack.processes["dispatcher1"].pid}
+    processes = stack.processes
+    roles = {"gunicorn": processes["web"].pid, "celery worker": processes["worker1"].pid,
+             "dispatcher": processes["dispatcher1"].pid}
     result: dict = {}
     thread = threading.Thread(target=lambda: result.update(
         run_once(stack, sink, total, 120, "profile")), daemon=True)

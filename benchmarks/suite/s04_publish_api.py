@@ -50,7 +50,8 @@ def run(ctx) -> dict:
         slow = [steady(stack, destination, 200, ctx.steady_seconds) for _ in range(runs)]
         profiled = ""
         if ctx.profile:
-            thread = threading.Thread(target=saturate, args=(stack, destination, total), daemon=True)
+            thread = threading.Thread(target=saturate, args=(stack, destination, total),
+                                      daemon=True)
             thread.start()
             time.sleep(0.3)
             worker_pid = stack.roles()["gunicorn"][-1]
@@ -66,7 +67,8 @@ def run(ctx) -> dict:
     slow_rows = "\n".join(
         f"| {i + 1} | {fmt(s['achieved'])} | {s['p50']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | "
         f"{s['lag_p99']:.1f} |" for i, s in enumerate(slow))
-    details = (f"Server: gunicorn `-w 1 -k gthread --threads {THREADS} --keep-alive 75` (one process)"
+    details = (f"Server: gunicorn `-w 1 -k gthread --threads {THREADS} --keep-alive 75` "
+               "(one process)"
                f" plus the usual worker and dispatcher. Every request is `POST /v2/publish/"
                f"<nginx>/delayed/hook` with `Upstash-Delay: 1h`, so no delivery competes for the "
                f"CPU; client: aiohttp on uvloop, {CONNECTIONS} keep-alive connections.\n\n"

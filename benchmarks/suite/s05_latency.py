@@ -41,8 +41,9 @@ def run_once(stack, sink, tag: str, seconds: float) -> dict:
 
 
 def profile_pass(stack, sink, seconds: float) -> str:
-    roles = {"gunicorn": stack.processes["web"].pid, "celery worker": stack.processes["worker1"].pid,
-             "dispatcher": stack.processes["dispatcher1"].pid}
+    processes = stack.processes
+    roles = {"gunicorn": processes["web"].pid, "celery worker": processes["worker1"].pid,
+             "dispatcher": processes["dispatcher1"].pid}
     thread = threading.Thread(target=run_once, args=(stack, sink, "profile", seconds), daemon=True)
     thread.start()
     time.sleep(0.5)

@@ -59,7 +59,8 @@ def run(ctx) -> dict:
                f"{stack.settings}.\n\n"
                "| run | arrived | publishing finished before the due second (s) | lateness p50 s "
                "| p99 s | max s | arrived early |\n|---|---|---|---|---|---|---|\n" + table +
-               f"\n\nCPU during the last run (publishing, waiting and the burst): {format_cpu(cpu)}."
+               "\n\nCPU during the last run (publishing, waiting and the burst): "
+               f"{format_cpu(cpu)}."
                "\n\nPlain-Celery baseline: the same count of `post_webhook.apply_async(eta=<that "
                "second>)` to a running `-c 2` worker:\n\n| run | arrived | publishing finished "
                "before the due second (s) | lateness p50 s | p99 s |\n|---|---|---|---|---|\n" +

@@ -40,7 +40,8 @@ def ensure_nginx() -> None:
 
 
 def ensure_python_packages() -> None:
-    missing = [pip for module, pip in PIP_PACKAGES.items() if importlib.util.find_spec(module) is None]
+    missing = [pip for module, pip in PIP_PACKAGES.items()
+               if importlib.util.find_spec(module) is None]
     if not (Path(PYTHON).parent / "py-spy").exists() and not shutil.which("py-spy"):
         missing.append("py-spy")
     if missing:

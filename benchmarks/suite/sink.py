@@ -42,7 +42,8 @@ http {{
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "")
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "")
     if not found:
         raise RuntimeError("nginx is not installed (run_all.py installs it with apt-get)")
     return found

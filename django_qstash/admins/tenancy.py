@@ -100,6 +100,6 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset) -> None:
-        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=clock.now())
+        revoked = queryset.revoke()
         observability.operator_action(request.user, "revoke_tokens", count=revoked)
         self.message_user(request, f"Revoked {revoked} tokens", messages.SUCCESS)

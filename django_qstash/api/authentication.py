@@ -10,6 +10,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from ..models import ApiToken, Tenant, hash_token
+from .token_cache import active_token
 
 
 @dataclass
@@ -29,8 +30,7 @@ class QStashTokenAuthentication(BaseAuthentication):
         # Only digests are stored and looked up, so index timing reveals nothing about the
         # secret; the final comparison is constant-time all the same.
         digest = hash_token(raw.strip())
-        token = (ApiToken.objects.active().select_related("tenant")
-                 .filter(token_hash=digest).first())
+        token = active_token(digest)
         if token is None or not hmac.compare_digest(token.token_hash, digest):
             raise AuthenticationFailed("invalid token")
         return TenantPrincipal(token.tenant, token), token

@@ -6,7 +6,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from django_qstash import scheduler
 from django_qstash.models import Event, Message, Queue, Schedule, UrlGroup, UrlGroupEndpoint
@@ -119,6 +119,38 @@ def test_many_schedules_fire_in_chunks(tenant, frozen_clock):
     frozen_clock.advance(minutes=1)
     assert scheduler.fire_due(chunk_size=10) == 25
     assert Message.objects.filter(tenant=tenant).count() == 25
+
+
+def test_a_poisoned_schedule_does_not_stop_its_chunk(tenant, frozen_clock, monkeypatch):
+    real = scheduler.publish_specs
+
+    def publish_specs(tenant, specs):
+        if any(spec.schedule_id == "poison" for spec in specs):
+            raise ValueError("cannot store this one")
+        return real(tenant, specs)
+
+    monkeypatch.setattr(scheduler, "publish_specs", publish_specs)
+    for schedule_id in ("fine-1", "poison", "fine-2"):
+        create(tenant, cron="* * * * *", Upstash_Schedule_Id=schedule_id)
+    frozen_clock.advance(minutes=1)
+    assert scheduler.fire_due() == 3
+    assert len(produced("fine-1")) == len(produced("fine-2")) == 1 and not produced("poison")
+    poison = Schedule.objects.get(schedule_id="poison")
+    assert poison.last_error == "cannot store this one"
+    assert poison.next_schedule_time == datetime(2026, 3, 2, 9, 2, tzinfo=UTC)
+
+
+def test_a_lost_database_connection_rolls_the_chunk_back(tenant, frozen_clock, monkeypatch):
+    def publish_specs(tenant, specs):
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(scheduler, "publish_specs", publish_specs)
+    schedule = create(tenant, cron="* * * * *")
+    frozen_clock.advance(minutes=1)
+    with pytest.raises(OperationalError):
+        scheduler.fire_due()
+    schedule.refresh_from_db()  # untouched: the next tick fires the slot
+    assert schedule.next_schedule_time == datetime(2026, 3, 2, 9, 1, tzinfo=UTC)
 
 
 def test_states_follow_the_produced_messages(tenant, frozen_clock):

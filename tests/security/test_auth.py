@@ -55,11 +55,28 @@ def test_bad_tokens_are_401_with_a_reason(qstash, header):
 
 def test_revoked_tokens_stop_working(qstash):
     assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
-    ApiToken.objects.filter(tenant=qstash.tenant).update(revoked_at=timezone.now())
+    assert ApiToken.objects.filter(tenant=qstash.tenant).revoke() == 1
     response = httpx.get(qstash.url + "/v2/queues", headers=qstash.auth)
     assert response.status_code == 401 and response.json()["error"] == "invalid token"
     by_query = httpx.get(qstash.url + "/v2/queues", params={"qstash_token": qstash.token})
     assert by_query.status_code == 401
+
+
+def test_a_token_revoked_elsewhere_stops_working_within_the_cache_time(qstash, settings):
+    from django_qstash import clock
+
+    settings.QSTASH = {**settings.QSTASH, "TOKEN_CACHE_SECONDS": 5}
+    previous, frozen = clock.get_clock(), clock.FrozenClock(clock.now())
+    clock.set_clock(frozen)
+    try:
+        assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
+        # Another process revokes: no signal reaches this one, the cached token still works...
+        ApiToken.objects.filter(tenant=qstash.tenant).update(revoked_at=timezone.now())
+        assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
+        frozen.advance(seconds=5)  # ...until the cache time has passed
+        assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 401
+    finally:
+        clock.set_clock(previous)
 
 
 @pytest.fixture
