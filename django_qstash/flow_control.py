@@ -1,18 +1,30 @@
-"""Flow control: per-key parallelism and rate limits, enforced where the dispatcher claims."""
+"""Flow control: per-key parallelism and rate; a rate slot is taken right before each send."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 
 from . import clock
-from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
+from .claiming import CLAIM_FIELDS, WorkItem, claim, lease_until, locked
+from .conf import qstash_settings
 from .models import FlowControlKey, Message
 
-# A start is counted for a little longer than the period: a claim reaches the destination a
-# few milliseconds later, and that jitter must not squeeze rate+1 arrivals into one period.
-RATE_GUARD_SECONDS = 0.25
+logger = logging.getLogger("django_qstash.flow_control")
+# A send is counted a little longer than the period: a request reaches the destination some
+# milliseconds after its slot is taken (3-30 ms measured on a busy two-core host), and that
+# jitter must not squeeze rate+1 arrivals into one period. Claims use the same guard, so they
+# never outpace sends and pile up in workers.
+RATE_GUARD_SECONDS = 0.1
+# A slot further off than this is not waited for in a worker, whose process it would block:
+# the message goes back to the waitlist until then.
+MAX_SLOT_WAIT_SECONDS = 10.0
+# Never 0 when no slot is free: 0 means "taken", and a rounding error must not spin.
+MIN_WAIT_SECONDS = 0.001
 
 
 def configure_keys(messages: list[Message]) -> None:
@@ -38,13 +50,32 @@ def configure_keys(messages: list[Message]) -> None:
             FlowControlKey.objects.filter(pk=row.pk).update(**config)
 
 
-def starts_in_window(row: FlowControlKey, now: float) -> list[float]:
-    horizon = now - row.rate_period - RATE_GUARD_SECONDS
-    return [t for t in row.recent_starts if t > horizon]
+def fresh_rate_window(row: FlowControlKey) -> None:
+    """Pin, resetRate and new limits: a new period starts now for claims and sends alike."""
+    row.recent_starts = []
+    row.recent_claims = []
+
+
+def in_window(log: list[float], now: float, period: float) -> list[float]:
+    horizon = now - period - RATE_GUARD_SECONDS
+    return [t for t in log if t > horizon]
+
+
+def slot_wait(log: list[float], now: float, rate: int, period: float) -> tuple[list[float], float]:
+    """The log's entries still in the window, and the seconds until a slot is free (0: now)."""
+    kept = in_window(log, now, period)
+    if len(kept) < rate:
+        return kept, 0.0
+    # After a rate decrease the log may hold more than ``rate``: enough must leave, not one.
+    leaving = sorted(kept)[len(kept) - rate]
+    return kept, max(leaving + period + RATE_GUARD_SECONDS - now, MIN_WAIT_SECONDS)
 
 
 def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
-    """Per key: start only as many as its parallelism and rate allow; the rest wait in the DB."""
+    """Per key: claim only as many as its parallelism and rate allow; the rest wait in the DB.
+
+    The rate is checked against the claim log, a coarse filter that keeps workers from being
+    flooded; the exact limit is the send log, kept by workers (take_send_slot)."""
     claimed: list[WorkItem] = []
     waiting = (Message.objects.due(now).filter(queue_name="").exclude(flow_control_key="")
                .order_by().values_list("tenant_id", "flow_control_key").distinct()[:limit])
@@ -54,17 +85,17 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
             row = locked(FlowControlKey.objects.filter(tenant_id=tenant_id, key=key)).first()
             if row is None or row.paused:
                 continue
-            # The tick's ``now`` may be stale by the time the lock is ours; a start must be
-            # logged at the moment it is really claimed, or a window would seem older.
-            claimed_at = clock.now()
+            # The tick's ``now`` may be stale by the time the lock is ours; a claim must be
+            # logged at the moment it really happens, or a window would seem older.
+            claimed_at = clock.now().timestamp()
             places = limit
             if row.parallelism_max:
                 active = Message.objects.filter(tenant_id=tenant_id, flow_control_key=key,
                                                 status=Message.Status.ACTIVE).count()
                 places = min(places, row.parallelism_max - active)
-            starts = starts_in_window(row, claimed_at.timestamp())
+            claims = in_window(row.recent_claims, claimed_at, row.rate_period)
             if row.rate_max:
-                places = min(places, row.rate_max - len(starts))
+                places = min(places, row.rate_max - len(claims))
             if places <= 0:
                 continue
             rows = list(locked(Message.objects.due(now).filter(
@@ -72,15 +103,70 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
                 .order_by("not_before", "created_at").only(*CLAIM_FIELDS))[:places])
             claimed += claim(rows, now)
             if row.rate_max and rows:
-                row.recent_starts = starts + [claimed_at.timestamp()] * len(rows)
-                row.save(update_fields=["recent_starts", "updated_at"])
+                row.recent_claims = claims + [claimed_at] * len(rows)
+                row.save(update_fields=["recent_claims"])
     return claimed
 
 
+def take_send_slot(message: Message, *, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Wait for a free rate slot of the message's key and log the send; False: do not send.
+
+    Called on the HTTP thread right before the request, so the log holds real send times and
+    arrivals keep to the rate however many workers send. False when the claim was lost, the
+    message went back to the waitlist, or the database failed; its lease covers all three.
+    """
+    if message.queue_name:
+        return True  # queued messages are ordered by their queue, which ignores the rate
+    close_old_connections()  # a long-lived thread: drop a connection that expired or broke
+    try:
+        # Waking at least this often renews the lease before the grace it leaves runs out.
+        longest_sleep = max(qstash_settings.LEASE_GRACE_SECONDS / 2, 0.1)
+        while (wait := _look(message)) is not None:
+            if wait == 0:
+                return True
+            sleep(min(wait, longest_sleep))
+        return False
+    except DatabaseError:
+        logger.exception("could not take a rate slot for %s; its lease will bring it back",
+                         message.id)
+        return False
+    finally:
+        close_old_connections()
+
+
+def _look(message: Message) -> float | None:
+    """One look under the key's lock: 0 when a slot was taken, else seconds to wait; None when
+    the message is not to be sent."""
+    with transaction.atomic():
+        row = (FlowControlKey.objects.select_for_update()
+               .filter(tenant_id=message.tenant_id, key=message.flow_control_key)
+               .only("id", "rate_max", "rate_period", "recent_starts").first())
+        now = clock.now()
+        # Every look extends the lease: waiting is not taken for a crash, the lease runs from
+        # the real send, and a claim lost meanwhile is noticed before anything is sent.
+        owned = Message.objects.filter(
+            pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token)
+        if not owned.update(lease_expires_at=lease_until(message, now, started=True)):
+            return None
+        if row is None or not row.rate_max:
+            return 0.0
+        kept, wait = slot_wait(row.recent_starts, now.timestamp(), row.rate_max, row.rate_period)
+        if wait > MAX_SLOT_WAIT_SECONDS:
+            # No attempt was made: back to PENDING, due when the slot frees, retries untouched.
+            owned.update(status=Message.Status.PENDING, lease_expires_at=None, updated_at=now,
+                         not_before=now + timedelta(seconds=wait))
+            return None
+        if wait:
+            return wait
+        row.recent_starts = kept + [now.timestamp()]
+        row.save(update_fields=["recent_starts"])
+        return 0.0
+
+
 def key_state(row: FlowControlKey, now: datetime) -> dict:
-    """The FlowControlKey JSON of the API."""
+    """The FlowControlKey JSON of the API; the rate count is of real sends."""
     messages = Message.objects.filter(tenant_id=row.tenant_id, flow_control_key=row.key)
-    starts = starts_in_window(row, now.timestamp())
+    starts = in_window(row.recent_starts, now.timestamp(), row.rate_period)
     return {
         "flowControlKey": row.key,
         "waitListSize": messages.filter(status=Message.Status.PENDING).count(),

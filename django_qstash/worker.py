@@ -14,6 +14,7 @@ from .conf import qstash_settings
 from .claiming import WorkItem, renew_leases
 from .delivery import DeliveryOutcome, DeliveryRequest, deliver, http_client
 from .destinations import verify_request_destination
+from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair
 from .signing import sign
@@ -38,12 +39,18 @@ def delivery_request(message: Message) -> DeliveryRequest:
         message_id=message.id, retried=message.retried, extra_headers=extra)
 
 
-def send_one(message: Message, key: str) -> tuple[DeliveryOutcome, datetime]:
-    """One HTTP attempt, no database access: safe to run on any thread."""
+def send_one(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
+    """One HTTP attempt; only a message with a flow-control rate touches the database, for
+    its rate slot. No outcome (None) when that slot says not to send: nothing to record."""
+    # Built first: a new thread's client takes tens of ms, which must not fall between the
+    # rate slot and the request.
+    client = http_client(verify_destination=verify_request_destination)
+    if message.flow_control_rate and not take_send_slot(message):
+        return None, clock.now()
     started_at = clock.now()
     outcome = deliver(
         delivery_request(message),
-        client=http_client(verify_destination=verify_request_destination),
+        client=client,
         sign=lambda url, body: sign(key=key, url=url, body=body),
         max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
     )
@@ -95,7 +102,8 @@ def process_batch(items: list[WorkItem]) -> None:
         done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
         if not done:
             continue
-        record_outcomes([(futures[future], *future.result()) for future in done])
+        results = [(futures[future], *future.result()) for future in done]
+        record_outcomes([result for result in results if result[1] is not None])
 
 
 def process_batch_safely(items: list[WorkItem]) -> None:

@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 
 from .. import observability
 from ..exceptions import ApiError
+from ..flow_control import fresh_rate_window
 from ..headers import validate_name
 from ..models import FlowControlKey, Message, Queue
 from .base import TenantFilter, TenantScopedAdmin
@@ -111,7 +112,7 @@ class FlowControlKeyAdmin(TenantScopedAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if {"parallelism_max", "rate_max", "rate_period"} & set(form.changed_data):
-            obj.recent_starts = []  # new limits start a fresh rate window, as pin does
+            fresh_rate_window(obj)  # new limits start a fresh rate window, as pin does
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Pause selected keys")
@@ -136,6 +137,6 @@ class FlowControlKeyAdmin(TenantScopedAdmin):
 
     @admin.action(description="Reset the rate window")
     def reset_rate(self, request, queryset) -> None:
-        changed = queryset.update(recent_starts=[])
+        changed = queryset.update(recent_starts=[], recent_claims=[])
         observability.operator_action(request.user, "flow_control_reset_rate", count=changed)
         self.message_user(request, f"Reset the rate window of {changed} keys", messages.SUCCESS)

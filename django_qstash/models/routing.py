@@ -58,9 +58,13 @@ class FlowControlKey(models.Model):
     parallelism_max = models.PositiveIntegerField(null=True, blank=True)
     rate_max = models.PositiveIntegerField(null=True, blank=True)
     rate_period = models.PositiveIntegerField(default=1)  # seconds
-    # Unix times (float seconds) of the starts inside the current rate window: a sliding log,
-    # so no window of ``rate_period`` seconds ever holds more than ``rate_max`` starts.
+    # Unix times (float seconds) of the sends inside the current rate window, logged by workers
+    # right before each request: a sliding log, so no window of ``rate_period`` seconds ever
+    # holds more than ``rate_max`` starts.
     recent_starts = models.JSONField(default=list, blank=True)
+    # The same kind of log for claims, the dispatcher's coarse filter; kept apart from the send
+    # log so that one delivery is never counted twice (which would halve the rate).
+    recent_claims = models.JSONField(default=list, blank=True)
     paused = models.BooleanField(default=False)
     pinned_parallelism = models.BooleanField(default=False)
     pinned_rate = models.BooleanField(default=False)

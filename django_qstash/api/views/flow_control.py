@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from ... import clock
 from ...conf import qstash_settings
 from ...exceptions import BadRequest, NotFound
-from ...flow_control import key_state
+from ...flow_control import fresh_rate_window, key_state
 from ...models import FlowControlKey, Message
 from ..base import QStashView
 from ..filters import integer
@@ -52,7 +52,7 @@ class FlowControlActionView(QStashView):
             row.pinned_parallelism = row.pinned_parallelism and not flag(request, "parallelism")
             row.pinned_rate = row.pinned_rate and not flag(request, "rate")
         elif action in ("resetRate", "reset"):
-            row.recent_starts = []  # parallelism is counted from live rows: nothing to reset
+            fresh_rate_window(row)  # parallelism is counted from live rows: nothing to reset
         row.save()
         return Response(status=200)
 
@@ -71,7 +71,7 @@ class FlowControlActionView(QStashView):
             row.rate_max = row.rate_max if rate is None else (rate or None)
             row.rate_period = period or row.rate_period
             row.pinned_rate = True
-        row.recent_starts = []  # pinning starts a fresh rate window
+        fresh_rate_window(row)  # pinning starts a fresh rate window
 
 
 class GlobalParallelismView(QStashView):
