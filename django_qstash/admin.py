@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from importlib.util import find_spec
 
-from . import admins  # noqa: F401  registers messages, DLQ, queues, URL groups, keys, tokens …
-from .models import Schedule
-from .schedule_admin import ScheduleAdminMixin
+# Receiver-only installs (Django + PyJWT) may list django_qstash next to django.contrib.admin;
+# admin autodiscovery must not then import the server's dependencies.
 
 
-@admin.register(Schedule)
-class ScheduleAdmin(ScheduleAdminMixin, admin.ModelAdmin):
-    """Validated cron and zone, next-run preview, recent messages, pause/resume/run now."""
+def _importable(name: str) -> bool:
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError, AttributeError):  # e.g. blocked via sys.modules[name]=None
+        return False
+
+
+SERVER_INSTALLED = all(_importable(name) for name in ("rest_framework", "croniter", "aiohttp"))
+
+if SERVER_INSTALLED:
+    from django.contrib import admin
+
+    from . import admins  # noqa: F401  registers messages, DLQ, queues, URL groups, keys, …
+    from .models import Schedule
+    from .schedule_admin import ScheduleAdminMixin
+
+    @admin.register(Schedule)
+    class ScheduleAdmin(ScheduleAdminMixin, admin.ModelAdmin):
+        """Validated cron and zone, next-run preview, recent messages, pause/resume/run now."""

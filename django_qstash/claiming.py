@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from . import observability
+from .bulk_insert import insert_rows
 from .conf import qstash_settings
 from .events import event_for
 from .models import Event, Message
@@ -28,16 +29,6 @@ def lease_until(message: Message, now: datetime, *, started: bool = False) -> da
     return now + timedelta(seconds=seconds)
 
 
-def renew_leases(messages: list[Message], now: datetime) -> None:
-    """A worker has started these: from now on a lapse means the worker died."""
-    by_lease: dict[tuple[datetime, int], list[str]] = defaultdict(list)
-    for message in messages:
-        by_lease[(lease_until(message, now, started=True), message.claim_token)].append(message.id)
-    for (lease, token), message_ids in by_lease.items():
-        Message.objects.filter(id__in=message_ids, status=Message.Status.ACTIVE,
-                               claim_token=token).update(lease_expires_at=lease)
-
-
 def locked(queryset):
     # SKIP LOCKED lets several dispatchers claim side by side without waiting on each other.
     return queryset.select_for_update(skip_locked=True, of=("self",))
@@ -54,6 +45,6 @@ def claim(messages: list[Message], now: datetime) -> list[WorkItem]:
     for (lease, token), message_ids in by_lease.items():
         Message.objects.filter(id__in=message_ids).update(
             status=Message.Status.ACTIVE, lease_expires_at=lease, claim_token=token)
-    Event.objects.bulk_create(events)
+    insert_rows(Event, events)
     observability.record(events)
     return [(m.id, m.claim_token) for m in messages]

@@ -51,9 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_INTERVAL_SECONDS": 0.2,
     "CELERY_QUEUE": "qstash",
     # Claimed messages travel to workers in batches of this many (one task per batch)...
-    "DELIVERY_BATCH_SIZE": 25,
+    "DELIVERY_BATCH_SIZE": 100,
     # ...and each worker process sends up to this many requests at once.
-    "DELIVERY_CONCURRENCY": 32,
+    "DELIVERY_CONCURRENCY": 100,
     # Allow deliveries to loopback/private addresses (the dev server turns this on).
     "ALLOW_PRIVATE_DESTINATIONS": False,
     # Opens specific non-public destinations: host names ("hooks.internal", "*.svc.local")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
-from .destinations import guarded_transport
+from .destinations import verify_host
 from .exceptions import DestinationRefused
 from .header_names import canonical
 
 USER_AGENT = "Upstash-QStash"
 NON_RETRYABLE_STATUS = 489
+READ_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -57,30 +58,35 @@ def build_headers(request: DeliveryRequest, signature: str) -> list[tuple[str, s
     return headers
 
 
-def deliver(request: DeliveryRequest, *, client: httpx.Client, sign: Callable[[str, bytes], str],
-            max_body: int) -> DeliveryOutcome:
-    """One HTTP attempt; every failure mode becomes a DeliveryOutcome, never an exception."""
+async def deliver(request: DeliveryRequest, *, session: aiohttp.ClientSession,
+                  sign: Callable[[str, bytes], str], max_body: int) -> DeliveryOutcome:
+    """One HTTP attempt; every failure mode becomes a DeliveryOutcome, never an exception.
+
+    Redirects are not followed (a 3xx is a failed attempt); the session's resolver applies
+    the destination policy to every connection it opens.
+    """
     started = time.monotonic()
     try:
+        verify_host(_host(request.url))  # literal addresses never reach the resolver
         signature = sign(request.url, request.body)
-        with client.stream(
-            request.method, request.url, content=request.body,
-            headers=build_headers(request, signature),
-            timeout=httpx.Timeout(request.timeout_seconds),
+        async with session.request(
+            request.method, request.url, data=request.body,
+            headers=build_headers(request, signature), allow_redirects=False,
+            # A body without a Content-Type stays without one, as the publisher sent it.
+            skip_auto_headers=("Content-Type",),
+            timeout=aiohttp.ClientTimeout(total=request.timeout_seconds),
         ) as response:
-            body = _read_capped(response, max_body, started, request.timeout_seconds)
+            body = await _read_capped(response, max_body)
             headers: dict[str, list[str]] = {}
-            for name, value in response.headers.multi_items():
+            for name, value in response.headers.items():
                 headers.setdefault(canonical(name), []).append(value)
-            status = response.status_code
-    except httpx.TimeoutException:
+            status = response.status
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         return _failure(f"timeout after {request.timeout_seconds:g}s", started)
     except DestinationRefused as exc:
         # Policy, not luck: retrying cannot help, so the message goes straight to the DLQ.
         return _failure(f"refused: {exc}", started, non_retryable=True)
-    except (httpx.HTTPError, OSError, ValueError) as exc:
-        return _failure(_describe(exc), started)
-    except Exception as exc:  # e.g. httpx.InvalidURL: must not take the worker's batch down
+    except Exception as exc:  # connection errors, bad URLs: must not take the batch down
         return _failure(_describe(exc), started)
     non_retryable = (status == NON_RETRYABLE_STATUS and
                      (headers.get("Upstash-Nonretryable-Error") or [""])[0].lower() == "true")
@@ -88,15 +94,20 @@ def deliver(request: DeliveryRequest, *, client: httpx.Client, sign: Callable[[s
     return DeliveryOutcome(status, headers, body, error, _elapsed_ms(started), non_retryable)
 
 
-def _read_capped(response: httpx.Response, limit: int, started: float, timeout: float) -> bytes:
-    # The per-attempt timeout covers the whole response, not only each read.
+def _host(url: str) -> str:
+    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0]
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    # The session timeout covers the whole response; the rest of a huge body is drained.
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
+    async for chunk in response.content.iter_chunked(READ_CHUNK):
         if size < limit:
             chunks.append(chunk[: limit - size])
         size += len(chunk)
-        if time.monotonic() - started > timeout:
-            raise httpx.ReadTimeout("response body took too long")
     return b"".join(chunks)
 
 
@@ -110,22 +121,3 @@ def _describe(exc: Exception) -> str:
 
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-_local = threading.local()
-
-
-def http_client(*, verify_destination: Callable[[httpx.Request], None] | None = None) -> httpx.Client:
-    """A keep-alive client per thread: connections to the same destination are reused.
-
-    Every connection goes through the destination policy at connect time (guarded_transport);
-    redirects are not followed, a 3xx is a failed attempt.
-    """
-    client = getattr(_local, "client", None)
-    if client is None:
-        hooks = {"request": [verify_destination]} if verify_destination else {}
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        client = httpx.Client(follow_redirects=False, event_hooks=hooks,
-                              transport=guarded_transport(limits=limits))
-        _local.client = client
-    return client

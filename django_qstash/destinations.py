@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import lru_cache
 
-import httpcore
 import httpx
+from aiohttp.abc import AbstractResolver
 
 from .conf import qstash_settings
 from .exceptions import BadRequest, DestinationRefused
@@ -85,9 +86,9 @@ def checked_addresses(host: str, port: int, resolver: Resolver = system_resolver
         addresses = resolver(host, port)
     except (OSError, UnicodeError, OverflowError) as exc:
         # Not a policy decision: DNS failures are usually transient, so they stay retryable.
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        raise OSError(f"cannot resolve {host}: {exc}") from None
     if not addresses:
-        raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
+        raise OSError(f"cannot resolve {host}: no addresses")
     if allowed_host(host):
         return addresses
     for address in addresses:
@@ -104,47 +105,50 @@ def _refused(host: str, address: str) -> DestinationRefused:
         f"address; allow it with QSTASH['ALLOWED_DESTINATIONS']")
 
 
-class GuardedBackend(httpcore.SyncBackend):
-    """Checks the resolved address at connect time and connects to exactly that address, so a
-    DNS answer that changes between check and connect (rebinding) cannot slip through. TLS
-    still verifies the certificate against the URL's host name: httpcore passes it separately.
-    """
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that applies the destination policy: the connector dials exactly the
+    addresses checked here, so a DNS answer that changes between check and connect
+    (rebinding) cannot slip through. TLS still verifies the certificate against the URL's
+    host name."""
 
     def __init__(self, resolver: Resolver = system_resolver) -> None:
         self.resolver = resolver
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable | None = None) -> httpcore.NetworkStream:
-        error: Exception | None = None
-        for address in checked_addresses(host, port, self.resolver):
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                error = exc  # try the next address, as socket.create_connection would
-        raise error or httpcore.ConnectError(f"cannot connect to {host}")
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[dict]:
+        loop = asyncio.get_running_loop()
+        addresses = await loop.run_in_executor(None, checked_addresses, host, port,
+                                               self.resolver)
+        return [{"hostname": host, "host": address, "port": port,
+                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV}
+                for address in addresses]
+
+    async def close(self) -> None:
+        return None
 
 
-def guarded_transport(resolver: Resolver = system_resolver, **kwargs) -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(**kwargs)
-    # httpx has no parameter for the network backend; the pool hands this one to every
-    # connection it opens (redirect targets included, should redirects ever be followed).
-    transport._pool._network_backend = GuardedBackend(resolver)
-    return transport
+def literal_address(host: str) -> str | None:
+    """The address a host written as an IP literal means, legacy IPv4 forms included
+    ("127.1", "0x7f.1", "2130706433" all mean 127.0.0.1); None for a name."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except (OSError, UnicodeError, ValueError):
+        return None
 
 
-def verify_request_destination(request: httpx.Request) -> None:
-    """httpx request hook, before every request: refuses literal non-public IPs early, even on
-    a pooled connection. Host names are checked at connect time by GuardedBackend."""
-    host = request.url.host
+def verify_host(host: str) -> None:
+    """Before every request: refuses literal non-public addresses, which never reach the
+    resolver (and may use a pooled connection). Names are checked by GuardedResolver."""
     if not host:
         raise DestinationRefused("destination has no host")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if not allowed_host(host) and not allowed_address(host):
-        raise _refused(host, host)
+    address = literal_address(host)
+    if address is not None and not allowed_host(host) and not allowed_address(address):
+        raise _refused(host, address)
 
 
 def validate_url(url: str, label: str = "destination") -> str:

@@ -15,6 +15,7 @@ from .delivery import DeliveryOutcome
 from .events import event_for
 from .header_names import first_values
 from .models import DeliveryAttempt, DlqEntry, Event, Message
+from .owned_rows import finish_owned
 from .publishing import save_messages
 from .retry_delay import RetryDelayError, compile_retry_delay
 
@@ -86,15 +87,10 @@ def record_outcomes(results: list[tuple[Message, DeliveryOutcome, datetime]]) ->
 def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
     now = clock.now()
     with transaction.atomic():
-        # Lock in id order so concurrent batches never wait on each other in a cycle.
-        owned = set(Message.objects.select_for_update().filter(
-            pk__in=[m.id for m, _, _ in results], status=Status.ACTIVE)
-            .order_by("id").values_list("id", "claim_token"))
-        results = [(m, o, t) for m, o, t in results if (m.id, m.claim_token) in owned]
+        owned = finish_owned([m for m, _, _ in results], Status.DELIVERED, now)
+        results = [(m, o, t) for m, o, t in results if m.id in owned]
         if not results:
             return
-        Message.objects.filter(pk__in=[m.id for m, _, _ in results]).update(
-            status=Status.DELIVERED, finished_at=now, lease_expires_at=None, updated_at=now)
         attempts, events = [], []
         for message, outcome, started_at in results:
             body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]

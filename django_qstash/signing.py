@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import time
 from typing import Any
 
 import jwt
+
+from .ids import base58
 
 ISSUER = "Upstash"
 ALGORITHM = "HS256"
 DEFAULT_LIFETIME_SECONDS = 300
 # Claims the official Python SDK requires; a token lacking one is rejected.
 REQUIRED_CLAIMS = ("iss", "sub", "exp", "nbf")
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class SignatureError(ValueError):
@@ -27,17 +27,13 @@ class SignatureError(ValueError):
         self.detail = detail or reason
 
 
-def _random_base58(length: int) -> str:
-    return "".join(secrets.choice(_BASE58) for _ in range(length))
-
-
 def generate_signing_key() -> str:
     """A new key shaped like Upstash's (``sig_`` + 28 base58 chars = 32 bytes, HS256's minimum)."""
-    return "sig_" + _random_base58(28)
+    return "sig_" + base58(28)
 
 
 def new_jwt_id() -> str:
-    return "jwt_" + _random_base58(27)
+    return "jwt_" + base58(27)
 
 
 def body_hash(body: bytes) -> str:

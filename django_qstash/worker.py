@@ -11,12 +11,13 @@ from django.db import close_old_connections
 
 from . import clock
 from .conf import qstash_settings
-from .claiming import WorkItem, renew_leases
-from .delivery import DeliveryOutcome, DeliveryRequest, deliver, http_client
-from .destinations import verify_request_destination
+from .claiming import WorkItem
+from . import sender
+from .delivery import DeliveryOutcome, DeliveryRequest, deliver
 from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
-from .models import Message, SigningKeyPair
+from .models import Message, SigningKeyPair, Tenant
+from .owned_rows import load_owned, renew_leases
 from .signing import sign
 
 logger = logging.getLogger("django_qstash.worker")
@@ -39,22 +40,30 @@ def delivery_request(message: Message) -> DeliveryRequest:
         message_id=message.id, retried=message.retried, extra_headers=extra)
 
 
-def send_one(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
-    """One HTTP attempt; only a message with a flow-control rate touches the database, for
-    its rate slot. No outcome (None) when that slot says not to send: nothing to record."""
-    # Built first: a new thread's client takes tens of ms, which must not fall between the
-    # rate slot and the request.
-    client = http_client(verify_destination=verify_request_destination)
-    if message.flow_control_rate and not take_send_slot(message):
-        return None, clock.now()
+async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome, datetime]:
+    """One HTTP attempt on the sender loop; no database access."""
     started_at = clock.now()
-    outcome = deliver(
-        delivery_request(message),
-        client=client,
+    outcome = await deliver(
+        delivery_request(message), session=session,
         sign=lambda url, body: sign(key=key, url=url, body=body),
         max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
     )
     return outcome, started_at
+
+
+def send_rate_limited(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
+    """Takes the key's rate slot (a database round trip, so on a pool thread), then sends.
+    No outcome (None) when the slot says not to send: nothing to record."""
+    sender.session()  # started first, so its start-up cannot fall between slot and request
+    if not take_send_slot(message):
+        return None, clock.now()
+    return sender.submit(lambda session: attempt(message, key, session)).result()
+
+
+def start_send(message: Message, key: str) -> Future:
+    if message.flow_control_rate:
+        return http_pool().submit(send_rate_limited, message, key)
+    return sender.submit(lambda session: attempt(message, key, session))
 
 
 _pool_lock = threading.Lock()
@@ -62,7 +71,8 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def http_pool() -> ThreadPoolExecutor:
-    """Threads that only do HTTP; created lazily so each forked worker process gets its own."""
+    """Threads for rate-limited sends, which wait on their key's slot; created lazily so each
+    forked worker process gets its own."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -71,18 +81,12 @@ def http_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def load_owned(items: list[WorkItem]) -> list[Message]:
-    """The messages this batch still owns: ACTIVE with the claim token it was handed."""
-    tokens = dict(items)
-    messages = Message.objects.select_related("tenant").filter(
-        pk__in=list(tokens), status=Message.Status.ACTIVE)
-    return [m for m in messages if m.claim_token == tokens[m.id]]
-
-
 def signing_keys(messages: list[Message]) -> dict[int, str]:
-    tenants = {m.tenant_id: m.tenant for m in messages}
-    return {tenant_id: SigningKeyPair.for_tenant(tenant).current
-            for tenant_id, tenant in tenants.items()}
+    """Each tenant's current key: loaded with the messages, created here for a new tenant."""
+    keys = {m.tenant_id: m.signing_key for m in messages if m.signing_key}
+    for tenant_id in {m.tenant_id for m in messages} - set(keys):
+        keys[tenant_id] = SigningKeyPair.for_tenant(Tenant.objects.get(pk=tenant_id)).current
+    return keys
 
 
 def process_batch(items: list[WorkItem]) -> None:
@@ -94,9 +98,8 @@ def process_batch(items: list[WorkItem]) -> None:
         return
     renew_leases(messages, clock.now())
     keys = signing_keys(messages)
-    pool = http_pool()
     futures: dict[Future, Message] = {
-        pool.submit(send_one, message, keys[message.tenant_id]): message for message in messages}
+        start_send(message, keys[message.tenant_id]): message for message in messages}
     pending = set(futures)
     while pending:
         done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)

@@ -75,6 +75,7 @@ QSTASH = {
     "LEASE_PICKUP_SECONDS": int(os.environ.get("QSTASH_LEASE_PICKUP_SECONDS", "120")),
     "PUBLIC_URL": os.environ.get("QSTASH_PUBLIC_URL", ""),
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
+    "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
 }
 
 LOGGING = {

@@ -82,6 +82,22 @@ async def publish_closed_loop(base: str, auth: dict, destination: str, headers: 
     return {"elapsed": elapsed, "ok": total - len(errors), "latencies": latencies, "errors": errors}
 
 
+async def get_closed_loop(url: str, total: int, concurrency: int) -> float:
+    """Requests/s of plain GETs of ``url`` over ``concurrency`` keep-alive connections."""
+    async with _session(concurrency) as session:
+        remaining = [total]
+
+        async def connection() -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                async with session.get(url) as resp:
+                    await resp.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
+        return total / (time.perf_counter() - started)
+
+
 async def publish_open_loop(base: str, auth: dict, rate: float, count: int, request_for,
                             connections: int = 64) -> dict:
     """A steady ``rate`` of publishes, each started on schedule whatever the others are doing.

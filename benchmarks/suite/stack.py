@@ -37,6 +37,9 @@ def clean_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("QSTASH_", "DATABASE_URL", "CELERY_", "DJANGO_"))}
     env.update(DJANGO_SETTINGS_MODULE="example_project.settings", PYTHONUNBUFFERED="1", **extra)
+    # BENCH_QSTASH_X=... reaches the stack as QSTASH_X=... (to try a setting side by side).
+    env.update({k[len("BENCH_"):]: v for k, v in os.environ.items()
+                if k.startswith("BENCH_QSTASH_")})
     return env
 
 
@@ -78,11 +81,15 @@ class ProdStack:
     """gunicorn + Celery worker(s) `-Q qstash` + dispatcher(s), on a fresh database copy."""
 
     def __init__(self, template: Template, *, web_workers: int = 2, web_threads: int = 4,
-                 celery_workers: int = 1, celery_concurrency: int = 2, dispatchers: int = 1):
+                 celery_workers: int = int(os.environ.get('BENCH_CELERY_WORKERS', '1')),
+                 celery_concurrency: int = int(os.environ.get('BENCH_CELERY_CONCURRENCY', '8')),
+                 celery_pool: str = os.environ.get('BENCH_CELERY_POOL', 'prefork'),
+                 dispatchers: int = 1):
         self.template, self.token = template, template.token
         self.database = f"qstash_bm_{uuid.uuid4().hex[:8]}"
         self.web_workers, self.web_threads = web_workers, web_threads
         self.celery_workers, self.celery_concurrency = celery_workers, celery_concurrency
+        self.celery_pool = celery_pool
         self.dispatchers = dispatchers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -94,7 +101,7 @@ class ProdStack:
     def settings(self) -> str:
         return (f"gunicorn `-w {self.web_workers} -k gthread --threads {self.web_threads}`, "
                 f"{self.celery_workers} × `celery -A example_project worker -Q qstash "
-                f"-c {self.celery_concurrency}` (prefork), {self.dispatchers} × "
+                f"-P {self.celery_pool} -c {self.celery_concurrency}`, {self.dispatchers} × "
                 f"`manage.py qstash_dispatcher` (default interval)")
 
     def start(self) -> "ProdStack":
@@ -111,7 +118,7 @@ class ProdStack:
         for index in range(self.celery_workers):
             self.processes[f"worker{index + 1}"] = start(f"celery-worker{index + 1}", [
                 PYTHON, "-m", "celery", "-A", "example_project", "worker", "-Q", "qstash",
-                "-c", str(self.celery_concurrency), "-n", f"bench{index + 1}-{self.port}@%h",
+                "-P", self.celery_pool, "-c", str(self.celery_concurrency), "-n", f"bench{index + 1}-{self.port}@%h",
                 "--without-gossip", "--without-mingle", "-l", "WARNING"], env=env)
         for index in range(self.dispatchers):
             self.processes[f"dispatcher{index + 1}"] = start(

@@ -170,6 +170,32 @@ print(json.dumps({"good": good.status_code, "bad": bad.status_code,
                                    "middleware": "QStashSignatureMiddleware"}
 
 
+def test_receiver_only_install_with_the_admin_imports_no_server_dependency():
+    code = """
+import json, sys
+SERVER = ("rest_framework", "celery", "redis", "croniter", "aiohttp", "httpx", "prometheus_client")
+for name in SERVER:
+    sys.modules[name] = None
+from django.conf import settings
+settings.configure(
+    SECRET_KEY="x", ROOT_URLCONF=__name__,
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    INSTALLED_APPS=["django.contrib.admin", "django.contrib.auth",
+                    "django.contrib.contenttypes", "django.contrib.sessions",
+                    "django.contrib.messages", "django_qstash"],
+    QSTASH={"CURRENT_SIGNING_KEY": "sig_" + "a" * 28})
+import django
+django.setup()
+from django.contrib import admin
+admin.autodiscover()
+urlpatterns = []
+registered = sorted(m._meta.label for m in admin.site._registry)
+print(json.dumps({"qstash": [r for r in registered if r.startswith("django_qstash")],
+                  "loaded": sorted(n for n in SERVER if sys.modules.get(n) is not None)}))
+"""
+    assert _run_isolated(code) == {"qstash": [], "loaded": []}
+
+
 def test_qstash_test_client_keeps_its_defaults(keys):
     client = QStashTestClient(query_params={"source": "qstash"}, headers={"X-Trace": "1"})
     response = client.post_signed("/fn/", {"a": 1}, content_type="application/json")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import httpcore
-import httpx
+import asyncio
+
+import aiohttp
 import pytest
 
 from django_qstash.delivery import DeliveryRequest, deliver
 from django_qstash.destinations import (
+    GuardedResolver,
     checked_addresses,
-    guarded_transport,
     is_public,
     validate_url,
 )
@@ -81,8 +82,19 @@ def test_dev_mode_allows_loopback(settings):
 def test_dns_failure_is_a_retryable_connect_error(production):
     def broken(host, port):
         raise OSError("no such host")
-    with pytest.raises(httpcore.ConnectError):
+    # An OSError: aiohttp turns it into a connection error, which is retried.
+    with pytest.raises(OSError, match="cannot resolve nowhere.test"):
         checked_addresses("nowhere.test", 80, broken)
+
+
+def get(url: str, resolver) -> int:
+    """GET ``url`` through a session whose connector uses the guarded resolver."""
+    async def run() -> int:
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(resolver), use_dns_cache=False)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                return response.status
+    return asyncio.run(run())
 
 
 def test_rebinding_resolves_once_and_connects_to_the_checked_address(production, monkeypatch):
@@ -97,20 +109,19 @@ def test_rebinding_resolves_once_and_connects_to_the_checked_address(production,
 
     dialed: list[str] = []
 
-    def fake_connect(self, host, port, *args, **kwargs):
-        dialed.append(host)
-        raise httpcore.ConnectError("no network in tests")
+    async def fake_start_connection(addr_infos, **kwargs):
+        dialed.extend(info[4][0] for info in addr_infos)
+        raise OSError("no network in tests")
 
-    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", fake_connect)
-    with (httpx.Client(transport=guarded_transport(resolver=rebinding)) as client,
-          pytest.raises(httpx.ConnectError)):
-        client.get("http://rebind.test:8080/")
+    monkeypatch.setattr(aiohttp.connector.aiohappyeyeballs, "start_connection",
+                        fake_start_connection)
+    with pytest.raises(aiohttp.ClientConnectorError):
+        get("http://rebind.test:8080/", rebinding)
     assert lookups == ["rebind.test"]
     assert dialed == ["93.184.216.34"]
     # A second connection sees the rebound answer, and is refused before any dial.
-    with (httpx.Client(transport=guarded_transport(resolver=rebinding)) as client,
-          pytest.raises(DestinationRefused)):
-        client.get("http://rebind.test:8080/")
+    with pytest.raises(DestinationRefused):
+        get("http://rebind.test:8080/", rebinding)
     assert dialed == ["93.184.216.34"]
 
 
@@ -118,9 +129,7 @@ def test_connects_to_the_resolved_address_not_the_name(production, sink):
     """A made-up name reaches the sink only because we dial the address we checked."""
     production.QSTASH = {**production.QSTASH, "ALLOWED_DESTINATIONS": ["127.0.0.0/8"]}
     port = sink.server.server_address[1]
-    with httpx.Client(transport=guarded_transport(resolver=fixed("127.0.0.1"))) as client:
-        response = client.get(f"http://made-up.invalid:{port}/named")
-    assert response.status_code == 200
+    assert get(f"http://made-up.invalid:{port}/named", fixed("127.0.0.1")) == 200
     [arrival] = sink.received("/named")
     assert arrival.headers["Host"] == f"made-up.invalid:{port}"
 
@@ -130,9 +139,14 @@ def test_connects_to_the_resolved_address_not_the_name(production, sink):
 def test_deliver_refuses_without_retry(production, host):
     request = DeliveryRequest(url=f"http://{host}:9/x", method="POST", headers={}, body=b"",
                               timeout_seconds=2, message_id="msg_1", retried=0)
-    with httpx.Client(transport=guarded_transport()) as client:
-        outcome = deliver(request, client=client, sign=lambda url, body: "sig", max_body=100)
-    assert outcome.status is None and outcome.non_retryable
+
+    async def run():
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(), use_dns_cache=False)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            return await deliver(request, session=session, sign=lambda url, body: "sig",
+                                 max_body=100)
+    outcome = asyncio.run(run())
+    assert outcome.status is None and outcome.non_retryable, outcome
     assert outcome.error.startswith("refused: destination") and "non-public" in outcome.error
 
 
