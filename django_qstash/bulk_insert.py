@@ -1,80 +1,196 @@
-"""Insert many rows at once with prebuilt SQL: COPY for big sets on PostgreSQL, else executemany."""
+"""Insert new rows with prebuilt SQL: one statement for a few rows, COPY for many on PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import json
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
+from django.utils import timezone
 
-# From this many rows on, PostgreSQL COPY beats a pipelined executemany.
+from .conf import qstash_settings
+from .group_commit import GroupCommit
+
+# From this many rows on, PostgreSQL COPY beats one multi-row INSERT.
 COPY_THRESHOLD = 20
+_MISSING = object()
 
 
-def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert ``objs`` as new rows. Auto-increment primary keys are not read back.
+class Table:
+    """How one model's new rows are written: columns, defaults and the few value conversions
+    that differ from what the driver does by itself. Django's per-field conversion
+    (``get_db_prep_save``) cost more CPU than the database spent storing the rows."""
 
-    Django's bulk_create compiles every value into one big INSERT, and psycopg then re-scans
-    that SQL for placeholders; both cost more CPU than the database spends storing the rows.
-    Here the statement text is built once per model and only the values are converted.
-    """
-    if not objs:
-        return
-    alias = router.db_for_write(model)
-    connection = connections[alias]
-    fields = insert_fields(model)
-    rows = [[_db_value(f, obj, connection) for f in fields] for obj in objs]
-    with fast_cursor(connection) as cursor:
-        if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-            with cursor.copy(copy_sql(model, connection.vendor)) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        elif len(rows) == 1:
-            cursor.execute(insert_sql(model, connection.vendor), rows[0])
-        else:
-            cursor.executemany(insert_sql(model, connection.vendor), rows)
-    for obj in objs:  # as bulk_create leaves them: saved, so a later save() updates
-        obj._state.adding = False
-        obj._state.db = alias
+    def __init__(self, model: type[models.Model]) -> None:
+        fields = [f for f in model._meta.concrete_fields
+                  if not (f.primary_key and isinstance(f, models.AutoField))]
+        self.model = model
+        self.attnames = [f.attname for f in fields]
+        self.columns = [f.column for f in fields]
+        # Callable defaults (dict, list) are called once: values are only read, never changed.
+        self.defaults = [f.get_default() if f.has_default() else None for f in fields]
+        self.json = [(i, f.null) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+        self.datetimes = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
+        self.auto_now = [i for i, f in enumerate(fields) if getattr(f, "auto_now", False)]
+        self.auto_now_add = [i for i, f in enumerate(fields) if getattr(f, "auto_now_add", False)]
+        self.choices = [i for i, f in enumerate(fields) if f.choices]
+        self.table = model._meta.db_table
 
-
-def fast_cursor(connection):
-    """On PostgreSQL, psycopg's own server-binding cursor on Django's connection (same
-    transaction): values travel apart from the SQL and a statement run again is prepared on
-    the server. Django's client-binding cursor quotes every value into the SQL text, which
-    cost more CPU than anything else on the publish path. Elsewhere, Django's cursor."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    import psycopg
-
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    def row(self, obj, now, adapt_datetime) -> list:
+        """``obj``'s column values: a model instance or any object with the same attributes;
+        an attribute it lacks takes the field's default."""
+        get = obj.__dict__.get
+        values = [get(name, _MISSING) for name in self.attnames]
+        for index, value in enumerate(values):
+            if value is _MISSING:
+                values[index] = getattr(obj, self.attnames[index], self.defaults[index])
+        for index in self.auto_now:
+            values[index] = now
+        for index in self.auto_now_add:
+            if values[index] is None:
+                values[index] = now
+        for index in self.choices:
+            if isinstance(values[index], enum.Enum):
+                values[index] = values[index].value
+        for index, nullable in self.json:
+            value = values[index]
+            if value is None and nullable:
+                continue
+            if isinstance(value, (dict, list)) and not value:
+                # Most JSON columns hold an empty dict or list: no encoder call for those.
+                values[index] = "{}" if isinstance(value, dict) else "[]"
+            else:
+                values[index] = json.dumps(value)
+        if adapt_datetime is not None:
+            for index in self.datetimes:
+                values[index] = adapt_datetime(values[index])
+        return values
 
 
 @lru_cache(maxsize=None)
-def insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
-    return tuple(f for f in model._meta.concrete_fields
-                 if not (f.primary_key and isinstance(f, models.AutoField)))
+def table(model: type[models.Model]) -> Table:
+    return Table(model)
 
 
-@lru_cache(maxsize=None)
-def insert_sql(model: type[models.Model], vendor: str) -> str:
+def marks(vendor: str, count: int, start: int = 1) -> str:
+    """``count`` parameter placeholders: PostgreSQL's own ``$n`` (fast_cursor is a raw cursor:
+    psycopg re-parses ``%s`` queries of more than 50 parameters on every call), else ``%s``."""
+    if vendor == "postgresql":
+        return ", ".join(f"${n}" for n in range(start, start + count))
+    return ", ".join(["%s"] * count)
+
+
+@lru_cache(maxsize=256)
+def values_sql(model: type[models.Model], vendor: str, rows: int, start: int = 1) -> str:
+    """``INSERT INTO t (cols) VALUES (...), (...)`` for ``rows`` rows, numbering from ``start``."""
     quote = connections[router.db_for_write(model)].ops.quote_name
-    fields = insert_fields(model)
-    columns = ", ".join(quote(f.column) for f in fields)
-    values = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
+    spec = table(model)
+    width = len(spec.columns)
+    values = ", ".join(f"({marks(vendor, width, start + row * width)})" for row in range(rows))
+    return (f"INSERT INTO {quote(spec.table)} ({', '.join(quote(c) for c in spec.columns)}) "
+            f"VALUES {values}")
 
 
 @lru_cache(maxsize=None)
 def copy_sql(model: type[models.Model], vendor: str) -> str:
     quote = connections[router.db_for_write(model)].ops.quote_name
-    columns = ", ".join(quote(f.column) for f in insert_fields(model))
-    return f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    spec = table(model)
+    return f"COPY {quote(spec.table)} ({', '.join(quote(c) for c in spec.columns)}) FROM STDIN"
 
 
-def _db_value(field: models.Field, obj: models.Model, connection):
-    value = field.get_db_prep_save(field.pre_save(obj, True), connection)
-    # Choices enums are str/int subclasses; COPY's dumpers would otherwise see the enum.
-    return value.value if isinstance(value, enum.Enum) else value
+def insert_rows(model: type[models.Model], objs: Sequence) -> None:
+    """Insert ``objs`` as new rows of ``model``. Auto-increment primary keys are not read back."""
+    insert_groups([(model, objs)])
+
+
+def insert_groups(groups: Sequence[tuple[type[models.Model], Sequence]]) -> None:
+    """Insert several models' new rows, atomically. A few rows on PostgreSQL go in ONE
+    statement (data-modifying CTEs): outside a transaction that is one round trip, commit
+    included. Many rows stream through COPY inside a transaction. Outside a transaction,
+    concurrent callers in this process share the statement and the commit (group_commit)."""
+    groups = [(model, objs) for model, objs in groups if objs]
+    if not groups:
+        return
+    alias = router.db_for_write(groups[0][0])
+    if connections[alias].in_atomic_block or not qstash_settings.GROUP_COMMIT:
+        _write(groups)
+    else:
+        _group_commit(alias).submit(groups)
+
+
+_committers: dict[str, GroupCommit] = {}
+_committers_lock = threading.Lock()
+
+
+def _group_commit(alias: str) -> GroupCommit:
+    with _committers_lock:
+        if alias not in _committers:
+            _committers[alias] = GroupCommit(_write)
+        return _committers[alias]
+
+
+def _write(groups) -> None:
+    alias = router.db_for_write(groups[0][0])
+    connection = connections[alias]
+    vendor = connection.vendor
+    now = timezone.now()
+    adapt = None if vendor == "postgresql" else connection.ops.adapt_datetimefield_value
+    rows = [(model, [table(model).row(obj, now, adapt) for obj in objs]) for model, objs in groups]
+    total = sum(len(r) for _, r in rows)
+    if vendor == "postgresql" and total < COPY_THRESHOLD:
+        sql, params = _one_statement(rows, vendor)
+        with fast_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+    else:
+        with transaction.atomic(using=alias, savepoint=False), fast_cursor(connection) as cursor:
+            for model, model_rows in rows:
+                _write_many(cursor, model, model_rows, vendor)
+    for _, objs in groups:
+        for obj in objs:
+            state = getattr(obj, "_state", None)
+            if state is not None:  # as bulk_create leaves them: saved, so a later save() updates
+                state.adding, state.db = False, alias
+
+
+def _one_statement(rows, vendor: str) -> tuple[str, list]:
+    parts, params = [], []
+    for model, model_rows in rows:
+        parts.append(values_sql(model, vendor, len(model_rows), len(params) + 1))
+        for row in model_rows:
+            params.extend(row)
+    *first, last = parts
+    ctes = ", ".join(f"q{index} AS ({part})" for index, part in enumerate(first))
+    return (f"WITH {ctes} {last}" if ctes else last), params
+
+
+def _write_many(cursor, model, rows: list[list], vendor: str) -> None:
+    if vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        with cursor.copy(copy_sql(model, vendor)) as copy:
+            for row in rows:
+                copy.write_row(row)
+    elif vendor == "postgresql":
+        cursor.execute(values_sql(model, vendor, len(rows)), [v for row in rows for v in row])
+    else:
+        cursor.executemany(values_sql(model, vendor, 1), rows)
+
+
+@contextlib.contextmanager
+def fast_cursor(connection):
+    """On PostgreSQL, a psycopg raw cursor on Django's connection (same transaction): ``$n``
+    placeholders, values sent apart from the SQL, a statement run again prepared on the
+    server. Django's client-binding cursor quotes every value into the SQL text, which cost
+    more CPU than anything else on the publish path. Elsewhere, Django's cursor (``%s``).
+    Errors come out as Django's database errors either way, and mark the connection alike."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        yield cursor

@@ -15,7 +15,7 @@ WorkItem = tuple[str, int]  # (message id, claim token)
 # Only what claiming and the ACTIVE event need; bodies stay in the database.
 CLAIM_FIELDS = ("id", "tenant_id", "kind", "url", "topic_name", "endpoint_name", "queue_name",
                 "schedule_id", "flow_control_key", "labels", "label_index", "timeout_seconds",
-                "claim_token", "created_at")
+                "claim_token", "created_at", "not_before")
 
 
 def lease_until(message: Message, now: datetime, *, started: bool = False) -> datetime:
@@ -26,7 +26,13 @@ def lease_until(message: Message, now: datetime, *, started: bool = False) -> da
     seconds = timeout + qstash_settings.LEASE_GRACE_SECONDS
     if not started:
         seconds += qstash_settings.LEASE_PICKUP_SECONDS
-    return now + timedelta(seconds=seconds)
+    # A message claimed ahead of its time (CLAIM_AHEAD_SECONDS) starts when it is due.
+    return starts_at(message, now) + timedelta(seconds=seconds)
+
+
+def starts_at(message, now: datetime) -> datetime:
+    not_before = message.not_before
+    return not_before if not_before is not None and not_before > now else now
 
 
 def locked(queryset):
@@ -41,7 +47,7 @@ def claim(messages: list[Message], now: datetime) -> list[WorkItem]:
     for message in messages:
         message.claim_token += 1
         by_lease[(lease_until(message, now), message.claim_token)].append(message.id)
-        events.append(event_for(message, Event.State.ACTIVE, now))
+        events.append(event_for(message, Event.State.ACTIVE, starts_at(message, now)))
     for (lease, token), message_ids in by_lease.items():
         Message.objects.filter(id__in=message_ids).update(
             status=Message.Status.ACTIVE, lease_expires_at=lease, claim_token=token)

@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     # A validated API token is remembered this long per process; a token revoked in another
     # process stops working within this many seconds. 0 looks every token up every time.
     "TOKEN_CACHE_SECONDS": 5,
+    # Publishes running at the same time in one process share one INSERT and one commit
+    # (each answers only after its rows are committed). False: every publish commits alone.
+    "GROUP_COMMIT": True,
     # Delivered messages stay readable through GET /v2/messages/{id} for this long.
     "DELIVERED_RETENTION_SECONDS": 60 * 60,
     "DEDUPLICATION_WINDOW_SECONDS": 10 * 60,
@@ -44,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     # Extra time a claimed message may wait in the broker before a worker picks it up.
     "LEASE_PICKUP_SECONDS": 120,
     "DISPATCH_BATCH_SIZE": 500,
+    # Messages without queue or flow control are claimed this long before they are due and
+    # sent by their worker at the due time: a burst due in one second leaves in that second.
+    # A cancel that arrives in this window lets the first attempt go out (as for a message
+    # in flight). 0 claims only what is due.
+    "CLAIM_AHEAD_SECONDS": 2,
     # The dispatcher stops claiming while this many messages are claimed but unfinished.
     "MAX_IN_FLIGHT": 5000,
     # Reported by GET /v2/globalParallelism; 0 means no global cap.
@@ -98,24 +106,22 @@ ENVIRONMENT_FALLBACKS = {
 class QStashSettings:
     """Attribute access to ``settings.QSTASH`` merged over DEFAULTS, cached until changed."""
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
     def _user_settings(self) -> dict[str, Any]:
         return getattr(settings, "QSTASH", None) or {}
 
     def __getattr__(self, name: str) -> Any:
+        # Only called for names not yet resolved: the value is then stored on the instance,
+        # so the hot paths' later reads are plain attribute lookups.
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(f"Unknown QSTASH setting: {name}")
-        if name not in self._cache:
-            value = self._user_settings().get(name, DEFAULTS[name])
-            if value is None and name in ENVIRONMENT_FALLBACKS:
-                value = os.environ.get(ENVIRONMENT_FALLBACKS[name]) or None
-            self._cache[name] = value
-        return self._cache[name]
+        value = self._user_settings().get(name, DEFAULTS[name])
+        if value is None and name in ENVIRONMENT_FALLBACKS:
+            value = os.environ.get(ENVIRONMENT_FALLBACKS[name]) or None
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
-        self._cache.clear()
+        self.__dict__.clear()
 
 
 qstash_settings = QStashSettings()

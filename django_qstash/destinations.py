@@ -153,6 +153,19 @@ def verify_host(host: str) -> None:
 
 def validate_url(url: str, label: str = "destination") -> str:
     """Publish-time syntax check, so a URL no attempt could ever reach is a 400, not a DLQ entry."""
+    if url in _valid_urls:  # the same few destinations come again and again
+        return url
+    _check_url(url, label)
+    if len(_valid_urls) >= 4096:
+        _valid_urls.clear()
+    _valid_urls[url] = True
+    return url
+
+
+_valid_urls: dict[str, bool] = {}
+
+
+def _check_url(url: str, label: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise BadRequest(f"{label} must be an http(s) URL")
     try:
@@ -163,4 +176,3 @@ def validate_url(url: str, label: str = "destination") -> str:
         raise BadRequest(f"{label} {url[:200]!r} has no host")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise BadRequest(f"{label} {url[:200]!r} has an invalid port")
-    return url

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
 from django.db.models import Q
 
 from . import clock
-from .conf import qstash_settings
 from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
+from .conf import qstash_settings
 from .flow_control import claim_flow_controlled
 from .models import Message, Queue
 from .transport import submit_or_leave_to_lease
@@ -21,10 +21,14 @@ Status = Message.Status
 
 
 def claim_unqueued(now: datetime, limit: int) -> list[WorkItem]:
+    """Messages free of queues and flow control, including those due within the next
+    CLAIM_AHEAD_SECONDS: a worker holds those and sends each exactly when it is due, so a
+    burst due in the same second goes out at once instead of waiting to be claimed."""
+    horizon = now + timedelta(seconds=qstash_settings.CLAIM_AHEAD_SECONDS)
     with transaction.atomic():
         # Callbacks of queued messages carry their queue's name but never wait in it.
         unqueued = Q(queue_name="") | ~Q(kind=Message.Kind.MESSAGE)
-        rows = list(locked(Message.objects.due(now).filter(unqueued, flow_control_key="")
+        rows = list(locked(Message.objects.due(horizon).filter(unqueued, flow_control_key="")
                            .order_by("not_before").only(*CLAIM_FIELDS))[:limit])
         return claim(rows, now)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .models import Event, Message
+from .drafts import EventDraft
 
 
-def event_for(message: Message, state: str, at: datetime, **extra) -> Event:
-    return Event(
+def event_for(message, state: str, at: datetime, **extra) -> EventDraft:
+    """The log row for ``message`` (a model instance or a draft) entering ``state``."""
+    return EventDraft(
         tenant_id=message.tenant_id,
         message_id=message.id,
         state=state,

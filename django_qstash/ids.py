@@ -11,14 +11,17 @@ BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def base58(length: int) -> str:
-    # One call to the OS for all the randomness; a choice per character costs one each.
-    # 256 % 58 != 0, so reject the top bytes to keep every character equally likely.
-    out: list[str] = []
-    while len(out) < length:
-        for byte in secrets.token_bytes(length * 2):
-            if byte < 232:  # 232 = 4 * 58
-                out.append(BASE58_ALPHABET[byte % 58])
-    return "".join(out[:length])
+    # One uniform draw below 58**length, written in base 58: every string equally likely,
+    # one call for the randomness instead of one per character.
+    value = secrets.randbelow(_SPANS.get(length) or 58 ** length)
+    digits = []
+    for _ in range(length):
+        value, rem = divmod(value, 58)
+        digits.append(BASE58_ALPHABET[rem])
+    return "".join(digits)
+
+
+_SPANS = {n: 58 ** n for n in (20, 24, 27, 28, 40)}
 
 
 def message_id() -> str:

@@ -68,7 +68,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
             follow_ups.insert(0, callback_message(message, "callback", body, now))
         message.lease_expires_at = None
         message.save(update_fields=SAVED_FIELDS)
-        Event.objects.bulk_create(events)
+        insert_rows(Event, events)
         observability.record(events, [(message, outcome, started_at)])
         save_messages(follow_ups, now)
     return message
@@ -116,8 +116,9 @@ def cancel_claimed(message_id: str, claim_token: int) -> None:
         _finish(message, Status.CANCELED, now)
         message.lease_expires_at = None
         message.save(update_fields=SAVED_FIELDS)
-        event_for(message, State.CANCELED, now).save()
-        observability.record([event_for(message, State.CANCELED, now)])
+        event = event_for(message, State.CANCELED, now)
+        insert_rows(Event, [event])
+        observability.record([event])
 
 
 def _finish(message: Message, status: str, now: datetime) -> None:

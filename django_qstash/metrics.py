@@ -44,8 +44,15 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400))
 
 
+_state_children: dict[tuple[str, str], object] = {}
+
+
 def count_state(name: str, tenant: str) -> None:
-    STATE_COUNTERS[name].labels(tenant=tenant).inc()
+    # labels() validates and looks the child up on every call; the pair is looked up once.
+    child = _state_children.get((name, tenant))
+    if child is None:
+        child = _state_children[(name, tenant)] = STATE_COUNTERS[name].labels(tenant=tenant)
+    child.inc()
 
 
 def observe_attempt(message: Message, outcome: DeliveryOutcome, started_at: datetime,

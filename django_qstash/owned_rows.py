@@ -27,8 +27,24 @@ def _names(vendor: str) -> dict[str, str]:
             "keys": quote(SigningKeyPair._meta.db_table)}
 
 
-def _placeholders(count: int) -> str:
-    return ", ".join(["%s"] * count)
+class Params:
+    """Values of one statement, each added where its placeholder goes: ``$1, $2 …`` for
+    fast_cursor on PostgreSQL, ``%s`` elsewhere and for Django's cursor (``native=False``)."""
+
+    def __init__(self, vendor: str, native: bool = True) -> None:
+        self.vendor, self.values = vendor, []
+        self.numbered = native and vendor == "postgresql"
+
+    def add(self, value) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.numbered else "%s"
+
+    def id_in(self, ids: list[str], column: str = "id") -> str:
+        """``column`` is one of ``ids``: one array value on PostgreSQL, so the statement text
+        (and its prepared plan) is the same for every batch size."""
+        if self.vendor == "postgresql":
+            return f"{column} = ANY({self.add(list(ids))})"
+        return f"{column} IN ({', '.join(self.add(i) for i in ids)})"
 
 
 def load_owned(items: list[WorkItem]) -> list[Message]:
@@ -37,11 +53,13 @@ def load_owned(items: list[WorkItem]) -> list[Message]:
     if not items:
         return []
     tokens = dict(items)
-    names = _names(_connection().vendor)
+    vendor = _connection().vendor
+    names = _names(vendor)
+    params = Params(vendor, native=False)  # Django's cursor: raw() builds the model instances
     sql = (f"SELECT m.*, k.current AS signing_key FROM {names['message']} m "
            f"LEFT JOIN {names['keys']} k ON k.tenant_id = m.tenant_id "
-           f"WHERE m.id IN ({_placeholders(len(tokens))}) AND m.status = %s")
-    messages = Message.objects.raw(sql, [*tokens, ACTIVE])
+           f"WHERE {params.id_in(list(tokens), 'm.id')} AND m.status = {params.add(ACTIVE)}")
+    messages = Message.objects.raw(sql, params.values)
     return [m for m in messages if m.claim_token == tokens[m.id]]
 
 
@@ -58,12 +76,15 @@ def renew_leases(messages: list[Message], now: datetime) -> None:
     groups: dict[tuple[datetime, int], list[str]] = defaultdict(list)
     for message in messages:
         groups[(lease_until(message, now, started=True), message.claim_token)].append(message.id)
+    vendor = connection.vendor
     with fast_cursor(connection) as cursor:
         for (lease, token), ids in groups.items():
+            p = Params(vendor)
             cursor.execute(
-                f"UPDATE {_names(connection.vendor)['message']} SET lease_expires_at = %s "
-                f"WHERE id IN ({_placeholders(len(ids))}) AND status = %s AND claim_token = %s",
-                [connection.ops.adapt_datetimefield_value(lease), *ids, ACTIVE, token])
+                f"UPDATE {_names(vendor)['message']} "
+                f"SET lease_expires_at = {p.add(connection.ops.adapt_datetimefield_value(lease))} "
+                f"WHERE {p.id_in(ids)} AND status = {p.add(ACTIVE)} AND claim_token = {p.add(token)}",
+                p.values)
 
 
 def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str]:
@@ -72,14 +93,15 @@ def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str
     connection = _connection()
     at = connection.ops.adapt_datetimefield_value(now)
     finished: set[str] = set()
+    vendor = connection.vendor
     with fast_cursor(connection) as cursor:
         for token, group in _by_token(messages).items():
             ids = sorted(m.id for m in group)  # one lock order for every worker
+            p = Params(vendor)
             cursor.execute(
-                f"UPDATE {_names(connection.vendor)['message']} SET status = %s, finished_at = %s, "
-                f"lease_expires_at = NULL, updated_at = %s "
-                f"WHERE id IN ({_placeholders(len(ids))}) AND status = %s AND claim_token = %s "
-                f"RETURNING id",
-                [status, at, at, *ids, ACTIVE, token])
+                f"UPDATE {_names(vendor)['message']} SET status = {p.add(status)}, "
+                f"finished_at = {p.add(at)}, lease_expires_at = NULL, updated_at = {p.add(at)} "
+                f"WHERE {p.id_in(ids)} AND status = {p.add(ACTIVE)} "
+                f"AND claim_token = {p.add(token)} RETURNING id", p.values)
             finished.update(row[0] for row in cursor.fetchall())
     return finished

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections
 
-from . import clock
-from .conf import qstash_settings
+from . import clock, sender
 from .claiming import WorkItem
-from . import sender
+from .conf import qstash_settings
 from .delivery import DeliveryOutcome, DeliveryRequest, deliver
 from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
@@ -23,6 +23,8 @@ from .signing import sign
 logger = logging.getLogger("django_qstash.worker")
 # Outcomes finished within this window are written together: fewer, larger transactions.
 FLUSH_SECONDS = 0.02
+DUE_POLL_SECONDS = 0.05
+SEND_SETTLE_SECONDS = 0.25
 
 
 def delivery_request(message: Message) -> DeliveryRequest:
@@ -41,14 +43,24 @@ def delivery_request(message: Message) -> DeliveryRequest:
 
 
 async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome, datetime]:
-    """One HTTP attempt on the sender loop; no database access."""
+    """One HTTP attempt on the sender loop; no database access. A message claimed ahead of
+    its time is prepared and signed now, and sent the moment it is due."""
+    request = delivery_request(message)
+    signature = sign(key=key, url=request.url, body=request.body)
+    await until_due(message.not_before)
     started_at = clock.now()
     outcome = await deliver(
-        delivery_request(message), session=session,
-        sign=lambda url, body: sign(key=key, url=url, body=body),
+        request, session=session, sign=lambda url, body: signature,
         max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
     )
     return outcome, started_at
+
+
+async def until_due(not_before: datetime | None) -> None:
+    # Asks the injectable clock again after each short sleep, so a test's frozen clock
+    # decides; on the real clock the last sleep ends on the due time itself.
+    while not_before is not None and (wait := (not_before - clock.now()).total_seconds()) > 0:
+        await asyncio.sleep(min(wait, DUE_POLL_SECONDS))
 
 
 def send_rate_limited(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
@@ -96,17 +108,25 @@ def process_batch(items: list[WorkItem]) -> None:
     messages = [m for m in messages if not m.cancel_requested]
     if not messages:
         return
-    renew_leases(messages, clock.now())
     keys = signing_keys(messages)
     futures: dict[Future, Message] = {
         start_send(message, keys[message.tenant_id]): message for message in messages}
+    # While the requests are on their way (their own thread): their outcomes are recorded
+    # below, by this thread, after this.
+    renew_leases(messages, clock.now())
     pending = set(futures)
+    # A batch claimed ahead of its time records nothing until its sends are out: writing
+    # outcomes must not take the CPU from sends due in the same moment.
+    last_due = max((m.not_before for m in messages if m.not_before), default=None)
+    now = clock.now()
+    record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if last_due and last_due > now else now
+    results: list = []
     while pending:
         done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-        if not done:
-            continue
-        results = [(futures[future], *future.result()) for future in done]
-        record_outcomes([result for result in results if result[1] is not None])
+        results += [(futures[future], *future.result()) for future in done]
+        if results and (not pending or clock.now() >= record_from):
+            record_outcomes([result for result in results if result[1] is not None])
+            results = []
 
 
 def process_batch_safely(items: list[WorkItem]) -> None:

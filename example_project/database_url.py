@@ -17,7 +17,9 @@ def parse_database_url(url: str) -> dict:
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
+            # No "SELECT 1" before every request's first query (a round trip each): a connection
+            # that broke is closed after the request that saw the error, and the next reconnects.
+            "CONN_HEALTH_CHECKS": False,
         }
         options = dict(parse_qsl(parts.query))
         if options:

@@ -82,8 +82,9 @@ async def publish_closed_loop(base: str, auth: dict, destination: str, headers: 
     return {"elapsed": elapsed, "ok": total - len(errors), "latencies": latencies, "errors": errors}
 
 
-async def get_closed_loop(url: str, total: int, concurrency: int) -> float:
-    """Requests/s of plain GETs of ``url`` over ``concurrency`` keep-alive connections."""
+async def get_closed_loop(url: str, total: int, concurrency: int, status: int = 200) -> float:
+    """Requests/s of plain GETs of ``url`` over ``concurrency`` keep-alive connections, each
+    answered with ``status``."""
     async with _session(concurrency) as session:
         remaining = [total]
 
@@ -92,6 +93,8 @@ async def get_closed_loop(url: str, total: int, concurrency: int) -> float:
                 remaining[0] -= 1
                 async with session.get(url) as resp:
                     await resp.read()
+                    if resp.status != status:
+                        raise RuntimeError(f"GET {url}: {resp.status}, expected {status}")
 
         started = time.perf_counter()
         await asyncio.gather(*(connection() for _ in range(concurrency)))

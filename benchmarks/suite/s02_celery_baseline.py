@@ -7,8 +7,19 @@ import time
 
 import redis
 
-from .common import (PYTHON, REDIS_BASE, REDIS_BASELINE_DB, CpuMeter, descendants, fmt,
-                     format_cpu, median, on_cleanup, start, stop)
+from .common import (
+    PYTHON,
+    REDIS_BASE,
+    REDIS_BASELINE_DB,
+    CpuMeter,
+    descendants,
+    fmt,
+    format_cpu,
+    median,
+    on_cleanup,
+    start,
+    stop,
+)
 
 BROKER = f"{REDIS_BASE}/{REDIS_BASELINE_DB}"
 os.environ["BASELINE_BROKER_URL"] = BROKER

@@ -39,7 +39,7 @@ def run_once(stack: ProdStack, sink, total: int, timeout: float, tag: str) -> di
 def profile_pass(stack: ProdStack, sink, total: int, seconds: float) -> str:
     """An extra, unscored run with py-spy attached to every server process."""
     processes = stack.processes
-    roles = {"gunicorn": processes["web"].pid, "celery worker": processes["worker1"].pid,
+    roles = {"web server": stack.roles()["web server"][-1], "celery worker": processes["worker1"].pid,
              "dispatcher": processes["dispatcher1"].pid}
     result: dict = {}
     thread = threading.Thread(target=lambda: result.update(

@@ -42,7 +42,7 @@ def run_once(stack, sink, tag: str, seconds: float) -> dict:
 
 def profile_pass(stack, sink, seconds: float) -> str:
     processes = stack.processes
-    roles = {"gunicorn": processes["web"].pid, "celery worker": processes["worker1"].pid,
+    roles = {"web server": stack.roles()["web server"][-1], "celery worker": processes["worker1"].pid,
              "dispatcher": processes["dispatcher1"].pid}
     thread = threading.Thread(target=run_once, args=(stack, sink, "profile", seconds), daemon=True)
     thread.start()

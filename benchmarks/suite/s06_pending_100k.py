@@ -46,7 +46,7 @@ class RssWatch(threading.Thread):
 
 def server_part(ctx, total: int) -> dict:
     stack = ProdStack(ctx.template, web_workers=2, web_threads=4).start()
-    roots = {name.replace("web", "gunicorn"): p.pid for name, p in stack.processes.items()}
+    roots = {name.replace("web", "web server"): p.pid for name, p in stack.processes.items()}
     watch = RssWatch(roots)
     watch.start()
     try:
@@ -98,7 +98,7 @@ def run(ctx) -> dict:
     total = ctx.pending_messages
     server = server_part(ctx, total)
     baseline = baseline_part(ctx, total)
-    checked = [(r, p, mb) for r, p, mb in _peaks(server["peak"]) if r != "gunicorn"]
+    checked = [(r, p, mb) for r, p, mb in _peaks(server["peak"]) if r != "web server"]
     worst = max(mb for _, _, mb in checked)
     base_worst = max(mb for _, _, mb in _peaks(baseline["peak"]))
     speedup = baseline["enqueue_s"] / server["publish_s"]
@@ -116,7 +116,7 @@ def run(ctx) -> dict:
         f"({baseline['left_in_queue']:,} still in the Redis list after "
         f"{ctx.absorb_timeout:g} s max).\n\n"
         "Peak VmRSS per process, sampled every 0.5 s (children of the prefork pools included; "
-        "gunicorn reported but not part of the target):\n\n"
+        "the web server reported but not part of the target):\n\n"
         "| role | pid | peak RSS MB | command |\n|---|---|---|---|\n" + "\n".join(lines))
     return {
         "rows": [(f"{total:,} pending (1 h delay): max RSS of any worker/dispatcher process",

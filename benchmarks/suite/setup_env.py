@@ -19,7 +19,7 @@ from .common import PG_ADMIN_URL, PYTHON, REDIS_BASE, ROOT
 
 PIP_PACKAGES = {"aiohttp": "aiohttp", "uvloop": "uvloop", "requests": "requests"}
 VERSIONED = ["Django", "djangorestframework", "celery", "kombu", "billiard", "redis", "psycopg",
-             "httpx", "httpcore", "gunicorn", "requests", "aiohttp", "uvloop", "py-spy"]
+             "httpx", "httpcore", "granian", "gunicorn", "requests", "aiohttp", "uvloop", "py-spy"]
 
 
 def ensure_nginx() -> None:

@@ -1,4 +1,4 @@
-"""This server: production stack (PostgreSQL, Redis, Celery, dispatcher, gunicorn) and dev mode."""
+"""This server: production stack (PostgreSQL, Redis, Celery, dispatcher, granian) and dev mode."""
 
 from __future__ import annotations
 
@@ -12,8 +12,20 @@ import httpx
 import psycopg
 import redis
 
-from .common import (PG_ADMIN_URL, PYTHON, REDIS_BASE, REDIS_SERVER_DB, ROOT, WORK, descendants,
-                     free_port, on_cleanup, start, stop, wait_for)
+from .common import (
+    PG_ADMIN_URL,
+    PYTHON,
+    REDIS_BASE,
+    REDIS_SERVER_DB,
+    ROOT,
+    WORK,
+    descendants,
+    free_port,
+    on_cleanup,
+    start,
+    stop,
+    wait_for,
+)
 
 BROKER = f"{REDIS_BASE}/{REDIS_SERVER_DB}"
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -77,16 +89,35 @@ class Template:
         self.token = manage(env, "qstash_create_token", "--quiet").strip()
 
 
+def web_command(server: str, port: int, workers: int, threads: int) -> list[str]:
+    """The WSGI server running ``example_project.wsgi``: granian (the README's) or gunicorn."""
+    if server == "gunicorn":
+        return [PYTHON, "-m", "gunicorn", "example_project.wsgi", "-b", f"127.0.0.1:{port}",
+                "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+                "--keep-alive", "75", "--backlog", "4096"]
+    return [PYTHON, "-m", "granian", "--interface", "wsgi", "example_project.wsgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--blocking-threads", str(threads), "--backlog", "4096", "--log-level", "warning"]
+
+
+def web_settings(server: str, workers: int, threads: int) -> str:
+    if server == "gunicorn":
+        return f"gunicorn `-w {workers} -k gthread --threads {threads}`"
+    return f"granian `--interface wsgi --workers {workers} --blocking-threads {threads}`"
+
+
 class ProdStack:
-    """gunicorn + Celery worker(s) `-Q qstash` + dispatcher(s), on a fresh database copy."""
+    """Web server + Celery worker(s) `-Q qstash` + dispatcher(s), on a fresh database copy."""
 
     def __init__(self, template: Template, *, web_workers: int = 2, web_threads: int = 4,
-                 celery_workers: int = int(os.environ.get('BENCH_CELERY_WORKERS', '1')),
-                 celery_concurrency: int = int(os.environ.get('BENCH_CELERY_CONCURRENCY', '8')),
-                 celery_pool: str = os.environ.get('BENCH_CELERY_POOL', 'prefork'),
+                 web_server: str = os.environ.get("BENCH_WEB_SERVER", "granian"),
+                 celery_workers: int = int(os.environ.get("BENCH_CELERY_WORKERS", "1")),
+                 celery_concurrency: int = int(os.environ.get("BENCH_CELERY_CONCURRENCY", "8")),
+                 celery_pool: str = os.environ.get("BENCH_CELERY_POOL", "prefork"),
                  dispatchers: int = 1):
         self.template, self.token = template, template.token
         self.database = f"qstash_bm_{uuid.uuid4().hex[:8]}"
+        self.web_server = web_server
         self.web_workers, self.web_threads = web_workers, web_threads
         self.celery_workers, self.celery_concurrency = celery_workers, celery_concurrency
         self.celery_pool = celery_pool
@@ -99,7 +130,7 @@ class ProdStack:
 
     @property
     def settings(self) -> str:
-        return (f"gunicorn `-w {self.web_workers} -k gthread --threads {self.web_threads}`, "
+        return (f"{web_settings(self.web_server, self.web_workers, self.web_threads)}, "
                 f"{self.celery_workers} × `celery -A example_project worker -Q qstash "
                 f"-P {self.celery_pool} -c {self.celery_concurrency}`, {self.dispatchers} × "
                 f"`manage.py qstash_dispatcher` (default interval)")
@@ -111,14 +142,13 @@ class ProdStack:
         redis.Redis.from_url(BROKER).flushdb()
         env = clean_env(DATABASE_URL=self.db_url, CELERY_BROKER_URL=BROKER,
                         QSTASH_ALLOW_PRIVATE_DESTINATIONS="true")
-        self.processes["web"] = start("gunicorn", [
-            PYTHON, "-m", "gunicorn", "example_project.wsgi", "-b", f"127.0.0.1:{self.port}",
-            "-w", str(self.web_workers), "-k", "gthread", "--threads", str(self.web_threads),
-            "--keep-alive", "75", "--backlog", "4096"], env=env)
+        self.processes["web"] = start(self.web_server, web_command(
+            self.web_server, self.port, self.web_workers, self.web_threads), env=env)
         for index in range(self.celery_workers):
             self.processes[f"worker{index + 1}"] = start(f"celery-worker{index + 1}", [
                 PYTHON, "-m", "celery", "-A", "example_project", "worker", "-Q", "qstash",
-                "-P", self.celery_pool, "-c", str(self.celery_concurrency), "-n", f"bench{index + 1}-{self.port}@%h",
+                "-P", self.celery_pool, "-c", str(self.celery_concurrency),
+                "-n", f"bench{index + 1}-{self.port}@%h",
                 "--without-gossip", "--without-mingle", "-l", "WARNING"], env=env)
         for index in range(self.dispatchers):
             self.processes[f"dispatcher{index + 1}"] = start(
@@ -146,7 +176,7 @@ class ProdStack:
 
     def roles(self) -> dict[str, list[int]]:
         """Process ids by role, Celery prefork children and gunicorn workers included."""
-        roles = {"gunicorn": descendants(self.processes["web"].pid)}
+        roles = {"web server": descendants(self.processes["web"].pid)}
         roles["celery workers"] = [pid for name, p in self.processes.items()
                                    if name.startswith("worker") for pid in descendants(p.pid)]
         roles["dispatcher"] = [pid for name, p in self.processes.items()

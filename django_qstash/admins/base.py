@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from ..models import Tenant
 from ..api.filters import is_number
+from ..models import Tenant
 
 # Staff users who are not superusers see the tenants named by their groups "qstash-tenant:<name>".
 TENANT_GROUP_PREFIX = "qstash-tenant:"

@@ -14,13 +14,18 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from .. import observability
-from ..dlq_tools import (delete_matching, header_lines, parse_header_lines, retry_edited,
-                         retry_matching)
+from ..api.filters import is_number
+from ..dlq_tools import (
+    delete_matching,
+    header_lines,
+    parse_header_lines,
+    retry_edited,
+    retry_matching,
+)
 from ..models import DlqEntry, Message
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
 from .filters import DestinationFilter, LabelFilter, QueueFilter, prefixed
 from .timeline import timeline_html
-from ..api.filters import is_number
 
 # One admin request retries or deletes at most this many entries ("select all" included);
 # qstash_dlq has no such cap.

@@ -15,8 +15,7 @@ from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html
-from .filters import (DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter,
-                      ScheduleFilter)
+from .filters import DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter, ScheduleFilter
 from .timeline import timeline_html
 
 # Cancelling runs row by row under locks: one request handles at most this many.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 
-from .. import clock, ids, observability
+from .. import ids, observability
 from ..models import ApiToken, SigningKeyPair, Tenant, hash_token
 from .base import TenantFilter, TenantScopedAdmin, visible_tenant_ids
 

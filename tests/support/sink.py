@@ -102,7 +102,12 @@ def start_sink() -> Sink:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default backlog of 5 drops the SYNs of a burst of new connections,
+        # which then arrive only after TCP's 1 s, 3 s ... retransmits.
+        request_queue_size = 1024
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     sink = Sink(server)
     holder["sink"] = sink

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.utils.encoding import escape_uri_path
-from rest_framework.response import Response
 
 from ...conf import qstash_settings
 from ...exceptions import ApiError, BadRequest
 from ...publishing import Published, prepare, publish_specs
-from ..base import QStashView, caller_ip, header_pairs, json_body, raw_body
+from ..base import caller_ip, header_pairs, json_body, raw_body
+from ..lean import LeanQStashView, json_response
+
 
 def _is_config_param(name: str) -> bool:
     """Query parameters that configure the publish rather than belong to the destination."""
@@ -35,16 +36,18 @@ def destination_from_request(request, destination: str) -> str:
 
 
 def config_query(request) -> list[tuple[str, str]]:
+    if not request.META.get("QUERY_STRING"):
+        return []  # without parsing an empty QueryDict
     return [(k, v) for k in request.GET for v in request.GET.getlist(k) if _is_config_param(k)]
 
 
-def publish_response(result: Published | list[Published]) -> Response:
+def publish_response(result: Published | list[Published]):
     if isinstance(result, list):
-        return Response([r.as_json() for r in result])
-    return Response(result.as_json(), status=202 if result.deduplicated else 200)
+        return json_response([r.as_json() for r in result])
+    return json_response(result.as_json(), status=202 if result.deduplicated else 200)
 
 
-class PublishView(QStashView):
+class PublishView(LeanQStashView):
     def post(self, request, destination: str):
         spec = prepare(self.tenant, destination_from_request(request, destination),
                        raw_body(request), header_pairs(request), config_query(request),
@@ -53,7 +56,7 @@ class PublishView(QStashView):
         return publish_response(publish_specs(self.tenant, [spec])[0])
 
 
-class EnqueueView(QStashView):
+class EnqueueView(LeanQStashView):
     def post(self, request, queue: str, destination: str):
         spec = prepare(self.tenant, destination_from_request(request, destination),
                        raw_body(request), header_pairs(request), config_query(request),
@@ -62,7 +65,7 @@ class EnqueueView(QStashView):
         return publish_response(publish_specs(self.tenant, [spec])[0])
 
 
-class BatchView(QStashView):
+class BatchView(LeanQStashView):
     def post(self, request):
         items = json_body(request)
         if not isinstance(items, list):
@@ -81,7 +84,7 @@ class BatchView(QStashView):
         for index, result in zip(positions, publish_specs(self.tenant, specs)):
             results[index] = ([r.as_json() for r in result] if isinstance(result, list)
                               else result.as_json())
-        return Response(results)
+        return json_response(results)
 
     def _spec(self, request, item):
         if not isinstance(item, dict):

@@ -1,0 +1,124 @@
+"""Group commit: callers share one write, each returns after its own rows are stored."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import IntegrityError, OperationalError
+
+from django_qstash.group_commit import MAX_ROWS, GroupCommit
+
+
+class RecordingWrite:
+    """A write function that records its calls; the first call waits until released."""
+
+    def __init__(self, fail_when=None, error=IntegrityError("duplicate key")):
+        self.calls: list[list] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+        self.fail_when, self.error = fail_when, error
+
+    def __call__(self, groups):
+        rows = [obj for _, objs in groups for obj in objs]
+        self.calls.append(rows)
+        if len(self.calls) == 1:
+            self.first_started.set()
+            assert self.release.wait(5)
+        if self.fail_when and self.fail_when(rows):
+            raise self.error
+
+
+def run_callers(committer, payloads):
+    results: dict[str, object] = {}
+
+    def call(payload):
+        try:
+            committer.submit([(object, [payload])])
+            results[payload] = "ok"
+        except Exception as exc:
+            results[payload] = exc
+
+    threads = [threading.Thread(target=call, args=(p,)) for p in payloads]
+    return threads, results
+
+
+def test_callers_arriving_during_a_write_share_the_next_one():
+    write = RecordingWrite()
+    committer = GroupCommit(write)
+    first, results = run_callers(committer, ["first"])
+    first[0].start()
+    assert write.first_started.wait(5)
+    others, more = run_callers(committer, [f"m{i}" for i in range(8)])
+    for thread in others:
+        thread.start()
+    while len(committer.queue) < 8:  # all eight queued behind the running write
+        threading.Event().wait(0.005)
+    write.release.set()
+    for thread in [*first, *others]:
+        thread.join(5)
+    assert write.calls[0] == ["first"]
+    assert sorted(write.calls[1]) == sorted(f"m{i}" for i in range(8))
+    assert len(write.calls) == 2
+    assert set({**results, **more}.values()) == {"ok"}
+
+
+def test_a_caller_alone_writes_at_once():
+    calls = []
+    committer = GroupCommit(lambda groups: calls.append(groups))
+    committer.submit([(object, ["solo"])])
+    assert calls == [[(object, ["solo"])]]
+    assert not committer.busy and not committer.queue
+
+
+def test_one_bad_caller_does_not_fail_the_others():
+    write = RecordingWrite(fail_when=lambda rows: "bad" in rows)
+    committer = GroupCommit(write)
+    first, results = run_callers(committer, ["first"])
+    first[0].start()
+    assert write.first_started.wait(5)
+    others, more = run_callers(committer, ["a", "bad", "b"])
+    for thread in others:
+        thread.start()
+    while len(committer.queue) < 3:
+        threading.Event().wait(0.005)
+    write.release.set()
+    for thread in [*first, *others]:
+        thread.join(5)
+    assert more["a"] == "ok" and more["b"] == "ok"
+    assert isinstance(more["bad"], IntegrityError)
+    # The shared write failed, then each caller's rows were written on their own.
+    assert ["a"] in write.calls and ["b"] in write.calls
+
+
+def test_an_unreachable_database_fails_everyone_in_the_batch():
+    write = RecordingWrite(fail_when=lambda rows: len(rows) > 1,
+                           error=OperationalError("server closed the connection"))
+    committer = GroupCommit(write)
+    first, _ = run_callers(committer, ["first"])
+    first[0].start()
+    assert write.first_started.wait(5)
+    others, more = run_callers(committer, ["a", "b"])
+    for thread in others:
+        thread.start()
+    while len(committer.queue) < 2:
+        threading.Event().wait(0.005)
+    write.release.set()
+    for thread in [*first, *others]:
+        thread.join(5)
+    assert all(isinstance(more[p], OperationalError) for p in ("a", "b"))
+    assert len(write.calls) == 2  # no retry one by one against a database that is gone
+
+
+def test_a_huge_write_goes_alone():
+    calls = []
+    committer = GroupCommit(lambda groups: calls.append(len(groups[0][1])))
+    committer.submit([(object, list(range(MAX_ROWS + 1)))])
+    assert calls == [MAX_ROWS + 1]
+
+
+def test_errors_of_a_lone_caller_reach_it():
+    def fail(groups):
+        raise IntegrityError("nope")
+    with pytest.raises(IntegrityError):
+        GroupCommit(fail).submit([(object, ["x"])])
