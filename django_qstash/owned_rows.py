@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
 
-from django.db import connections, router
+from django.db import connections, models, router
 
 from .bulk_insert import fast_cursor
 from .claiming import WorkItem, lease_until
@@ -14,6 +15,10 @@ from .models import Message, SigningKeyPair
 
 ACTIVE = Message.Status.ACTIVE.value
 # Compiling these through the ORM cost more CPU per batch than the database spent on them.
+# Status is matched as an expression, not as the bare column: with the bare column the
+# planner may combine the dispatcher's partial index of active rows with the id lookup and
+# read every in-flight row to touch a few (0.5 ms per statement once a backlog builds up).
+STATUS_IS = "(status || '') = "
 
 
 def _connection():
@@ -53,14 +58,54 @@ def load_owned(items: list[WorkItem]) -> list[Message]:
     if not items:
         return []
     tokens = dict(items)
-    vendor = _connection().vendor
-    names = _names(vendor)
-    params = Params(vendor, native=False)  # Django's cursor: raw() builds the model instances
-    sql = (f"SELECT m.*, k.current AS signing_key FROM {names['message']} m "
+    connection = _connection()
+    names = _names(connection.vendor)
+    fast = connection.vendor == "postgresql"
+    params = Params(connection.vendor, native=fast)
+    columns = ", ".join(f"m.{connection.ops.quote_name(c)}" for c in _columns())
+    sql = (f"SELECT {columns}, k.current FROM {names['message']} m "
            f"LEFT JOIN {names['keys']} k ON k.tenant_id = m.tenant_id "
-           f"WHERE {params.id_in(list(tokens), 'm.id')} AND m.status = {params.add(ACTIVE)}")
-    messages = Message.objects.raw(sql, params.values)
+           f"WHERE {params.id_in(list(tokens), 'm.id')} "
+           f"AND (m.status || '') = {params.add(ACTIVE)}")
+    if fast:
+        messages = _from_rows(connection, sql, params.values)
+    else:  # raw() applies the backend's converters (SQLite stores datetimes and JSON as text)
+        sql = sql.replace(", k.current FROM", ", k.current AS signing_key FROM")
+        messages = list(Message.objects.raw(sql, params.values))
     return [m for m in messages if m.claim_token == tokens[m.id]]
+
+
+@lru_cache(maxsize=None)
+def _columns() -> tuple[str, ...]:
+    return tuple(f.column for f in Message._meta.concrete_fields)
+
+
+@lru_cache(maxsize=None)
+def _json_positions() -> tuple[int, ...]:
+    return tuple(i for i, f in enumerate(Message._meta.concrete_fields)
+                 if isinstance(f, models.JSONField))
+
+
+def _from_rows(connection, sql: str, values: list) -> list[Message]:
+    """Model instances straight from a raw cursor. On PostgreSQL only JSON needs decoding
+    (Django has psycopg hand jsonb over as text); building them through raw() looked up
+    every column's converters on every call, which cost more than the query."""
+    attnames = [f.attname for f in Message._meta.concrete_fields]
+    json_at = _json_positions()
+    with fast_cursor(connection) as cursor:
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
+    messages = []
+    for row in rows:
+        row = list(row)
+        key = row.pop()
+        for index in json_at:
+            if isinstance(row[index], str):
+                row[index] = json.loads(row[index])
+        message = Message.from_db(connection.alias, attnames, row)
+        message.signing_key = key
+        messages.append(message)
+    return messages
 
 
 def _by_token(messages: list[Message]) -> dict[int, list[Message]]:
@@ -70,12 +115,17 @@ def _by_token(messages: list[Message]) -> dict[int, list[Message]]:
     return groups
 
 
-def renew_leases(messages: list[Message], now: datetime) -> None:
-    """A worker has started these: from now on a lapse means the worker died."""
+def extend_leases(messages: list[Message], now: datetime) -> None:
+    """A worker has started these: a lease that would lapse before the attempt can end (the
+    message waited long for a worker) is extended to cover it. The others keep the lease of
+    their claim, whose pickup allowance is not used up: writing a shorter one would make a
+    crashed worker's messages come back sooner, at the price of a write per message."""
     connection = _connection()
     groups: dict[tuple[datetime, int], list[str]] = defaultdict(list)
     for message in messages:
-        groups[(lease_until(message, now, started=True), message.claim_token)].append(message.id)
+        needed = lease_until(message, now, started=True)
+        if message.lease_expires_at is None or message.lease_expires_at < needed:
+            groups[(needed, message.claim_token)].append(message.id)
     vendor = connection.vendor
     with fast_cursor(connection) as cursor:
         for (lease, token), ids in groups.items():
@@ -83,8 +133,8 @@ def renew_leases(messages: list[Message], now: datetime) -> None:
             cursor.execute(
                 f"UPDATE {_names(vendor)['message']} "
                 f"SET lease_expires_at = {p.add(connection.ops.adapt_datetimefield_value(lease))} "
-                f"WHERE {p.id_in(ids)} AND status = {p.add(ACTIVE)} AND claim_token = {p.add(token)}",
-                p.values)
+                f"WHERE {p.id_in(ids)} AND {STATUS_IS}{p.add(ACTIVE)} "
+                f"AND claim_token = {p.add(token)}", p.values)
 
 
 def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str]:
@@ -101,7 +151,7 @@ def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str
             cursor.execute(
                 f"UPDATE {_names(vendor)['message']} SET status = {p.add(status)}, "
                 f"finished_at = {p.add(at)}, lease_expires_at = NULL, updated_at = {p.add(at)} "
-                f"WHERE {p.id_in(ids)} AND status = {p.add(ACTIVE)} "
+                f"WHERE {p.id_in(ids)} AND {STATUS_IS}{p.add(ACTIVE)} "
                 f"AND claim_token = {p.add(token)} RETURNING id", p.values)
             finished.update(row[0] for row in cursor.fetchall())
     return finished

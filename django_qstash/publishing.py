@@ -205,6 +205,6 @@ def save_messages(messages: list, now: datetime) -> None:
     observability.record(events)
     configure_keys(messages)
     if fast:
-        from .transport import submit_or_leave_to_lease  # the transport imports the worker
+        from .transport import hand_over  # the transport imports the worker
 
-        transaction.on_commit(lambda: submit_or_leave_to_lease(fast))
+        transaction.on_commit(lambda: hand_over(fast))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -11,6 +13,7 @@ from .claiming import WorkItem
 from .conf import qstash_settings
 
 logger = logging.getLogger("django_qstash.transport")
+
 
 def in_batches(items: list[WorkItem]):
     size = qstash_settings.DELIVERY_BATCH_SIZE
@@ -63,7 +66,9 @@ class CeleryTransport:
         from .tasks import deliver_batch
 
         for batch in in_batches(items):
-            deliver_batch.apply_async((batch,), queue=qstash_settings.CELERY_QUEUE)
+            # argsrepr given: Celery would otherwise format the arguments for its logs.
+            deliver_batch.apply_async((batch,), queue=qstash_settings.CELERY_QUEUE,
+                                      argsrepr=f"[{len(batch)} messages]", kwargsrepr="{}")
 
 
 _lock = threading.Lock()
@@ -81,6 +86,54 @@ def get_transport() -> Transport:
             else:
                 raise ValueError(f"Unknown QSTASH TRANSPORT {name!r}")
         return _transports[name]
+
+
+class Submitter:
+    """Hands due-now messages to a broker transport from a thread of its own: the publish
+    that claimed them is answered without waiting for the broker, and messages published
+    meanwhile travel together in one task. Items that never leave (the process died first)
+    stay claimed in the database, and their lease brings them back."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.pending: list[WorkItem] = []
+        self.pid = 0
+
+    def add(self, items: list[WorkItem]) -> None:
+        with self.cond:
+            if self.pid != os.getpid():  # first use, or a forked child: a thread of its own
+                self.pid, self.pending = os.getpid(), []
+                threading.Thread(target=self._run, name="qstash-submitter", daemon=True).start()
+            self.pending.extend(items)
+            self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.pending)
+                items, self.pending = self.pending, []
+            submit_or_leave_to_lease(items)
+
+    def flush(self) -> None:
+        """At exit: send what is still waiting, rather than leave it to the leases."""
+        with self.cond:
+            items, self.pending = self.pending, []
+        if items and self.pid == os.getpid():
+            submit_or_leave_to_lease(items)
+
+
+_submitter = Submitter()
+atexit.register(_submitter.flush)
+
+
+def hand_over(items: list[WorkItem]) -> None:
+    """Publishing's way in: through the submitter thread for a broker, directly in-process."""
+    if not items:
+        return
+    if isinstance(get_transport(), CeleryTransport):
+        _submitter.add(items)
+    else:
+        submit_or_leave_to_lease(items)
 
 
 def submit_or_leave_to_lease(items: list[WorkItem]) -> None:

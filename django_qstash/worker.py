@@ -17,7 +17,7 @@ from .delivery import DeliveryOutcome, DeliveryRequest, deliver
 from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
-from .owned_rows import load_owned, renew_leases
+from .owned_rows import extend_leases, load_owned
 from .signing import sign
 
 logger = logging.getLogger("django_qstash.worker")
@@ -113,7 +113,7 @@ def process_batch(items: list[WorkItem]) -> None:
         start_send(message, keys[message.tenant_id]): message for message in messages}
     # While the requests are on their way (their own thread): their outcomes are recorded
     # below, by this thread, after this.
-    renew_leases(messages, clock.now())
+    extend_leases(messages, clock.now())
     pending = set(futures)
     # A batch claimed ahead of its time records nothing until its sends are out: writing
     # outcomes must not take the CPU from sends due in the same moment.

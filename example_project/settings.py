@@ -66,6 +66,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = "qstash"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Tasks carry only message ids and the database leases bring back whatever a lost task
+    # held, so kombu's acknowledgement emulation (a Redis hash write and delete per task, in
+    # the worker's main process) buys nothing here and cost more CPU than the delivery.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": False}
+    CELERY_BROKER_TRANSPORT = "django_qstash.broker:Transport"  # kombu's, with a shared client
 
 QSTASH = {
     # With a broker configured, deliveries go through Celery workers; otherwise threads.

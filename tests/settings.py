@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from example_project.database_url import parse_database_url
+
 # The app list, middleware and templates are the example project's: tests run what users run.
 from example_project.settings import INSTALLED_APPS, MIDDLEWARE, STATIC_URL, TEMPLATES  # noqa: F401
 

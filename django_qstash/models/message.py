@@ -37,7 +37,9 @@ class Message(models.Model):
         FAILURE_CALLBACK = "failure_callback"
 
     id = models.CharField(primary_key=True, max_length=80)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: every index below starts with the tenant.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages",
+                               db_index=False)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MESSAGE)
     source_message_id = models.CharField(max_length=80, blank=True, default="")
 

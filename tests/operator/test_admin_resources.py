@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 
-from django_qstash.models import (ApiToken, FlowControlKey, Queue, SigningKeyPair, Tenant,
-                                  UrlGroup, hash_token)
+from django_qstash.models import (
+    ApiToken,
+    FlowControlKey,
+    Queue,
+    SigningKeyPair,
+    Tenant,
+    UrlGroup,
+    hash_token,
+)
 
 from .factories import make_message
 

@@ -12,8 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from django_qstash import clock
-from django_qstash.models import (DeduplicationRecord, DlqEntry, Event, Message,
-                                  SigningKeyPair)
+from django_qstash.models import DeduplicationRecord, DlqEntry, Event, Message, SigningKeyPair
 from django_qstash.retention import PeriodicPurge, Policy
 
 from .factories import make_dlq, make_message

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, event, given, strategies as st
+from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from qstash import Receiver
 
 from django_qstash.signing import SignatureError, body_hash, generate_signing_key, sign, verify

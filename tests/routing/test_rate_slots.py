@@ -11,8 +11,8 @@ from django.db import connection
 
 from django_qstash import clock, ids
 from django_qstash.dispatcher import claim_flow_controlled
-from django_qstash.flow_control import MAX_SLOT_WAIT_SECONDS, RATE_GUARD_SECONDS as GUARD
-from django_qstash.flow_control import take_send_slot
+from django_qstash.flow_control import MAX_SLOT_WAIT_SECONDS, take_send_slot
+from django_qstash.flow_control import RATE_GUARD_SECONDS as GUARD
 from django_qstash.models import FlowControlKey, Message
 from django_qstash.tenants import create_tenant
 

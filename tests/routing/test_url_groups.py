@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from tests.e2e.helpers import api, publish
+from tests.e2e.helpers import api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,4 +1,4 @@
-"""The production path: gunicorn + Celery workers on Redis + two dispatchers on PostgreSQL."""
+"""The production path: granian + Celery workers on Redis + two dispatchers on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def test_killed_worker_loses_no_message(stack, sink):
     for name in [n for n in list(stack.processes) if n.startswith("worker")]:
         stack.kill(name)
     stack.start_worker("worker-replacement")
-    # The lease (3 s timeout + 2 s grace) expires, a dispatcher reclaims, the new worker delivers.
+    # The lease (3 s timeout + 2 s grace + 5 s pickup allowance) expires, a dispatcher
+    # reclaims, the new worker delivers.
     assert wait_for_state(stack, message_id, "DELIVERED", timeout=60)
     arrivals = sink.received("/slowonce/")
     assert len(arrivals) == 2

@@ -1,4 +1,4 @@
-"""Start the production processes (gunicorn, Celery workers, dispatchers) on PostgreSQL + Redis."""
+"""Start the production processes (granian, Celery workers, dispatchers) on PostgreSQL + Redis."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ class Stack:
 
     def start_worker(self, name: str) -> subprocess.Popen:
         return self.start(name, sys.executable, "-m", "celery", "-A", "example_project",
-                          "worker", "-Q", self.env["QSTASH_CELERY_QUEUE"], "-c", "2", "-n", f"{name}-{self.database}@%h",
+                          "worker", "-Q", self.env["QSTASH_CELERY_QUEUE"], "-c", "2",
+                          "-n", f"{name}-{self.database}@%h",
                           "--without-gossip", "--without-mingle", "-l", "INFO")
 
     def start_dispatcher(self, name: str) -> subprocess.Popen:
@@ -87,6 +88,8 @@ def start_stack(workers: int = 2, dispatchers: int = 2) -> Stack:
     env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "CELERY_BROKER_URL": REDIS_URL,
            "DJANGO_SETTINGS_MODULE": "example_project.settings",
            "QSTASH_ALLOW_PRIVATE_DESTINATIONS": "true", "QSTASH_LEASE_GRACE_SECONDS": "2",
+           # A killed worker's messages come back after timeout + grace + this allowance.
+           "QSTASH_LEASE_PICKUP_SECONDS": "5",
            # A queue of its own, so stacks started side by side never take each other's tasks.
            "QSTASH_CELERY_QUEUE": f"qstash-{database}", "PYTHONUNBUFFERED": "1"}
     stack = Stack(env=env, database=database)
@@ -94,8 +97,9 @@ def start_stack(workers: int = 2, dispatchers: int = 2) -> Stack:
     stack.token = stack.manage("qstash_create_token", "--quiet").strip()
     port = free_port()
     stack.url = f"http://127.0.0.1:{port}"
-    stack.start("web", sys.executable, "-m", "gunicorn", "example_project.wsgi",
-                "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4")
+    stack.start("web", sys.executable, "-m", "granian", "--interface", "wsgi",
+                "example_project.wsgi:application", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "2", "--blocking-threads", "4")
     for index in range(workers):
         stack.start_worker(f"worker{index + 1}")
     for index in range(dispatchers):

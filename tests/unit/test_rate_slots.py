@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 from django_qstash.flow_control import (
     MIN_WAIT_SECONDS,
-    RATE_GUARD_SECONDS as GUARD,
     in_window,
     slot_wait,
+)
+from django_qstash.flow_control import (
+    RATE_GUARD_SECONDS as GUARD,
 )
 
 
