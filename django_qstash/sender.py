@@ -18,8 +18,16 @@ _lock = threading.Lock()
 _state: dict = {}
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:  # uvloop where it is installed (the server extra, except on Windows): cheaper sends
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def _start() -> dict:
-    loop = asyncio.new_event_loop()
+    loop = _new_loop()
     thread = threading.Thread(target=loop.run_forever, name="qstash-sender", daemon=True)
     thread.start()
 

@@ -1,11 +1,27 @@
 """Celery task shells: the work lives in worker.process_batch."""
 
-from celery import shared_task
+import logging
 
+from celery import shared_task
+from celery.signals import worker_process_shutdown, worker_shutdown
+
+from .recorder import recorder
 from .worker import process_batch_safely
+
+logger = logging.getLogger("django_qstash.worker")
 
 
 @shared_task(name="django_qstash.deliver_batch", ignore_result=True, acks_late=True)
 def deliver_batch(items: list[list]) -> None:
     """``items``: [[message id, claim token], ...] claimed by a dispatcher or the fast path."""
-    process_batch_safely([(message_id, token) for message_id, token in items])
+    # A batch claimed ahead of its time frees its worker slot once prepared: the slot loads
+    # and signs the next one while this one waits for its due time.
+    process_batch_safely([(message_id, token) for message_id, token in items], detach_ahead=True)
+
+
+@worker_process_shutdown.connect  # a prefork child, before it exits
+@worker_shutdown.connect  # the worker process itself (threads and solo pools)
+def record_detached_outcomes(**kwargs) -> None:
+    """Write the outcomes of batches still waiting, rather than leave them to their leases."""
+    if not recorder.drain(timeout=60):
+        logger.warning("outcomes still unrecorded at shutdown; their leases will resend them")

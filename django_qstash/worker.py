@@ -18,11 +18,10 @@ from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
 from .owned_rows import extend_leases, load_owned
+from .recorder import FLUSH_SECONDS, recorder
 from .signing import sign
 
 logger = logging.getLogger("django_qstash.worker")
-# Outcomes finished within this window are written together: fewer, larger transactions.
-FLUSH_SECONDS = 0.02
 DUE_POLL_SECONDS = 0.05
 SEND_SETTLE_SECONDS = 0.25
 
@@ -57,10 +56,12 @@ async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome,
 
 
 async def until_due(not_before: datetime | None) -> None:
-    # Asks the injectable clock again after each short sleep, so a test's frozen clock
-    # decides; on the real clock the last sleep ends on the due time itself.
+    # On the real clock one sleep to the due time: thousands of messages claimed ahead wait
+    # here at once, and waking each every few milliseconds took the CPU their sends needed.
+    # A test's injected clock is asked again after each short sleep, so it decides.
+    real = isinstance(clock.get_clock(), clock.SystemClock)
     while not_before is not None and (wait := (not_before - clock.now()).total_seconds()) > 0:
-        await asyncio.sleep(min(wait, DUE_POLL_SECONDS))
+        await asyncio.sleep(wait if real else min(wait, DUE_POLL_SECONDS))
 
 
 def send_rate_limited(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
@@ -101,7 +102,9 @@ def signing_keys(messages: list[Message]) -> dict[int, str]:
     return keys
 
 
-def process_batch(items: list[WorkItem]) -> None:
+def process_batch(items: list[WorkItem], *, detach_ahead: bool = False) -> None:
+    """Send a claimed batch and record its outcomes. With ``detach_ahead`` a batch not yet
+    due returns once its sends are prepared, and the process's recorder writes its outcomes."""
     messages = load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
@@ -119,7 +122,11 @@ def process_batch(items: list[WorkItem]) -> None:
     # outcomes must not take the CPU from sends due in the same moment.
     last_due = max((m.not_before for m in messages if m.not_before), default=None)
     now = clock.now()
-    record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if last_due and last_due > now else now
+    ahead = last_due is not None and last_due > now
+    record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if ahead else now
+    if ahead and detach_ahead:
+        recorder.add(futures, record_from)
+        return
     results: list = []
     while pending:
         done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
@@ -129,10 +136,10 @@ def process_batch(items: list[WorkItem]) -> None:
             results = []
 
 
-def process_batch_safely(items: list[WorkItem]) -> None:
+def process_batch_safely(items: list[WorkItem], *, detach_ahead: bool = False) -> None:
     """Entry point of transports: an unexpected error must not kill the worker."""
     try:
-        process_batch(items)
+        process_batch(items, detach_ahead=detach_ahead)
     except Exception:
         logger.exception("processing a batch of %d failed; leases will hand it out again",
                          len(items))

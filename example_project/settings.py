@@ -89,5 +89,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"django_qstash": {"handlers": ["console"], "level": os.environ.get("QSTASH_LOG_LEVEL", "INFO")}},
+    # Not propagated: Celery gives the root logger a handler of its own, and every state
+    # change would be formatted and written twice.
+    "loggers": {"django_qstash": {"handlers": ["console"], "propagate": False,
+                                  "level": os.environ.get("QSTASH_LOG_LEVEL", "INFO")}},
 }

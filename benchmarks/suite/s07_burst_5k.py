@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 
+from . import profile
 from .baseline_timing import burst_runs
 from .client import BODY, publish_batches, run_async
 from .common import CpuMeter, format_cpu, median, percentile
@@ -33,6 +35,17 @@ def run_once(stack, sink, total: int, tag: str) -> dict:
             "publish_margin": due - published_at}
 
 
+def profile_pass(stack, sink, total: int) -> str:
+    """py-spy on the Celery worker (its children included) from publishing to the last arrival."""
+    handles = profile.start_recording({"celery worker": stack.processes["worker1"].pid},
+                                      LEAD_SECONDS + 4)
+    thread = threading.Thread(target=run_once, args=(stack, sink, total, "profile"), daemon=True)
+    thread.start()
+    text = profile.finish(handles)
+    thread.join(120)
+    return text
+
+
 def run(ctx) -> dict:
     total, runs = ctx.burst_messages, ctx.quick_runs
     stack = ProdStack(ctx.template, web_workers=2, web_threads=4).start()
@@ -44,6 +57,7 @@ def run(ctx) -> dict:
             meter.begin()
             samples.append(run_once(stack, ctx.sink, total, f"run{index}"))
             cpu = meter.end()
+        profiled = profile_pass(stack, ctx.sink, total) if ctx.profile else ""
     finally:
         stack.stop()
     base = burst_runs(ctx, len(samples), total, LEAD_SECONDS)
@@ -66,6 +80,9 @@ def run(ctx) -> dict:
                "before the due second (s) | lateness p50 s | p99 s |\n|---|---|---|---|---|\n" +
                "\n".join(f"| {i + 1} | {b['arrived']:,} / {total:,} | {b['margin']:.1f} | "
                          f"{b['p50']:.2f} | {b['p99']:.2f} |" for i, b in enumerate(base)))
+    if profiled:
+        details += ("\n\nWhere the Celery worker's time went in one more burst (py-spy, "
+                    "publishing to last arrival):\n\n" + profiled)
     return {
         "rows": [(f"{total:,} messages due in the same second: p99 lateness", f"{p99:.2f} s",
                   "≤ 1 s", f"{p99 / base_p99:.2f}× baseline's {base_p99:.2f} s" if complete

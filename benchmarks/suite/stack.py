@@ -112,7 +112,7 @@ class ProdStack:
     def __init__(self, template: Template, *, web_workers: int = 2, web_threads: int = 4,
                  web_server: str = os.environ.get("BENCH_WEB_SERVER", "granian"),
                  celery_workers: int = int(os.environ.get("BENCH_CELERY_WORKERS", "1")),
-                 celery_concurrency: int = int(os.environ.get("BENCH_CELERY_CONCURRENCY", "8")),
+                 celery_concurrency: int = int(os.environ.get("BENCH_CELERY_CONCURRENCY", "4")),
                  celery_pool: str = os.environ.get("BENCH_CELERY_POOL", "prefork"),
                  dispatchers: int = 1):
         self.template, self.token = template, template.token

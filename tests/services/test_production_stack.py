@@ -106,3 +106,16 @@ def test_flow_control_rate_with_several_workers(stack, sink):
     assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 4, offsets
     # Three windows' worth: about 2 s at 4 a second; counting a delivery twice would take 5.
     assert offsets[-1] < 4.5, offsets
+
+
+def test_flow_control_parallelism_with_several_workers(stack, sink):
+    """Two workers and two dispatchers, parallelism 2: never more than two requests open."""
+    items = [{"destination": f"{sink.url}/sleep/0.5?fc={i}", "body": str(i),
+              "headers": {"Upstash-Flow-Control-Key": "stack-parallel",
+                          "Upstash-Flow-Control-Value": "parallelism=2"}} for i in range(8)]
+    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
+    assert response.status_code == 200, response.text
+    starts = sorted(a.at for a in sink.wait_for(8, "/sleep/0.5", timeout=60))
+    # Each request is held open 0.5 s: a start within 0.5 s of two others means three at once.
+    open_at_start = [sum(1 for s in starts if t - 0.45 < s <= t) for t in starts]
+    assert max(open_at_start) == 2, [round(t - starts[0], 3) for t in starts]

@@ -1,0 +1,103 @@
+"""Outcomes of batches claimed ahead, recorded by a thread of the worker process after the task returns."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import close_old_connections
+
+from . import clock
+from .lifecycle import record_outcomes
+from .models import Message
+
+logger = logging.getLogger("django_qstash.worker")
+# Outcomes finished within this window are written together: fewer, larger transactions.
+FLUSH_SECONDS = 0.02
+HOLD_SECONDS = 1.0
+
+
+class Recorder:
+    """A batch claimed ahead of its due time holds its worker slot only until its requests
+    are prepared: the task returns and the next batch is loaded and signed while this one
+    waits for its due time on the sender loop. This thread writes the outcomes once they
+    land (and the sends due in the same moment are out). Outcomes still unwritten when the
+    process dies are covered by the leases, like any unfinished task."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.landed: list[tuple[datetime, tuple]] = []  # (write from, result), not yet taken
+        self.sending = 0  # requests handed in whose outcome has not landed
+        self.unwritten = 0  # outcomes handed in and not yet written
+        self.pid = 0
+
+    def add(self, futures: dict[Future, Message], record_from: datetime) -> None:
+        with self.cond:
+            if self.pid != os.getpid():  # first use, or a forked child: a thread of its own
+                self.pid, self.landed, self.sending, self.unwritten = os.getpid(), [], 0, 0
+                threading.Thread(target=self._run, name="qstash-recorder", daemon=True).start()
+            self.sending += len(futures)
+            self.unwritten += len(futures)
+        # Callbacks, not wait(): waiting on a burst's thousands of futures every few
+        # milliseconds cost more than the sends.
+        for future, message in futures.items():
+            future.add_done_callback(partial(self._land, message, record_from))
+
+    def _land(self, message: Message, record_from: datetime, future: Future) -> None:
+        result = self._result(future, message)
+        with self.cond:
+            self.landed.append((record_from, result))
+            self.sending -= 1
+            self.cond.notify_all()
+
+    def drain(self, timeout: float = 60) -> bool:
+        """Wait until everything handed in is recorded (worker shutdown); False on timeout."""
+        with self.cond:
+            if self.pid != os.getpid():
+                return True
+            return self.cond.wait_for(lambda: self.unwritten == 0, timeout)
+
+    def _run(self) -> None:
+        held: list[tuple[datetime, tuple]] = []
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.landed, FLUSH_SECONDS if held else None)
+                held += self.landed
+                self.landed = []
+                sending = self.sending
+            # While sends are still out, writing waits (up to HOLD_SECONDS past its time):
+            # the outcomes of a burst would otherwise take the CPU from the rest of it.
+            until = clock.now() - timedelta(seconds=HOLD_SECONDS if sending else 0)
+            due = [result for record_from, result in held if record_from <= until or not sending]
+            if not due:
+                continue
+            held = [entry for entry in held if not (entry[0] <= until or not sending)]
+            self._write(due)
+            with self.cond:
+                self.unwritten -= len(due)
+                self.cond.notify_all()
+
+    @staticmethod
+    def _result(future: Future, message: Message) -> tuple:
+        try:
+            return (message, *future.result())
+        except Exception:
+            logger.exception("sending %s failed; its lease will hand it out again", message.id)
+            return (message, None, None)
+
+    @staticmethod
+    def _write(results: list[tuple]) -> None:
+        try:
+            record_outcomes([result for result in results if result[1] is not None])
+        except Exception:
+            logger.exception("recording %d outcomes failed; leases will hand them out again",
+                             len(results))
+        finally:
+            close_old_connections()
+
+
+recorder = Recorder()
