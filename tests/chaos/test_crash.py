@@ -20,8 +20,11 @@ from tests.support.services import require_services
 
 pytestmark = pytest.mark.services
 MESSAGES = int(os.environ.get("QSTASH_CHAOS_MESSAGES", "1200"))
+# The stream spans the whole fault sequence (about 14 s), however many messages it carries.
+FAULTS_SPAN_SECONDS = 14
 BATCH = 50
 FIFO_EVERY = 10  # one message in ten goes through a FIFO queue
+PACE = max(0.05, FAULTS_SPAN_SECONDS / (MESSAGES / BATCH))  # seconds between batches
 
 
 @dataclass
@@ -58,7 +61,7 @@ def publish_until_done(stack, sink, workload: Workload) -> None:
             workload.accepted.add(result["messageId"])
             if "/fifo/" in item["destination"]:
                 workload.fifo_order.append(result["messageId"])
-        time.sleep(0.05)  # a steady stream, so faults land while work is in flight
+        time.sleep(PACE)  # a steady stream, so faults land while work is in flight
     workload.done.set()
 
 
