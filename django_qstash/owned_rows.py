@@ -7,18 +7,14 @@ from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
 
-from django.db import connections, models, router
+from django.db import connections, router
 
-from .bulk_insert import fast_cursor
+from .bulk_insert import fast_cursor, table
 from .claiming import WorkItem, lease_until
 from .models import Message, SigningKeyPair
 
 ACTIVE = Message.Status.ACTIVE.value
 # Compiling these through the ORM cost more CPU per batch than the database spent on them.
-# Status is matched as an expression, not as the bare column: with the bare column the
-# planner may combine the dispatcher's partial index of active rows with the id lookup and
-# read every in-flight row to touch a few (0.5 ms per statement once a backlog builds up).
-STATUS_IS = "(status || '') = "
 
 
 def _connection():
@@ -51,6 +47,12 @@ class Params:
             return f"{column} = ANY({self.add(list(ids))})"
         return f"{column} IN ({', '.join(self.add(i) for i in ids)})"
 
+    def is_active(self, column: str = "status") -> str:
+        # An expression, not the bare column: with the bare column the planner may combine
+        # the dispatcher's partial index of active rows with the id lookup and read every
+        # in-flight row to touch a few (0.5 ms per statement once a backlog builds up).
+        return f"({column} || '') = {self.add(ACTIVE)}"
+
 
 def load_owned(items: list[WorkItem]) -> list[Message]:
     """The messages this batch still owns (ACTIVE with the claim token it was handed), each
@@ -62,36 +64,23 @@ def load_owned(items: list[WorkItem]) -> list[Message]:
     names = _names(connection.vendor)
     fast = connection.vendor == "postgresql"
     params = Params(connection.vendor, native=fast)
-    columns = ", ".join(f"m.{connection.ops.quote_name(c)}" for c in _columns())
-    sql = (f"SELECT {columns}, k.current FROM {names['message']} m "
+    spec = table(Message)
+    columns = ", ".join(f"m.{connection.ops.quote_name(c)}" for c in spec.columns)
+    sql = (f"SELECT {columns}, k.current AS signing_key FROM {names['message']} m "
            f"LEFT JOIN {names['keys']} k ON k.tenant_id = m.tenant_id "
-           f"WHERE {params.id_in(list(tokens), 'm.id')} "
-           f"AND (m.status || '') = {params.add(ACTIVE)}")
+           f"WHERE {params.id_in(list(tokens), 'm.id')} AND {params.is_active('m.status')}")
     if fast:
         messages = _from_rows(connection, sql, params.values)
     else:  # raw() applies the backend's converters (SQLite stores datetimes and JSON as text)
-        sql = sql.replace(", k.current FROM", ", k.current AS signing_key FROM")
         messages = list(Message.objects.raw(sql, params.values))
     return [m for m in messages if m.claim_token == tokens[m.id]]
-
-
-@lru_cache(maxsize=None)
-def _columns() -> tuple[str, ...]:
-    return tuple(f.column for f in Message._meta.concrete_fields)
-
-
-@lru_cache(maxsize=None)
-def _json_positions() -> tuple[int, ...]:
-    return tuple(i for i, f in enumerate(Message._meta.concrete_fields)
-                 if isinstance(f, models.JSONField))
 
 
 def _from_rows(connection, sql: str, values: list) -> list[Message]:
     """Model instances straight from a raw cursor. On PostgreSQL only JSON needs decoding
     (Django has psycopg hand jsonb over as text); building them through raw() looked up
     every column's converters on every call, which cost more than the query."""
-    attnames = [f.attname for f in Message._meta.concrete_fields]
-    json_at = _json_positions()
+    spec = table(Message)  # the same columns, in the same order, as the SELECT
     with fast_cursor(connection) as cursor:
         cursor.execute(sql, values)
         rows = cursor.fetchall()
@@ -99,10 +88,10 @@ def _from_rows(connection, sql: str, values: list) -> list[Message]:
     for row in rows:
         row = list(row)
         key = row.pop()
-        for index in json_at:
+        for index, _ in spec.json:
             if isinstance(row[index], str):
                 row[index] = json.loads(row[index])
-        message = Message.from_db(connection.alias, attnames, row)
+        message = Message.from_db(connection.alias, spec.attnames, row)
         message.signing_key = key
         messages.append(message)
     return messages
@@ -133,7 +122,7 @@ def extend_leases(messages: list[Message], now: datetime) -> None:
             cursor.execute(
                 f"UPDATE {_names(vendor)['message']} "
                 f"SET lease_expires_at = {p.add(connection.ops.adapt_datetimefield_value(lease))} "
-                f"WHERE {p.id_in(ids)} AND {STATUS_IS}{p.add(ACTIVE)} "
+                f"WHERE {p.id_in(ids)} AND {p.is_active()} "
                 f"AND claim_token = {p.add(token)}", p.values)
 
 
@@ -151,7 +140,7 @@ def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str
             cursor.execute(
                 f"UPDATE {_names(vendor)['message']} SET status = {p.add(status)}, "
                 f"finished_at = {p.add(at)}, lease_expires_at = NULL, updated_at = {p.add(at)} "
-                f"WHERE {p.id_in(ids)} AND {STATUS_IS}{p.add(ACTIVE)} "
+                f"WHERE {p.id_in(ids)} AND {p.is_active()} "
                 f"AND claim_token = {p.add(token)} RETURNING id", p.values)
             finished.update(row[0] for row in cursor.fetchall())
     return finished

@@ -51,7 +51,8 @@ class QStashView(APIView):
 def reject_nul(request, kwargs: dict) -> None:
     """PostgreSQL cannot store NUL characters: refuse them on the way in, naming where."""
     meta = request.META
-    if ("\x00" not in meta.get("QUERY_STRING", "") and "%00" not in meta.get("QUERY_STRING", "")
+    query = meta.get("QUERY_STRING", "")
+    if ("\x00" not in query and "%00" not in query
             and not any("\x00" in v for v in kwargs.values() if isinstance(v, str))
             and not any("\x00" in v for k, v in meta.items()
                         if k.startswith("HTTP_") and isinstance(v, str))):

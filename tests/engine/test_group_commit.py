@@ -43,20 +43,27 @@ def run_callers(committer, payloads):
     return threads, results
 
 
-def test_callers_arriving_during_a_write_share_the_next_one():
-    write = RecordingWrite()
+def queue_behind_a_running_write(write, payloads):
+    """A first caller's write is held while ``payloads`` queue behind it, then released.
+    Returns the first caller's results and the others', once every caller has returned."""
     committer = GroupCommit(write)
-    first, results = run_callers(committer, ["first"])
+    first, first_results = run_callers(committer, ["first"])
     first[0].start()
     assert write.first_started.wait(5)
-    others, more = run_callers(committer, [f"m{i}" for i in range(8)])
+    others, results = run_callers(committer, payloads)
     for thread in others:
         thread.start()
-    while len(committer.queue) < 8:  # all eight queued behind the running write
+    while len(committer.queue) < len(payloads):  # all of them queued behind the running write
         threading.Event().wait(0.005)
     write.release.set()
     for thread in [*first, *others]:
         thread.join(5)
+    return first_results, results
+
+
+def test_callers_arriving_during_a_write_share_the_next_one():
+    write = RecordingWrite()
+    results, more = queue_behind_a_running_write(write, [f"m{i}" for i in range(8)])
     assert write.calls[0] == ["first"]
     assert sorted(write.calls[1]) == sorted(f"m{i}" for i in range(8))
     assert len(write.calls) == 2
@@ -73,18 +80,7 @@ def test_a_caller_alone_writes_at_once():
 
 def test_one_bad_caller_does_not_fail_the_others():
     write = RecordingWrite(fail_when=lambda rows: "bad" in rows)
-    committer = GroupCommit(write)
-    first, results = run_callers(committer, ["first"])
-    first[0].start()
-    assert write.first_started.wait(5)
-    others, more = run_callers(committer, ["a", "bad", "b"])
-    for thread in others:
-        thread.start()
-    while len(committer.queue) < 3:
-        threading.Event().wait(0.005)
-    write.release.set()
-    for thread in [*first, *others]:
-        thread.join(5)
+    _, more = queue_behind_a_running_write(write, ["a", "bad", "b"])
     assert more["a"] == "ok" and more["b"] == "ok"
     assert isinstance(more["bad"], IntegrityError)
     # The shared write failed, then each caller's rows were written on their own.
@@ -94,18 +90,7 @@ def test_one_bad_caller_does_not_fail_the_others():
 def test_an_unreachable_database_fails_everyone_in_the_batch():
     write = RecordingWrite(fail_when=lambda rows: len(rows) > 1,
                            error=OperationalError("server closed the connection"))
-    committer = GroupCommit(write)
-    first, _ = run_callers(committer, ["first"])
-    first[0].start()
-    assert write.first_started.wait(5)
-    others, more = run_callers(committer, ["a", "b"])
-    for thread in others:
-        thread.start()
-    while len(committer.queue) < 2:
-        threading.Event().wait(0.005)
-    write.release.set()
-    for thread in [*first, *others]:
-        thread.join(5)
+    _, more = queue_behind_a_running_write(write, ["a", "b"])
     assert all(isinstance(more[p], OperationalError) for p in ("a", "b"))
     assert len(write.calls) == 2  # no retry one by one against a database that is gone
 

@@ -94,13 +94,19 @@ def test_fifo_survives_a_killed_worker(stack, sink):
     assert len(heads) == 2 and heads[1].at <= after.at  # the head went again, then the next
 
 
-def test_flow_control_rate_with_several_workers(stack, sink):
-    """Workers take each rate slot right before sending: arrivals keep to it, at full rate."""
-    items = [{"destination": f"{sink.url}/rate/{i}", "body": str(i),
-              "headers": {"Upstash-Flow-Control-Key": "stack-rate",
-                          "Upstash-Flow-Control-Value": "rate=4,period=1s"}} for i in range(12)]
+def publish_flow_controlled(stack, urls: list[str], key: str, value: str) -> None:
+    """One batch: a message to each URL (body: its position) under flow-control ``key``."""
+    items = [{"destination": url, "body": str(i),
+              "headers": {"Upstash-Flow-Control-Key": key, "Upstash-Flow-Control-Value": value}}
+             for i, url in enumerate(urls)]
     response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
     assert response.status_code == 200, response.text
+
+
+def test_flow_control_rate_with_several_workers(stack, sink):
+    """Workers take each rate slot right before sending: arrivals keep to it, at full rate."""
+    publish_flow_controlled(stack, [f"{sink.url}/rate/{i}" for i in range(12)],
+                            "stack-rate", "rate=4,period=1s")
     times = sorted(a.at for a in sink.wait_for(12, "/rate/", timeout=60))
     offsets = [round(t - times[0], 3) for t in times]
     assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 4, offsets
@@ -110,11 +116,8 @@ def test_flow_control_rate_with_several_workers(stack, sink):
 
 def test_flow_control_parallelism_with_several_workers(stack, sink):
     """Two workers and two dispatchers, parallelism 2: never more than two requests open."""
-    items = [{"destination": f"{sink.url}/sleep/0.5?fc={i}", "body": str(i),
-              "headers": {"Upstash-Flow-Control-Key": "stack-parallel",
-                          "Upstash-Flow-Control-Value": "parallelism=2"}} for i in range(8)]
-    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
-    assert response.status_code == 200, response.text
+    publish_flow_controlled(stack, [f"{sink.url}/sleep/0.5?fc={i}" for i in range(8)],
+                            "stack-parallel", "parallelism=2")
     starts = sorted(a.at for a in sink.wait_for(8, "/sleep/0.5", timeout=60))
     # Each request is held open 0.5 s: a start within 0.5 s of two others means three at once.
     open_at_start = [sum(1 for s in starts if t - 0.45 < s <= t) for t in starts]
