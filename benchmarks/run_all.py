@@ -68,6 +68,7 @@ setup_env.ensure_nginx()
 setup_env.ensure_python_packages()
 
 from benchmarks.suite import common, report  # noqa: E402
+from benchmarks.suite.settle import settle  # noqa: E402
 from benchmarks.suite.sink import NginxSink  # noqa: E402
 
 SCENARIOS = ["s01_raw_limit", "s02_celery_baseline", "s03_e2e_throughput", "s04_publish_api",
@@ -96,6 +97,7 @@ def time_limit(*_args) -> None:
 
 
 def run_scenario(module, title: str, ctx) -> dict:
+    print(f"    {settle()}", flush=True)
     begun, services = time.time(), common.service_ids()
     outcome = {"title": title, "doc": module.__doc__.strip()}
     try:

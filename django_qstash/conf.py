@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_BATCH_SIZE": 100,
     # ...and each worker process sends up to this many requests at once.
     "DELIVERY_CONCURRENCY": 100,
+    # Web, worker and dispatcher processes move what start-up built out of the garbage
+    # collector's full passes (gc.freeze), which otherwise paused them for ~0.1 s at times.
+    "FREEZE_STARTUP_HEAP": True,
     # Allow deliveries to loopback/private addresses (the dev server turns this on).
     "ALLOW_PRIVATE_DESTINATIONS": False,
     # Opens specific non-public destinations: host names ("hooks.internal", "*.svc.local")

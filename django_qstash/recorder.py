@@ -1,4 +1,4 @@
-"""Outcomes of batches claimed ahead, recorded by a thread of the worker process after the task returns."""
+"""Outcomes of Celery-delivered batches, recorded by a thread of the worker process after the task returns."""
 
 from __future__ import annotations
 
@@ -19,27 +19,37 @@ logger = logging.getLogger("django_qstash.worker")
 # Outcomes finished within this window are written together: fewer, larger transactions.
 FLUSH_SECONDS = 0.02
 HOLD_SECONDS = 1.0
+# Due-now outcomes handed in and not yet written beyond which a task waits to hand in more:
+# the recorder keeps up with the sends, and rows do not sit claimed and unrecorded for long.
+MAX_UNWRITTEN_NOW = 1000
 
 
 class Recorder:
-    """A batch claimed ahead of its due time holds its worker slot only until its requests
-    are prepared: the task returns and the next batch is loaded and signed while this one
-    waits for its due time on the sender loop. This thread writes the outcomes once they
-    land (and the sends due in the same moment are out). Outcomes still unwritten when the
-    process dies are covered by the leases, like any unfinished task."""
+    """A batch holds its worker slot only until its requests are started (claimed ahead of
+    its due time: prepared and signed): the task returns and the slot takes the next one
+    while the requests are out. This thread writes the outcomes once they land, those of
+    several tasks in one transaction; a burst's outcomes wait until the sends due in the same
+    moment are out. Outcomes still unwritten when the process dies are covered by the
+    leases, like any unfinished task."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.landed: list[tuple[datetime, tuple]] = []  # (write from, result), not yet taken
+        # (write from, result), not yet taken; "write from" None: as soon as it lands
+        self.landed: list[tuple[datetime | None, tuple]] = []
         self.sending = 0  # requests handed in whose outcome has not landed
         self.unwritten = 0  # outcomes handed in and not yet written
+        self.unwritten_now = 0  # of which due-now ones
         self.pid = 0
 
-    def add(self, futures: dict[Future, Message], record_from: datetime) -> None:
+    def add(self, futures: dict[Future, Message], record_from: datetime | None) -> None:
         with self.cond:
             if self.pid != os.getpid():  # first use, or a forked child: a thread of its own
-                self.pid, self.landed, self.sending, self.unwritten = os.getpid(), [], 0, 0
+                self.pid, self.landed, self.sending = os.getpid(), [], 0
+                self.unwritten = self.unwritten_now = 0
                 threading.Thread(target=self._run, name="qstash-recorder", daemon=True).start()
+            if record_from is None:
+                self.cond.wait_for(lambda: self.unwritten_now < MAX_UNWRITTEN_NOW)
+                self.unwritten_now += len(futures)
             self.sending += len(futures)
             self.unwritten += len(futures)
         # Callbacks, not wait(): waiting on a burst's thousands of futures every few
@@ -47,7 +57,7 @@ class Recorder:
         for future, message in futures.items():
             future.add_done_callback(partial(self._land, message, record_from))
 
-    def _land(self, message: Message, record_from: datetime, future: Future) -> None:
+    def _land(self, message: Message, record_from: datetime | None, future: Future) -> None:
         result = self._result(future, message)
         with self.cond:
             self.landed.append((record_from, result))
@@ -62,7 +72,7 @@ class Recorder:
             return self.cond.wait_for(lambda: self.unwritten == 0, timeout)
 
     def _run(self) -> None:
-        held: list[tuple[datetime, tuple]] = []
+        held: list[tuple[datetime | None, tuple]] = []
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: self.landed, FLUSH_SECONDS if held else None)
@@ -72,13 +82,18 @@ class Recorder:
             # While sends are still out, writing waits (up to HOLD_SECONDS past its time):
             # the outcomes of a burst would otherwise take the CPU from the rest of it.
             until = clock.now() - timedelta(seconds=HOLD_SECONDS if sending else 0)
-            due = [result for record_from, result in held if record_from <= until or not sending]
+
+            def is_due(record_from: datetime | None) -> bool:
+                return record_from is None or record_from <= until or not sending
+
+            due = [entry for entry in held if is_due(entry[0])]
             if not due:
                 continue
-            held = [entry for entry in held if not (entry[0] <= until or not sending)]
-            self._write(due)
+            held = [entry for entry in held if not is_due(entry[0])]
+            self._write([result for _, result in due])
             with self.cond:
                 self.unwritten -= len(due)
+                self.unwritten_now -= sum(1 for record_from, _ in due if record_from is None)
                 self.cond.notify_all()
 
     @staticmethod

@@ -3,7 +3,10 @@
 import logging
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import (worker_process_init, worker_process_shutdown, worker_ready,
+                            worker_shutdown)
+
+from .heap import freeze_startup_objects
 
 from .recorder import recorder
 from .worker import process_batch_safely
@@ -14,9 +17,10 @@ logger = logging.getLogger("django_qstash.worker")
 @shared_task(name="django_qstash.deliver_batch", ignore_result=True, acks_late=True)
 def deliver_batch(items: list[list]) -> None:
     """``items``: [[message id, claim token], ...] claimed by a dispatcher or the fast path."""
-    # A batch claimed ahead of its time frees its worker slot once prepared: the slot loads
-    # and signs the next one while this one waits for its due time.
-    process_batch_safely([(message_id, token) for message_id, token in items], detach_ahead=True)
+    # The batch frees its worker slot once its sends are started (a batch claimed ahead of
+    # its time: once prepared), so the slot takes the next task while the requests are out;
+    # the process's recorder writes the outcomes, several tasks' in one transaction.
+    process_batch_safely([(message_id, token) for message_id, token in items], detach=True)
 
 
 @worker_process_shutdown.connect  # a prefork child, before it exits
@@ -25,3 +29,9 @@ def record_detached_outcomes(**kwargs) -> None:
     """Write the outcomes of batches still waiting, rather than leave them to their leases."""
     if not recorder.drain(timeout=60):
         logger.warning("outcomes still unrecorded at shutdown; their leases will resend them")
+
+
+@worker_ready.connect  # the worker process, its pool started
+@worker_process_init.connect  # each prefork child, once forked
+def freeze_worker_heap(**kwargs) -> None:
+    freeze_startup_objects()

@@ -102,9 +102,10 @@ def signing_keys(messages: list[Message]) -> dict[int, str]:
     return keys
 
 
-def process_batch(items: list[WorkItem], *, detach_ahead: bool = False) -> None:
-    """Send a claimed batch and record its outcomes. With ``detach_ahead`` a batch not yet
-    due returns once its sends are prepared, and the process's recorder writes its outcomes."""
+def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
+    """Send a claimed batch and record its outcomes. With ``detach`` it returns once its
+    sends are started (or, for a batch not yet due, prepared and signed), and the process's
+    recorder writes the outcomes as they land."""
     messages = load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
@@ -124,8 +125,8 @@ def process_batch(items: list[WorkItem], *, detach_ahead: bool = False) -> None:
     now = clock.now()
     ahead = last_due is not None and last_due > now
     record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if ahead else now
-    if ahead and detach_ahead:
-        recorder.add(futures, record_from)
+    if detach:
+        recorder.add(futures, record_from if ahead else None)
         return
     results: list = []
     while pending:
@@ -136,10 +137,10 @@ def process_batch(items: list[WorkItem], *, detach_ahead: bool = False) -> None:
             results = []
 
 
-def process_batch_safely(items: list[WorkItem], *, detach_ahead: bool = False) -> None:
+def process_batch_safely(items: list[WorkItem], *, detach: bool = False) -> None:
     """Entry point of transports: an unexpected error must not kill the worker."""
     try:
-        process_batch(items, detach_ahead=detach_ahead)
+        process_batch(items, detach=detach)
     except Exception:
         logger.exception("processing a batch of %d failed; leases will hand it out again",
                          len(items))

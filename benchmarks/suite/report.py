@@ -107,6 +107,9 @@ def settings_lines(ctx) -> list[str]:
     return [
         f"Runs per scenario: {ctx.quick_runs} (median reported); long end-to-end runs stop "
         f"repeating once a scenario would exceed {ctx.budget_s:g} s.",
+        "Before each scenario PostgreSQL runs a `CHECKPOINT` and the run waits (≤ 60 s) for "
+        "autovacuum workers to finish and the machine to go quiet, so a scenario does not "
+        "pay for the writes of the one before it.",
         f"End-to-end throughput: {ctx.e2e_messages:,} messages per run (baseline: "
         f"{ctx.baseline_messages:,} tasks per run), timeout {ctx.e2e_timeout:g} s per run.",
         f"Publish API: {ctx.publish_requests:,} requests per closed-loop run; steady runs last "

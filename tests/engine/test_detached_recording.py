@@ -1,4 +1,4 @@
-"""A Celery task holding a batch claimed ahead returns once it is prepared; the recorder writes its outcomes."""
+"""A Celery task returns once its batch is started (claimed ahead: prepared); the recorder writes the outcomes."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_a_batch_not_yet_due_returns_before_it_is_sent_and_is_recorded_after(sin
     items = claim_unqueued(clock.now(), 10)
     assert {message_id for message_id, _ in items} == ids
 
-    process_batch(items, detach_ahead=True)
+    process_batch(items, detach=True)
     returned_at = time.time()
     assert returned_at < due, "the task waited for the due time"
     assert sink.received("/ahead/") == []
@@ -51,21 +51,59 @@ def test_a_batch_not_yet_due_returns_before_it_is_sent_and_is_recorded_after(sin
     assert Event.objects.filter(message_id__in=ids, state="DELIVERED").count() == 5
 
 
-def test_a_due_batch_is_recorded_before_the_task_returns(sink, monkeypatch):
+def test_a_due_batch_is_recorded_by_the_recorder_without_waiting_for_other_sends(
+        sink, monkeypatch):
     handed: list = []  # the publish's own hand-over, kept here instead of the transport
     monkeypatch.setattr("django_qstash.transport.hand_over", handed.extend)
     tenant = create_tenant("detached")
-    message_id = publish(tenant, f"{sink.url}/now", [])
-    assert [item[0] for item in handed] == [message_id]
-    process_batch(handed, detach_ahead=True)
-    assert Message.objects.get(id=message_id).status == "delivered"
+    due = math.ceil(time.time()) + 3
+    later = publish(tenant, f"{sink.url}/later", [("Upstash-Not-Before", str(due))])
+    process_batch(claim_unqueued(clock.now(), 10), detach=True)  # a send out until `due`
+    message_ids = [publish(tenant, f"{sink.url}/now/{i}", []) for i in range(3)]
+    assert [item[0] for item in handed] == message_ids
+    process_batch(handed, detach=True)
+    deadline = time.monotonic() + 10
+    while (Message.objects.filter(id__in=message_ids, status="delivered").count() < 3
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+    assert time.time() < due, "due-now outcomes waited for the send still out"
+    assert Message.objects.filter(id__in=message_ids, status="delivered").count() == 3
+    assert DeliveryAttempt.objects.filter(message_id__in=message_ids).count() == 3
+    assert Message.objects.get(id=later).status == "active"
+    assert recorder.drain(timeout=15)
+    assert Message.objects.get(id=later).status == "delivered"
+
+
+def test_a_task_waits_while_too_many_due_now_outcomes_are_unwritten(sink, monkeypatch):
+    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 2)
+    handed: list = []
+    monkeypatch.setattr("django_qstash.transport.hand_over", handed.extend)
+    writes: list[int] = []
+    real_write = recorder._write
+
+    def slow_write(results):  # the database lags behind the sends
+        time.sleep(0.3)
+        writes.append(len(results))
+        real_write(results)
+
+    monkeypatch.setattr(recorder, "_write", slow_write)
+    tenant = create_tenant("detached")
+    first = [publish(tenant, f"{sink.url}/bp/a{i}", []) for i in range(2)]
+    process_batch(handed[:2], detach=True)
+    second = publish(tenant, f"{sink.url}/bp/b", [])
+    started = time.monotonic()
+    process_batch(handed[2:], detach=True)  # waits until one of the first two is written
+    assert time.monotonic() - started >= 0.25
+    assert writes and Message.objects.filter(id__in=first, status="delivered").count() >= 1
+    assert recorder.drain(timeout=15)
+    assert Message.objects.get(id=second).status == "delivered"
 
 
 def test_worker_shutdown_waits_for_the_outcomes_still_unwritten(sink):
     tenant = create_tenant("detached")
     due = math.ceil(time.time()) + 1
     message_id = publish(tenant, f"{sink.url}/late", [("Upstash-Not-Before", str(due))])
-    process_batch(claim_unqueued(clock.now(), 10), detach_ahead=True)
+    process_batch(claim_unqueued(clock.now(), 10), detach=True)
     assert Message.objects.get(id=message_id).status == "active"
     record_detached_outcomes(sender=None)  # what Celery calls as a worker (child) exits
     assert Message.objects.get(id=message_id).status == "delivered"

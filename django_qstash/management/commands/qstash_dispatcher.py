@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from ...conf import qstash_settings
 from ...dispatcher import Dispatcher
+from ...heap import freeze_startup_objects
 from ...retention import PeriodicPurge
 from ...scheduler import fire_due
 
@@ -37,4 +38,5 @@ class Command(BaseCommand):
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: dispatcher.stop())
+        freeze_startup_objects()
         dispatcher.run()
