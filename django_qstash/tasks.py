@@ -3,11 +3,14 @@
 import logging
 
 from celery import shared_task
-from celery.signals import (worker_process_init, worker_process_shutdown, worker_ready,
-                            worker_shutdown)
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from .heap import freeze_startup_objects
-
 from .recorder import recorder
 from .worker import process_batch_safely
 
