@@ -16,7 +16,7 @@ from .exceptions import ApiError, BadRequest, NotFound
 from .header_names import HOP_HEADERS
 from .headers import parse_publish_headers
 from .models import Event, Message, Schedule, Tenant
-from .publishing import PublishSpec, is_url, prepare, publish_specs
+from .publishing import PublishSpec, prepare, publish_specs
 
 logger = logging.getLogger("django_qstash.scheduler")
 
@@ -198,15 +198,15 @@ def spec_for(schedule: Schedule) -> PublishSpec:
 def _publish(schedules: list[Schedule], now: datetime) -> None:
     """Publish one message (set) per schedule of one tenant; record states and errors on rows.
 
-    Runs inside the chunk's transaction: every step that may fail in the database runs in a
-    savepoint of its own, so a schedule the database refuses is rolled back alone (on
-    PostgreSQL an error otherwise aborts the whole transaction) and the others still fire.
+    Runs inside the chunk's transaction, so every publish runs in a savepoint: a schedule the
+    database refuses is rolled back alone (on PostgreSQL an error otherwise aborts the whole
+    transaction, and the chunk would never advance) and the others still fire.
     """
     specs, owners = [], []
     for schedule in schedules:
         schedule.last_schedule_time = now
         try:
-            specs.append(_prepared(schedule))
+            specs.append(spec_for(schedule))
             owners.append(schedule)
         except ApiError as exc:  # e.g. its URL group was deleted: the schedule still advances
             schedule.last_schedule_states, schedule.last_error = {}, exc.message
@@ -240,13 +240,6 @@ def _publish(schedules: list[Schedule], now: datetime) -> None:
         published = result if isinstance(result, list) else [result]
         schedule.last_schedule_states = {p.message_id: IN_PROGRESS for p in published}
         schedule.last_error = ""
-
-
-def _prepared(schedule: Schedule) -> PublishSpec:
-    if is_url(schedule.destination):  # no query: no savepoint needed
-        return spec_for(schedule)
-    with transaction.atomic():  # looks its URL group up: a database error stays in here
-        return spec_for(schedule)
 
 
 def _publish_one(tenant: Tenant, spec: PublishSpec):
