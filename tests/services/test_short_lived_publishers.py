@@ -36,12 +36,15 @@ def arrival_delay(sink, path: str, started: float) -> float:
 
 
 def test_qstash_publish_command_hands_its_message_over_before_exiting(stack, sink):
-    started = time.time()
-    answer = json.loads(stack.manage("qstash_publish", f"{sink.url}/command", "--body", "hi",
-                                     "--tenant", "acme"))
-    assert arrival_delay(sink, "/command", started) < PROMPT_SECONDS
-    [arrival] = sink.received("/command")
-    assert (arrival.body, arrival.headers["Upstash-Message-Id"]) == (b"hi", answer["messageId"])
+    # A few runs: whether the exiting process happened to finish the hand-over is a race.
+    for run in range(3):
+        started = time.time()
+        answer = json.loads(stack.manage("qstash_publish", f"{sink.url}/command/{run}",
+                                         "--body", "hi", "--tenant", "acme"))
+        assert arrival_delay(sink, f"/command/{run}", started) < PROMPT_SECONDS
+        [arrival] = sink.received(f"/command/{run}")
+        assert (arrival.body, arrival.headers["Upstash-Message-Id"]) == (
+            b"hi", answer["messageId"])
 
 
 def test_a_script_using_the_client_hands_its_messages_over_before_exiting(stack, sink):
