@@ -160,7 +160,7 @@ def _check_rate_limit_cache() -> list[CheckMessage]:
     limited = [name for name in ("API_BURST_RATE_LIMIT", "DAILY_MESSAGE_QUOTA")
                if _integer(getattr(qstash_settings, name)) and getattr(qstash_settings, name) > 0]
     alias = qstash_settings.RATE_LIMIT_CACHE_ALIAS
-    if limited and alias not in (getattr(settings, "CACHES", None) or {"default": {}}):
+    if limited and alias not in settings.CACHES:
         return [Error(f"QSTASH['RATE_LIMIT_CACHE_ALIAS'] {alias!r} is not in CACHES, and "
                       f"{' and '.join(limited)} counts in it",
                       id="django_qstash.E014")]
