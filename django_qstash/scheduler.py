@@ -196,7 +196,12 @@ def spec_for(schedule: Schedule) -> PublishSpec:
 
 
 def _publish(schedules: list[Schedule], now: datetime) -> None:
-    """Publish one message (set) per schedule of one tenant; record states and errors on rows."""
+    """Publish one message (set) per schedule of one tenant; record states and errors on rows.
+
+    Runs inside the chunk's transaction, so every publish runs in a savepoint: a schedule the
+    database refuses is rolled back alone (on PostgreSQL an error otherwise aborts the whole
+    transaction, and the chunk would never advance) and the others still fire.
+    """
     specs, owners = [], []
     for schedule in schedules:
         schedule.last_schedule_time = now
@@ -212,15 +217,21 @@ def _publish(schedules: list[Schedule], now: datetime) -> None:
             schedule.last_schedule_states, schedule.last_error = {}, f"internal error: {exc}"
     if not specs:
         return
+    tenant = schedules[0].tenant
     try:
-        results: list = publish_specs(schedules[0].tenant, specs)
+        with transaction.atomic():
+            results: list = publish_specs(tenant, specs)
     except CONNECTION_ERRORS:
         raise  # the database is gone: the chunk rolls back and the next tick tries again
-    except Exception:
-        # One poisoned spec must not stop the others: retry one by one, each in a savepoint.
-        logger.exception("publishing %d schedules together failed; retrying one by one",
-                         len(specs))
-        results = [_publish_one(schedules[0].tenant, spec) for spec in specs]
+    except Exception as exc:
+        if len(specs) == 1:
+            logger.exception("schedule %s could not publish", specs[0].schedule_id)
+            results = [exc]
+        else:
+            # One poisoned spec must not stop the others: retry one by one, each in a savepoint.
+            logger.exception("publishing %d schedules together failed; retrying one by one",
+                             len(specs))
+            results = [_publish_one(tenant, spec) for spec in specs]
     for schedule, result in zip(owners, results):
         if isinstance(result, Exception):
             schedule.last_schedule_states = {}

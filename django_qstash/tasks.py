@@ -12,6 +12,7 @@ from celery.signals import (
 
 from .heap import freeze_startup_objects
 from .recorder import recorder
+from .transport import flush
 from .worker import process_batch_safely
 
 logger = logging.getLogger("django_qstash.worker")
@@ -29,9 +30,12 @@ def deliver_batch(items: list[list]) -> None:
 @worker_process_shutdown.connect  # a prefork child, before it exits
 @worker_shutdown.connect  # the worker process itself (threads and solo pools)
 def record_detached_outcomes(**kwargs) -> None:
-    """Write the outcomes of batches still waiting, rather than leave them to their leases."""
+    """Write the outcomes of batches still waiting, and hand the callback messages they
+    produced to the broker, rather than leave them to their leases (a prefork child ends
+    without running atexit)."""
     if not recorder.drain(timeout=60):
         logger.warning("outcomes still unrecorded at shutdown; their leases will resend them")
+    flush()
 
 
 @worker_ready.connect  # the worker process, its pool started

@@ -88,42 +88,73 @@ def get_transport() -> Transport:
         return _transports[name]
 
 
+# Long enough for a first connection to the broker; a broker that takes longer is down, and
+# the messages' leases bring them back.
+FLUSH_TIMEOUT_SECONDS = 10.0
+
+
 class Submitter:
     """Hands due-now messages to a broker transport from a thread of its own: the publish
     that claimed them is answered without waiting for the broker, and messages published
-    meanwhile travel together in one task. Items that never leave (the process died first)
-    stay claimed in the database, and their lease brings them back."""
+    meanwhile travel together in one task. The thread is a daemon, so a process that exits
+    (a command, a script, a worker child) flushes first: ``flush`` hands over what is waiting
+    and waits for the hand-over in progress. Only a process killed outright leaves its
+    messages to their leases."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.pending: list[WorkItem] = []
+        self.sending = 0  # hand-overs the thread has taken and not yet finished
         self.pid = 0
 
     def add(self, items: list[WorkItem]) -> None:
         with self.cond:
             if self.pid != os.getpid():  # first use, or a forked child: a thread of its own
-                self.pid, self.pending = os.getpid(), []
+                self.pid, self.pending, self.sending = os.getpid(), [], 0
                 threading.Thread(target=self._run, name="qstash-submitter", daemon=True).start()
             self.pending.extend(items)
-            self.cond.notify()
+            self.cond.notify_all()
 
     def _run(self) -> None:
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: self.pending)
                 items, self.pending = self.pending, []
-            submit_or_leave_to_lease(items)
+                self.sending += 1
+            try:
+                submit_or_leave_to_lease(items)
+            finally:
+                with self.cond:
+                    self.sending -= 1
+                    self.cond.notify_all()
 
-    def flush(self) -> None:
-        """At exit: send what is still waiting, rather than leave it to the leases."""
+    def flush(self, timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
+        """Return once everything added so far is with the broker (or failed to get there and
+        is left to its lease); False if a hand-over was still under way after ``timeout``."""
         with self.cond:
+            if self.pid != os.getpid():  # nothing was added in this process
+                return True
             items, self.pending = self.pending, []
-        if items and self.pid == os.getpid():
+        if items:  # sent from here: the thread may be busy, or about to die with the process
             submit_or_leave_to_lease(items)
+        with self.cond:
+            done = self.cond.wait_for(lambda: not self.sending, timeout)
+        if not done:
+            logger.warning("a hand-over to the broker was still under way after %.0f s; its "
+                           "messages are left to their leases", timeout)
+        return done
 
 
 _submitter = Submitter()
+# At interpreter exit, daemon threads are still alive while atexit handlers run: the hand-over
+# in progress can finish.
 atexit.register(_submitter.flush)
+
+
+def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
+    """Hand every message this process accepted to the broker before returning. Commands call
+    it when they finish; processes that end without atexit (Celery's prefork children) too."""
+    return _submitter.flush(timeout)
 
 
 def hand_over(items: list[WorkItem]) -> None:

@@ -89,6 +89,31 @@ def message_json(message: Message) -> dict:
     return data
 
 
+FINAL_STATES = {Message.Status.DELIVERED: Event.State.DELIVERED,
+                Message.Status.FAILED: Event.State.FAILED,
+                Message.Status.CANCELED: Event.State.CANCELED}
+
+
+def message_state(message: Message) -> str:
+    """Where a message stands, in the states of the log (``GET /v2/events``)."""
+    if message.status in FINAL_STATES:
+        return FINAL_STATES[message.status]
+    if message.status == Message.Status.ACTIVE:
+        return Event.State.CANCEL_REQUESTED if message.cancel_requested else Event.State.ACTIVE
+    return Event.State.RETRY if message.retried else Event.State.CREATED
+
+
+def message_detail_json(message: Message) -> dict:
+    """``GET /v2/messages/{id}``: the SDKs' fields, then where the message stands: ``state``,
+    ``final`` (nothing more will happen to it) and, once final, ``finishedAt``."""
+    data = message_json(message)
+    data["state"] = message_state(message)
+    data["final"] = message.is_finished
+    if message.is_finished and message.finished_at is not None:
+        data["finishedAt"] = to_ms(message.finished_at)
+    return data
+
+
 def dlq_json(entry: DlqEntry) -> dict:
     data = message_json(entry.message)
     data["dlqId"] = entry.dlq_id

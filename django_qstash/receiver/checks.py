@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,7 +83,10 @@ def _check_tolerance_and_replay() -> list[CheckMessage]:
         errors.append(Error("QSTASH['REPLAY_PROTECTION'] must be True, False or None",
                             id="django_qstash.E105"))
     alias = qstash_settings.REPLAY_CACHE_ALIAS
-    if replay is not False and alias not in (getattr(settings, "CACHES", None) or {}):
+    if not isinstance(alias, str):
+        errors.append(Error(f"QSTASH['REPLAY_CACHE_ALIAS'] must be the name of a cache, got "
+                            f"{alias!r}", id="django_qstash.E106"))
+    elif replay is not False and alias not in (getattr(settings, "CACHES", None) or {}):
         errors.append(Error(f"QSTASH['REPLAY_CACHE_ALIAS'] {alias!r} is not in CACHES",
                             hint="Point it at a configured cache or set REPLAY_PROTECTION False.",
                             id="django_qstash.E106"))
@@ -90,6 +94,8 @@ def _check_tolerance_and_replay() -> list[CheckMessage]:
 
 
 def check_receiver_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not isinstance(getattr(settings, "QSTASH", None) or {}, Mapping):
+        return []  # django_qstash.E015 (server checks) says QSTASH must be a dict
     return [*_check_keys(), *_check_protected_paths(), *_check_base_url(),
             *_check_tolerance_and_replay()]
 

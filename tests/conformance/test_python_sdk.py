@@ -47,6 +47,8 @@ def test_publish_with_delay_get_and_cancel(client, sink):
     assert message.method == "PUT" and message.body == "text"
     assert message.not_before - message.created_at == 3_600_000
     client.message.cancel(result.message_id)
+    # The answer also carries the message's state now: the SDK still parses it.
+    assert client.message.get(result.message_id).message_id == result.message_id
     ids = [client.message.publish(url=f"{sink.url}/x", body="b", delay=3600).message_id
            for _ in range(3)]
     assert client.message.cancel_many(ids[:2]) == 2

@@ -123,6 +123,49 @@ def test_cancel_a_delayed_message(qstash, sink):
     assert api(qstash, "DELETE", f"/v2/messages/{message_id}").status_code == 404
 
 
+def message_state(qstash, message_id: str) -> tuple:
+    response = api(qstash, "GET", f"/v2/messages/{message_id}")
+    assert response.status_code == 200, response.text
+    data = response.json()
+    return data["state"], data["final"]
+
+
+def test_get_message_shows_its_state_and_whether_it_is_final(qstash, sink):
+    waiting = publish(qstash, f"{sink.url}/never", "x", Upstash_Delay="1h")
+    assert message_state(qstash, waiting) == ("CREATED", False)
+    assert api(qstash, "DELETE", f"/v2/messages/{waiting}").json() == {"cancelled": 1}
+    canceled = api(qstash, "GET", f"/v2/messages/{waiting}").json()
+    assert (canceled["state"], canceled["final"]) == ("CANCELED", True)
+    assert canceled["messageId"] == waiting and canceled["finishedAt"] >= canceled["createdAt"]
+    again = api(qstash, "DELETE", f"/v2/messages/{waiting}")
+    assert again.status_code == 404 and again.json() == {
+        "error": f"message {waiting} is already canceled"}
+
+    delivered = publish(qstash, f"{sink.url}/fine", "x")
+    wait_for_state(qstash, delivered, "DELIVERED")
+    assert message_state(qstash, delivered) == ("DELIVERED", True)
+    failed = publish(qstash, f"{sink.url}/status/404", "x", Upstash_Retries="0")
+    wait_for_state(qstash, failed, "FAILED")
+    assert message_state(qstash, failed) == ("FAILED", True)
+    retrying = publish(qstash, f"{sink.url}/status/500", "x", Upstash_Retries="3",
+                       Upstash_Retry_Delay="3600000")
+    wait_for_state(qstash, retrying, "RETRY")
+    assert message_state(qstash, retrying) == ("RETRY", False)
+
+
+def test_get_message_shows_a_cancel_that_waits_for_the_attempt_in_flight(qstash, sink):
+    message_id = publish(qstash, f"{sink.url}/sleep/1.5", "x")
+    sink.wait_for(1, "/sleep/")
+    assert message_state(qstash, message_id) == ("ACTIVE", False)
+    assert api(qstash, "DELETE", f"/v2/messages/{message_id}").json() == {"cancelled": 1}
+    assert message_state(qstash, message_id) == ("CANCEL_REQUESTED", False)
+    again = api(qstash, "DELETE", f"/v2/messages/{message_id}")
+    assert again.status_code == 404
+    assert "already requested" in again.json()["error"]
+    wait_for_state(qstash, message_id, "DELIVERED")  # the attempt in flight still counts
+    assert message_state(qstash, message_id) == ("DELIVERED", True)
+
+
 def test_bulk_cancel_by_ids_in_body_or_query_and_by_filter(qstash, sink):
     ids = [publish(qstash, f"{sink.url}/bulk", "x", Upstash_Delay="1h") for _ in range(5)]
     body = api(qstash, "DELETE", "/v2/messages", json={"messageIds": ids[:2]})

@@ -203,3 +203,27 @@ def test_qstash_test_client_keeps_its_defaults(keys):
     response = client.post_signed("/fn/", {}, content_type="application/json",
                                   query_params={"page": "2"})
     assert response.json()["sub"] == "http://testserver/fn/?page=2"
+
+
+def test_checks_run_on_a_receiver_only_install():
+    code = """
+import json, sys
+SERVER = ("rest_framework", "celery", "redis", "croniter", "aiohttp", "httpx", "prometheus_client")
+for name in SERVER:
+    sys.modules[name] = None
+from django.conf import settings
+settings.configure(
+    SECRET_KEY="x", ROOT_URLCONF=__name__,
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "django_qstash"],
+    QSTASH={"CURRENT_SIGNING_KEY": "sig_" + "a" * 28, "CLOCK_TOLERANCE_SECONDS": "5",
+            "PROTECTED_PATH": ["/hooks/"]})
+import django
+django.setup()
+from django.core.checks import run_checks
+urlpatterns = []
+print(json.dumps({"ids": sorted(m.id for m in run_checks() if m.id.startswith("django_qstash")),
+                  "loaded": sorted(n for n in SERVER if sys.modules.get(n) is not None)}))
+"""
+    assert _run_isolated(code) == {"ids": ["django_qstash.E104", "django_qstash.W001"],
+                                   "loaded": []}

@@ -140,6 +140,53 @@ def test_a_poisoned_schedule_does_not_stop_its_chunk(tenant, frozen_clock, monke
     assert poison.next_schedule_time == datetime(2026, 3, 2, 9, 2, tzinfo=UTC)
 
 
+@pytest.fixture
+def poisoned_schedule_rows():
+    """The database itself refuses messages of the schedule "poison" (a trigger), as it would
+    a row it cannot store: the error comes from the INSERT, inside the chunk's transaction."""
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION qstash_test_refuse_poison() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.schedule_id = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql")
+            cursor.execute(f"CREATE TRIGGER qstash_test_poison BEFORE INSERT ON {table} "
+                           "FOR EACH ROW EXECUTE FUNCTION qstash_test_refuse_poison()")
+        else:
+            cursor.execute(f"CREATE TRIGGER qstash_test_poison BEFORE INSERT ON {table} "
+                           "WHEN NEW.schedule_id = 'poison' "
+                           "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
+    yield  # the test's transaction rolls the trigger back with everything else
+
+
+def test_a_schedule_the_database_refuses_does_not_stall_the_others(
+        tenant, frozen_clock, poisoned_schedule_rows):
+    for schedule_id in ("fine-1", "poison", "fine-2"):
+        create(tenant, cron="* * * * *", Upstash_Schedule_Id=schedule_id)
+    create(tenant, cron="* * * * *", Upstash_Schedule_Id="next-chunk")
+    frozen_clock.advance(minutes=1)
+    assert scheduler.fire_due(chunk_size=3) == 4
+    for schedule_id in ("fine-1", "fine-2", "next-chunk"):
+        [message] = produced(schedule_id)
+        schedule = Schedule.objects.get(schedule_id=schedule_id)
+        assert schedule.last_schedule_states == {message.id: "IN_PROGRESS"}
+        assert schedule.next_schedule_time == datetime(2026, 3, 2, 9, 2, tzinfo=UTC)
+    assert not produced("poison")
+    poison = Schedule.objects.get(schedule_id="poison")
+    assert "poisoned row" in poison.last_error and poison.last_schedule_states == {}
+    assert poison.next_schedule_time == datetime(2026, 3, 2, 9, 2, tzinfo=UTC)
+    assert scheduler.fire_due(chunk_size=3) == 0  # every slot advanced: nothing is retried
+
+
+def test_run_now_of_a_refused_schedule_records_the_error(
+        tenant, frozen_clock, poisoned_schedule_rows):
+    schedule = scheduler.run_now(create(tenant, Upstash_Schedule_Id="poison"))
+    assert "poisoned row" in schedule.last_error and not produced("poison")
+    schedule.refresh_from_db()
+    assert "poisoned row" in schedule.last_error
+
+
 def test_a_lost_database_connection_rolls_the_chunk_back(tenant, frozen_clock, monkeypatch):
     def publish_specs(tenant, specs):
         raise OperationalError("server closed the connection")

@@ -9,7 +9,7 @@ from ...exceptions import BadRequest, NotFound
 from ...models import Message
 from ..base import QStashView, json_body
 from ..filters import apply_filters, integer, multi
-from ..serializers import message_json
+from ..serializers import message_detail_json, message_state
 
 MAX_BULK_CANCEL = 500
 
@@ -22,15 +22,20 @@ class MessageDetailView(QStashView):
         message = self._messages(message_id).first()
         if message is None:
             raise NotFound(f"message {message_id} not found")
-        return Response(message_json(message))
+        return Response(message_detail_json(message))
 
     def delete(self, request, message_id: str):
-        if not self._messages(message_id).exists():
-            raise NotFound(f"message {message_id} not found")
         cancelled = cancel(self._messages(message_id))
-        if not cancelled:
-            raise NotFound(f"message {message_id} is already delivered, failed or canceled")
-        return Response({"cancelled": cancelled})
+        if cancelled:
+            return Response({"cancelled": cancelled})
+        message = self._messages(message_id).first()
+        if message is None:
+            raise NotFound(f"message {message_id} not found")
+        if message.is_finished:
+            raise NotFound(f"message {message_id} is already {message_state(message).lower()}")
+        # In flight with a cancel already requested: it stops after its current attempt.
+        raise NotFound(f"a cancel of message {message_id} was already requested; it stops "
+                       "after the attempt in flight")
 
 
 class MessageListView(QStashView):

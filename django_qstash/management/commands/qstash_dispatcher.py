@@ -11,6 +11,7 @@ from ...dispatcher import Dispatcher
 from ...heap import freeze_startup_objects
 from ...retention import PeriodicPurge
 from ...scheduler import fire_due
+from ...transport import flush
 
 
 class Command(BaseCommand):
@@ -33,10 +34,13 @@ class Command(BaseCommand):
         hooks = (fire_due, PeriodicPurge(purge_every)) if purge_every > 0 else None
         dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
                                 tick_hooks=hooks)
-        if options["once"]:
-            self.stdout.write(f"claimed {dispatcher.tick()} messages")
-            return
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: dispatcher.stop())
-        freeze_startup_objects()
-        dispatcher.run()
+        try:
+            if options["once"]:
+                self.stdout.write(f"claimed {dispatcher.tick()} messages")
+                return
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: dispatcher.stop())
+            freeze_startup_objects()
+            dispatcher.run()
+        finally:
+            flush()  # messages its schedules published are with the broker before it returns

@@ -12,6 +12,7 @@ from ... import clock, observability
 from ...dlq_tools import delete_matching, retry_matching
 from ...durations import DurationError, parse_duration
 from ...models import DlqEntry, Tenant
+from ...transport import flush
 
 FILTERS = ("tenant", "queue", "url_prefix", "url_group", "label", "response_status", "dlq_id",
            "message_id", "older_than", "newer_than")
@@ -65,6 +66,7 @@ class Command(BaseCommand):
         report = self.progress(options["action"], total)
         if options["action"] == "retry":
             done = len(retry_matching(entries, limit=options["limit"], progress=report))
+            flush()  # the new messages are with the broker before the command returns
         else:
             done = delete_matching(entries, limit=options["limit"], progress=report)
         observability.operator_action("shell", f"dlq_{options['action']}", count=done)

@@ -12,7 +12,7 @@ from ...exceptions import ApiError
 from ...models import Tenant
 from ...publishing import prepare, publish_specs
 from ...tenants import DEFAULT_TENANT
-from ...transport import get_transport
+from ...transport import flush, get_transport
 
 # option -> the header it stands for; each takes one value.
 HEADER_OPTIONS = {
@@ -80,6 +80,8 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         answer = [r.as_json() for r in result] if isinstance(result, list) else result.as_json()
         self.stdout.write(json.dumps(answer))
+        # Through a broker: return once the message is with it, not merely accepted.
+        flush()
         transport = get_transport()
         # In-process deliveries run on this process's threads: let them finish before exit.
         if not options["no_wait"] and hasattr(transport, "wait_idle"):

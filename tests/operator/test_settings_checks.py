@@ -1,0 +1,102 @@
+"""`manage.py check` on the QSTASH settings: every key typed and ranged, unknown keys named."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_qstash import checks
+from django_qstash.checks import RECEIVER_KEYS, RULES, check_server_settings
+from django_qstash.conf import DEFAULTS
+
+# A value of the wrong type for each kind of setting.
+WRONG_TYPE = {
+    checks.POSITIVE_INTEGER: "20", checks.COUNT: 2.5, checks.INTERVAL: "0.2",
+    checks.SECONDS: "30s", checks.BOOLEAN: "yes", checks.TEXT: 5, checks.NAME: ["qstash"],
+    checks.RETENTION: "7d", checks.HTTP_URL: 8080, checks.HOSTS_AND_NETWORKS: "10.0.0.0/8",
+    checks.TRANSPORT: "rabbitmq",
+}
+
+
+def found(settings, **qstash) -> list[tuple[str, str]]:
+    settings.QSTASH = {**settings.QSTASH, **qstash}
+    return [(message.id, message.msg) for message in check_server_settings()]
+
+
+def test_every_setting_has_a_check():
+    assert set(RULES) | RECEIVER_KEYS == set(DEFAULTS)
+    assert not set(RULES) & RECEIVER_KEYS
+
+
+def test_the_defaults_pass(settings):
+    settings.QSTASH = {}
+    assert check_server_settings() == []
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_a_wrongly_typed_setting_is_an_error_naming_it(settings, name):
+    rule = RULES[name]
+    value = WRONG_TYPE[rule]
+    assert found(settings, **{name: value}) == [
+        (rule.id, f"QSTASH[{name!r}] must be {rule.expected}, got {value!r}")]
+
+
+def test_a_wrongly_typed_setting_fails_manage_py_check_instead_of_crashing(settings):
+    settings.QSTASH = {**settings.QSTASH, "MAX_RETRIES": "20", "DEFAULT_TIMEOUT_SECONDS": "60"}
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    assert "django_qstash.E002" in str(raised.value)
+    assert "QSTASH['MAX_RETRIES'] must be a positive integer, got '20'" in str(raised.value)
+
+
+@pytest.mark.parametrize(("qstash", "expected"), [
+    ({"MAX_RETRIES": 0}, ["django_qstash.E002"]),
+    ({"MAX_BODY_BYTES": True}, ["django_qstash.E002"]),  # a bool is not a size
+    ({"DEFAULT_RETRIES": -1}, ["django_qstash.E005"]),
+    ({"DEFAULT_RETRIES": 25}, ["django_qstash.E003"]),  # above MAX_RETRIES (20)
+    ({"DEFAULT_RETRIES": 25, "MAX_RETRIES": 30}, []),
+    ({"DEFAULT_TIMEOUT_SECONDS": 3 * 60 * 60}, ["django_qstash.E004"]),
+    ({"DISPATCH_INTERVAL_SECONDS": 0}, ["django_qstash.E006"]),
+    ({"DISPATCH_INTERVAL_SECONDS": float("nan")}, ["django_qstash.E006"]),
+    ({"LEASE_GRACE_SECONDS": -1}, ["django_qstash.E007"]),
+    ({"CLAIM_AHEAD_SECONDS": 0.5, "PURGE_INTERVAL_SECONDS": 0}, []),
+    ({"MESSAGE_RETENTION_SECONDS": None, "DLQ_RETENTION_SECONDS": 0}, []),
+    ({"EVENT_RETENTION_SECONDS": -60}, ["django_qstash.E010"]),
+    ({"CELERY_QUEUE": " "}, ["django_qstash.E009"]),
+    ({"CLIENT_URL": "qstash.example.com"}, ["django_qstash.E011"]),
+    ({"PUBLIC_URL": "https://qstash.example.com", "CLIENT_URL": ""}, []),
+    ({"ALLOWED_DESTINATIONS": ["hooks.internal", ""]}, ["django_qstash.E012"]),
+    ({"ALLOWED_DESTINATIONS": ("*.svc.local", "10.0.0.0/8")}, []),
+    ({"DAILY_MESSAGE_QUOTA": 1000, "RATE_LIMIT_CACHE_ALIAS": "limits"},
+     ["django_qstash.E014"]),
+    ({"DAILY_MESSAGE_QUOTA": 0, "RATE_LIMIT_CACHE_ALIAS": "limits"}, []),
+])
+def test_ranges_and_relations(settings, qstash, expected):
+    assert [message_id for message_id, _ in found(settings, **qstash)] == expected
+
+
+def test_an_unknown_key_is_a_warning_with_the_closest_setting(settings):
+    assert found(settings, MAX_RETRY=5, SOMETHING_ELSE=1) == [
+        ("django_qstash.W001", "QSTASH['MAX_RETRY'] is not a setting of django_qstash and "
+                               "is ignored"),
+        ("django_qstash.W001", "QSTASH['SOMETHING_ELSE'] is not a setting of django_qstash "
+                               "and is ignored")]
+    [close, far] = [m for m in check_server_settings() if m.id == "django_qstash.W001"]
+    assert close.hint == "Did you mean 'MAX_RETRIES'?"
+    assert "conf.py" in far.hint
+
+
+def test_qstash_that_is_not_a_dict_is_one_error(settings):
+    settings.QSTASH = ["TRANSPORT", "celery"]
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    assert "django_qstash.E015" in str(raised.value)
+
+
+def test_celery_transport_needs_a_broker(settings, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    # The test settings configure no broker for the Celery app; the environment can.
+    assert [m for m, _ in found(settings, TRANSPORT="celery")] == ["django_qstash.E013"]
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
+    assert found(settings, TRANSPORT="celery") == []
