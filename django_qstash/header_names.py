@@ -46,7 +46,7 @@ def is_forwardable(name: str) -> bool:
 
 def check_header(name: str, value: str) -> None:
     """Raise InvalidHeader for a name or value no HTTP request may carry (CR, LF, NUL, …)."""
-    if not _TOKEN.fullmatch(name):
+    if name and not _TOKEN.fullmatch(name):  # an empty name is never forwarded
         raise InvalidHeader(f"header name {name[:80]!r} is not a valid header name")
     if _CONTROL.search(value):
         raise InvalidHeader(f"header {canonical(name)}: its value contains a control character "
@@ -54,19 +54,25 @@ def check_header(name: str, value: str) -> None:
 
 
 def check_headers(pairs: Iterable[tuple[str, str]]) -> None:
-    for name, value in pairs:
-        check_header(name, value)
+    pairs = list(pairs)
+    # Every publish and every delivery passes here: one scan of all names and one of all
+    # values; the pass header by header only runs to name the culprit.
+    names = "".join(name for name, _ in pairs)
+    if (names and not _TOKEN.fullmatch(names)) or _CONTROL.search(
+            "".join(value for _, value in pairs)):
+        for name, value in pairs:
+            check_header(name, value)
 
 
 def forward_map(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """The header map a destination receives for these pairs: canonical names, checked, and
     without hop-by-hop, framing or server-set headers. Empty names are skipped."""
+    pairs = [(name, value) for name, value in pairs if name]
+    check_headers(pairs)
     result: dict[str, list[str]] = {}
     for name, value in pairs:
-        if name:
-            check_header(name, value)
-            if is_forwardable(name):
-                result.setdefault(canonical(name), []).append(value)
+        if is_forwardable(name):
+            result.setdefault(canonical(name), []).append(value)
     return result
 
 
@@ -77,9 +83,11 @@ def forwardable_map(headers: Mapping[str, list[str]]) -> dict[str, list[str]]:
 
 def sendable_pairs(headers: Mapping[str, list[str]]) -> list[tuple[str, str]]:
     """The stored headers a delivery may send: the same rule, applied again at send time for
-    rows written before it existed."""
-    return [(name, value) for name, values in forwardable_map(headers).items()
-            for value in values]
+    rows written before it existed. Stored names are canonical already."""
+    pairs = [(name, value) for name, values in headers.items()
+             if name and is_forwardable(name) for value in values]
+    check_headers(pairs)
+    return pairs
 
 
 def header_map(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

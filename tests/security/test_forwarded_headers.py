@@ -114,7 +114,8 @@ def test_forwarded_content_length_cannot_reframe_the_body(qstash, raw, length):
 
 
 def test_forwarded_host_cannot_replace_the_destination_host(qstash, raw):
-    message_id = publish(qstash, f"{raw.url}/host", headers={"upstash-forward-host": "evil.example"})
+    message_id = publish(qstash, f"{raw.url}/host",
+                         headers={"upstash-forward-host": "evil.example"})
     wait_for_state(qstash, message_id, "DELIVERED")
     assert_clean(raw.wait_for(1)[0], qstash, raw, b"payload", message_id)
 
