@@ -205,7 +205,11 @@ def header_pairs(headers: Headers | None = None, **options: Any) -> list[tuple[s
     As in the official SDKs, plain headers are forwarded to the destination
     (``Upstash-Forward-*``) while ``Upstash-*`` and ``Content-Type`` pass as they are; the
     keyword options come last, so they win over the same setting given in ``headers``.
+    A name or value no HTTP request may carry (CR, LF, NUL, …) raises ``InvalidHeader``,
+    whichever backend would send it.
     """
+    from .header_names import check_headers
+
     pairs: list[tuple[str, str]] = []
     items = headers.items() if isinstance(headers, Mapping) else (headers or ())
     for name, value in items:
@@ -237,6 +241,7 @@ def header_pairs(headers: Headers | None = None, **options: Any) -> list[tuple[s
             raise TypeError(f"publish() got an unexpected keyword argument {option!r}")
         header, to_text = convert[option]
         pairs.append((header, to_text(value)))
+    check_headers(pairs)
     return pairs
 
 

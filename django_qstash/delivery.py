@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from .destinations import verify_host
-from .exceptions import DestinationRefused
-from .header_names import canonical
+from .exceptions import DestinationRefused, InvalidHeader
+from .header_names import canonical, sendable_pairs
 
 USER_AGENT = "Upstash-QStash"
 NON_RETRYABLE_STATUS = 489
@@ -45,9 +45,10 @@ class DeliveryOutcome:
 
 
 def build_headers(request: DeliveryRequest, signature: str) -> list[tuple[str, str]]:
-    headers: list[tuple[str, str]] = []
-    for name, values in request.headers.items():
-        headers.extend((name, value) for value in values)
+    """The forwarded headers (hop-by-hop, framing and server-set ones left out, also from rows
+    stored before they were filtered on the way in), then the server's own, once each.
+    Raises InvalidHeader for a stored header HTTP cannot carry."""
+    headers = sendable_pairs(request.headers)
     headers += [
         ("User-Agent", USER_AGENT),
         ("Upstash-Signature", signature),
@@ -68,10 +69,10 @@ async def deliver(request: DeliveryRequest, *, session: aiohttp.ClientSession,
     started = time.monotonic()
     try:
         verify_host(_host(request.url))  # literal addresses never reach the resolver
-        signature = sign(request.url, request.body)
+        headers = build_headers(request, sign(request.url, request.body))
         async with session.request(
             request.method, request.url, data=request.body,
-            headers=build_headers(request, signature), allow_redirects=False,
+            headers=headers, allow_redirects=False,
             # A body without a Content-Type stays without one, as the publisher sent it.
             skip_auto_headers=("Content-Type",),
             timeout=aiohttp.ClientTimeout(total=request.timeout_seconds),
@@ -86,6 +87,10 @@ async def deliver(request: DeliveryRequest, *, session: aiohttp.ClientSession,
     except DestinationRefused as exc:
         # Policy, not luck: retrying cannot help, so the message goes straight to the DLQ.
         return _failure(f"refused: {exc}", started, non_retryable=True)
+    except InvalidHeader as exc:
+        # A stored header no request may carry never becomes sendable: to the DLQ, where it
+        # can be edited and retried.
+        return _failure(f"not sent: {exc.message}", started, non_retryable=True)
     except Exception as exc:  # connection errors, bad URLs: must not take the batch down
         return _failure(_describe(exc), started)
     non_retryable = (status == NON_RETRYABLE_STATUS and

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .header_names import canonical
+from .exceptions import InvalidHeader
+from .header_names import check_header, forward_map, forwardable_map
 from .models import DlqEntry, Message
 from .retrying import retry_entries
 
@@ -53,16 +54,22 @@ def delete_matching(entries: QuerySet, *, limit: int | None = None,
 
 
 def parse_header_lines(text: str) -> dict[str, list[str]]:
-    """``Name: value`` per line -> the stored header map; raises ValueError on a bad line."""
-    headers: dict[str, list[str]] = {}
+    """``Name: value`` per line -> the stored header map, hop-by-hop and server-set headers
+    left out as on publish; raises ValueError on a bad line."""
+    pairs: list[tuple[str, str]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         name, sep, value = line.partition(":")
-        if not sep or not name.strip():
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
             raise ValueError(f"line {number}: write headers as 'Name: value'")
-        headers.setdefault(canonical(name.strip()), []).append(value.strip())
-    return headers
+        try:
+            check_header(name, value)
+        except InvalidHeader as exc:
+            raise ValueError(f"line {number}: {exc.message}") from None
+        pairs.append((name, value))
+    return forward_map(pairs)
 
 
 def header_lines(headers: dict[str, list[str]]) -> str:
@@ -74,7 +81,7 @@ def retry_edited(entry: DlqEntry, *, headers: dict[str, list[str]], body: bytes,
     """Retry with new destination headers and body; the failed original stays as it was."""
     with transaction.atomic():
         [new_id] = retry_entries([entry])
-        changes: dict = {"headers": headers, "body": body}
+        changes: dict = {"headers": forwardable_map(headers), "body": body}
         if retries is not None:
             changes["max_retries"] = retries
         # Same transaction: the fast path hands the message to a worker only on commit.

@@ -23,6 +23,10 @@ class BadRequest(ApiError):
     status = 400
 
 
+class InvalidHeader(BadRequest):
+    """A header name or value that no HTTP request may carry (CR, LF, NUL, a space in a name)."""
+
+
 class Unauthorized(ApiError):
     status = 401
 

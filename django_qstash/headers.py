@@ -10,7 +10,7 @@ from .conf import qstash_settings
 from .destinations import validate_url
 from .durations import DurationError, parse_duration
 from .exceptions import BadRequest
-from .header_names import HOP_HEADERS, canonical
+from .header_names import HOP_HEADERS, canonical, check_headers, forward_map
 from .retry_delay import RetryDelayError, validate_retry_delay
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -79,12 +79,17 @@ def parse_publish_headers(
     """Build PublishOptions from request header pairs and ``upstash-*`` query parameters.
 
     Query parameters are the webhook form of the same headers; a header wins over its twin.
+    Hop-by-hop, framing and server-set headers are dropped from what is forwarded, as QStash
+    drops them (a 400 would break Workflow SDKs, which forward every header they received);
+    a name or value HTTP cannot carry (CR, LF, NUL, …) is a 400.
     """
     pairs = list(pairs)
     _check_header_limits(pairs)
+    check_headers(pairs)
     config: dict[str, str] = {}
     for name, value in query:
         if name.lower().startswith("upstash-"):
+            check_headers([(name, value)])
             config[name.lower()] = value
     forward: list[tuple[str, str]] = []
     passthrough: list[tuple[str, str]] = []
@@ -113,9 +118,7 @@ def _build(config: dict[str, str], forward: list, passthrough: list) -> PublishO
     opts = PublishOptions()
     if _bool(config.get("upstash-header-forward"), "Upstash-Header-Forward"):
         forward = passthrough + forward
-    for name, value in forward:
-        if name:
-            opts.headers.setdefault(canonical(name), []).append(value)
+    opts.headers = forward_map(forward)
     opts.method = _method(config.get("upstash-method"), "Upstash-Method") or "POST"
     opts.delay_seconds = _duration(config.get("upstash-delay"), "Upstash-Delay")
     if opts.delay_seconds is not None and opts.delay_seconds > qstash_settings.MAX_DELAY_SECONDS:
@@ -153,10 +156,8 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
     if config.get(f"upstash-{kind}-delay"):
         raise BadRequest(f"{label}-Delay is not supported: callbacks are sent right away")
     prefix = f"upstash-{kind}-forward-"
-    headers: dict[str, list[str]] = {}
-    for name, value in config.items():
-        if name.startswith(prefix) and len(name) > len(prefix):
-            headers.setdefault(canonical(name[len(prefix):]), []).append(value)
+    headers = forward_map((name[len(prefix):], value) for name, value in config.items()
+                          if name.startswith(prefix))
     return CallbackOptions(
         url=url,
         headers=headers,

@@ -20,6 +20,7 @@ from .drafts import MessageDraft
 from .events import event_for
 from .exceptions import BadRequest
 from .flow_control import configure_keys
+from .header_names import check_headers
 from .headers import PublishOptions, parse_publish_headers, validate_name
 from .models import Event, Message, Queue, Tenant, UrlGroup
 
@@ -59,11 +60,26 @@ def resolve(tenant: Tenant, destination: str) -> tuple[list[Target], UrlGroup | 
 
 
 def group_default_pairs(group: UrlGroup | None) -> list[tuple[str, str]]:
+    return default_pairs(group.default_headers if group else None)
+
+
+def default_pairs(headers: dict | None) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
-    for name, value in ((group.default_headers if group else None) or {}).items():
+    for name, value in (headers or {}).items():
         for item in value if isinstance(value, list) else [value]:
             pairs.append((name, str(item)))
     return pairs
+
+
+def check_default_headers(headers) -> dict:
+    """A URL group's default headers as the API and the admin accept them: an object of
+    strings or lists of strings, each one a header HTTP can carry."""
+    if not isinstance(headers, dict) or not all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+            for v in headers.values()):
+        raise BadRequest('headers must be {"Name": "value" or ["values"]}')
+    check_headers(default_pairs(headers))
+    return headers
 
 
 @dataclass

@@ -10,6 +10,7 @@ from ..destinations import validate_url
 from ..exceptions import ApiError
 from ..headers import validate_name
 from ..models import UrlGroup, UrlGroupEndpoint
+from ..publishing import check_default_headers
 from .base import TenantFilter, TenantScopedAdmin
 
 
@@ -50,6 +51,9 @@ class UrlGroupForm(forms.ModelForm):
     def clean_name(self) -> str:
         return _api_check(validate_name, (self.cleaned_data.get("name") or "").strip(),
                           "URL group name")
+
+    def clean_default_headers(self) -> dict:
+        return _api_check(check_default_headers, self.cleaned_data.get("default_headers") or {})
 
 
 @admin.register(UrlGroup)

@@ -10,6 +10,7 @@ from ...destinations import validate_url
 from ...exceptions import BadRequest, NotFound
 from ...headers import validate_name
 from ...models import UrlGroup, UrlGroupEndpoint
+from ...publishing import check_default_headers
 from ..base import QStashView, json_body
 
 
@@ -98,10 +99,9 @@ class UrlGroupDetailView(QStashView):
     def patch(self, request, name: str):
         body = json_body(request, default={})
         headers = body.get("headers") if isinstance(body, dict) else None
-        if not isinstance(headers, dict) or not all(
-                isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
-                for v in headers.values()):
+        if not isinstance(headers, dict):
             raise BadRequest('body must be {"headers": {"Name": "value" or ["values"]}}')
+        check_default_headers(headers)
         updated = UrlGroup.objects.filter(tenant=self.tenant, name=name).first()
         if updated is None:
             raise NotFound(f"URL group {name!r} not found")
