@@ -47,6 +47,11 @@ class QStashView(APIView):
     def tenant(self):
         return self.request.user.tenant
 
+    @property
+    def hides_credentials(self) -> bool:
+        """Read-only tokens see forwarded Authorization and Cookie headers as REDACTED."""
+        return self.request.user.token.read_only
+
 
 def reject_nul(request, kwargs: dict) -> None:
     """PostgreSQL cannot store NUL characters: refuse them on the way in, naming where."""

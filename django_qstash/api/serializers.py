@@ -41,6 +41,25 @@ def redacted_headers(headers: dict[str, list[str]], fields: list[str]) -> dict[s
             for k, vs in headers.items()}
 
 
+# Forwarded credentials: a read-only token may watch the traffic, not reuse the secrets the
+# tenant forwards to its destinations. No digest either: a password's hash can be guessed.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+HIDDEN_CREDENTIAL = "REDACTED"
+
+
+def shown_headers(headers: dict[str, list[str]] | None, redact: list[str] | None = None,
+                  hide_credentials: bool = False) -> dict[str, list[str]]:
+    """Headers as the API shows them: the message's own redactions, then forwarded credentials
+    hidden from read-only tokens."""
+    headers = headers or {}
+    if redact:
+        headers = redacted_headers(headers, redact)
+    if hide_credentials:
+        headers = {k: [HIDDEN_CREDENTIAL for _ in vs] if k.lower() in CREDENTIAL_HEADERS else vs
+                   for k, vs in headers.items()}
+    return headers
+
+
 def _is_body_redacted(fields: list[str]) -> bool:
     return any(f.lower() == "body" for f in fields)
 
@@ -61,13 +80,13 @@ def _optional(**values) -> dict:
     return {k: v for k, v in values.items() if v not in ("", None, [], {})}
 
 
-def message_json(message: Message) -> dict:
+def message_json(message: Message, hide_credentials: bool = False) -> dict:
     redact = message.redact_fields or []
     data = {
         "messageId": message.id,
         "url": message.url,
         "method": message.method,
-        "header": redacted_headers(message.headers, redact) if redact else message.headers,
+        "header": shown_headers(message.headers, redact, hide_credentials),
         "maxRetries": message.max_retries,
         "notBefore": to_ms(message.not_before),
         "createdAt": to_ms(message.created_at),
@@ -75,8 +94,9 @@ def message_json(message: Message) -> dict:
         **_optional(
             topicName=message.topic_name, endpointName=message.endpoint_name,
             callback=message.callback, failureCallback=message.failure_callback,
-            callbackHeader=message.callback_headers,
-            failureCallbackHeader=message.failure_callback_headers,
+            callbackHeader=shown_headers(message.callback_headers, None, hide_credentials),
+            failureCallbackHeader=shown_headers(message.failure_callback_headers, None,
+                                                hide_credentials),
             queueName=message.queue_name, scheduleId=message.schedule_id,
             callerIP=message.caller_ip, callerIp=message.caller_ip,
             retryDelayExpression=message.retry_delay_expression,
@@ -89,8 +109,8 @@ def message_json(message: Message) -> dict:
     return data
 
 
-def dlq_json(entry: DlqEntry) -> dict:
-    data = message_json(entry.message)
+def dlq_json(entry: DlqEntry, hide_credentials: bool = False) -> dict:
+    data = message_json(entry.message, hide_credentials)
     data["dlqId"] = entry.dlq_id
     data["responseStatus"] = entry.response_status
     data["responseHeader"] = entry.response_headers
@@ -104,7 +124,7 @@ def dlq_json(entry: DlqEntry) -> dict:
     return data
 
 
-def event_json(event: Event, message: Message | None) -> dict:
+def event_json(event: Event, message: Message | None, hide_credentials: bool = False) -> dict:
     data = {
         "time": to_ms(event.time),
         "messageId": event.message_id,
@@ -126,15 +146,16 @@ def event_json(event: Event, message: Message | None) -> dict:
         data["responseBody"] = b64(event.response_body)
     if message is not None:
         redact = message.redact_fields or []
-        data["header"] = redacted_headers(message.headers, redact) if redact else message.headers
+        data["header"] = shown_headers(message.headers, redact, hide_credentials)
         data["body"] = (redact_value(bytes(message.body)) if _is_body_redacted(redact)
                         else b64(message.body))
         data["method"] = message.method
         data["maxRetries"] = message.max_retries
         data.update(_optional(
             callback=message.callback, failureCallback=message.failure_callback,
-            callbackHeaders=message.callback_headers,
-            failureCallbackHeaders=message.failure_callback_headers,
+            callbackHeaders=shown_headers(message.callback_headers, None, hide_credentials),
+            failureCallbackHeaders=shown_headers(message.failure_callback_headers, None,
+                                                 hide_credentials),
             retryDelayExpression=message.retry_delay_expression,
             retryDelayExpr=message.retry_delay_expression,
             timeout=(message.timeout_seconds or 0) * 1000,

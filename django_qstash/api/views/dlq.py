@@ -48,7 +48,7 @@ def ids_from(request, key: str) -> list[str]:
 class DlqListView(QStashView):
     def get(self, request):
         rows, cursor = page(filtered_entries(self, request), request)
-        data = {"messages": [dlq_json(e) for e in rows]}
+        data = {"messages": [dlq_json(e, self.hides_credentials) for e in rows]}
         if cursor:
             data["cursor"] = cursor
         return Response(data)
@@ -82,7 +82,7 @@ def override_options(request):
 
 class DlqDetailView(QStashView):
     def get(self, request, dlq_id: str):
-        return Response(dlq_json(get_entry(self.tenant, dlq_id)))
+        return Response(dlq_json(get_entry(self.tenant, dlq_id), self.hides_credentials))
 
     def delete(self, request, dlq_id: str):
         get_entry(self.tenant, dlq_id).delete()

@@ -39,7 +39,7 @@ class EventListView(QStashView):
             events = events.filter(state__in=wanted)
         rows, cursor = cursor_page(events, request, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         messages = Message.objects.in_bulk({e.message_id for e in rows})
-        entries = [event_json(e, messages.get(e.message_id)) for e in rows]
+        entries = [event_json(e, messages.get(e.message_id), self.hides_credentials) for e in rows]
         data = {"events": entries, "logs": entries}
         if cursor:
             data["cursor"] = cursor
