@@ -18,6 +18,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DELAY_SECONDS": 365 * 24 * 60 * 60,
     "MAX_BATCH_SIZE": 1000,
     "MAX_RESPONSE_BODY_BYTES": 64 * 1024,
+    # A page of GET /v2/events, /v2/logs or /v2/dlq ends early (with a cursor) where the bodies
+    # it embeds would pass this many bytes: one list request cannot hold gigabytes in memory.
+    # A page always holds at least one row.
+    "MAX_LIST_RESPONSE_BYTES": 4 * 1024 * 1024,
     # Request headers of one publish (or one batch item): how many, and their total bytes.
     "MAX_HEADER_COUNT": 100,
     "MAX_HEADER_BYTES": 64 * 1024,
