@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TIMEOUT_SECONDS": 2 * 60 * 60,
     "MAX_DELAY_SECONDS": 365 * 24 * 60 * 60,
     "MAX_BATCH_SIZE": 1000,
+    # Endpoints one URL group may hold: one publish to a group writes a copy per endpoint.
+    "MAX_URL_GROUP_ENDPOINTS": 100,
     "MAX_RESPONSE_BODY_BYTES": 64 * 1024,
     # A page of GET /v2/events, /v2/logs or /v2/dlq ends early (with a cursor) where the bodies
     # it embeds would pass this many bytes: one list request cannot hold gigabytes in memory.
