@@ -88,8 +88,11 @@ DEFAULTS: dict[str, Any] = {
     "PURGE_BATCH_SIZE": 1000,
     # When > 0, qstash_dispatcher also purges, one batch per kind, at most this often.
     "PURGE_INTERVAL_SECONDS": 0,
-    # When set, GET /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>".
+    # GET /metrics names every tenant and queue: it answers "Authorization: Bearer
+    # <METRICS_TOKEN>" (when set) and superusers' sessions; METRICS_PUBLIC opens it to anyone
+    # (e.g. behind a proxy that guards the path).
     "METRICS_TOKEN": "",
+    "METRICS_PUBLIC": False,
     # --- receiver -------------------------------------------------------------------------
     "CURRENT_SIGNING_KEY": None,  # falls back to the QSTASH_CURRENT_SIGNING_KEY env var
     "NEXT_SIGNING_KEY": None,  # falls back to the QSTASH_NEXT_SIGNING_KEY env var

@@ -86,6 +86,7 @@ QSTASH = {
     "PUBLIC_URL": os.environ.get("QSTASH_PUBLIC_URL", ""),
     # The receiver's public URL behind a proxy (e.g. https://hooks.example.com); see README.
     "CANONICAL_BASE_URL": os.environ.get("QSTASH_CANONICAL_BASE_URL", ""),
+    "METRICS_TOKEN": os.environ.get("QSTASH_METRICS_TOKEN", ""),
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
     "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
 }
