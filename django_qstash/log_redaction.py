@@ -1,4 +1,4 @@
-"""Keep API tokens out of request logs: ``?qstash_token=…`` is logged as ``qstash_token=REDACTED``."""
+"""Keep API tokens out of request logs: ``?qstash_token=…`` shows as ``qstash_token=REDACTED``."""
 
 from __future__ import annotations
 
