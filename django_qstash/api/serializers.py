@@ -41,9 +41,10 @@ def redacted_headers(headers: dict[str, list[str]], fields: list[str]) -> dict[s
             for k, vs in headers.items()}
 
 
-# Forwarded credentials: a read-only token may watch the traffic, not reuse the secrets the
-# tenant forwards to its destinations. No digest either: a password's hash can be guessed.
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Credentials: a read-only token may watch the traffic, not reuse the secrets the tenant
+# forwards to its destinations (or the sessions they answer with). No digest either: a
+# password's hash can be guessed.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 HIDDEN_CREDENTIAL = "REDACTED"
 
 
@@ -113,7 +114,7 @@ def dlq_json(entry: DlqEntry, hide_credentials: bool = False) -> dict:
     data = message_json(entry.message, hide_credentials)
     data["dlqId"] = entry.dlq_id
     data["responseStatus"] = entry.response_status
-    data["responseHeader"] = entry.response_headers
+    data["responseHeader"] = shown_headers(entry.response_headers, None, hide_credentials)
     body = bytes(entry.response_body or b"")
     try:
         data["responseBody"] = body.decode("utf-8")
@@ -142,7 +143,8 @@ def event_json(event: Event, message: Message | None, hide_credentials: bool = F
         data["labels"] = event.labels
     if event.response_status is not None:
         data["responseStatus"] = event.response_status
-        data["responseHeaders"] = data["responseHeader"] = event.response_headers or {}
+        data["responseHeaders"] = data["responseHeader"] = shown_headers(
+            event.response_headers, None, hide_credentials)
         data["responseBody"] = b64(event.response_body)
     if message is not None:
         redact = message.redact_fields or []
