@@ -21,9 +21,10 @@ if SERVER_INSTALLED:
     from django.contrib import admin
 
     from . import admins  # noqa: F401  registers messages, DLQ, queues, URL groups, keys, …
+    from .admins.base import TenantScopedAdmin
     from .models import Schedule
     from .schedule_admin import ScheduleAdminMixin
 
     @admin.register(Schedule)
-    class ScheduleAdmin(ScheduleAdminMixin, admin.ModelAdmin):
+    class ScheduleAdmin(ScheduleAdminMixin, TenantScopedAdmin):
         """Validated cron and zone, next-run preview, recent messages, pause/resume/run now."""

@@ -1,4 +1,4 @@
-"""App configuration: registers system checks."""
+"""App configuration: registers system checks, cache invalidation and log redaction."""
 
 from django.apps import AppConfig
 
@@ -13,6 +13,9 @@ class DjangoQStashConfig(AppConfig):
         from .receiver.checks import register_receiver_checks
 
         register_receiver_checks()
+        from .log_redaction import install
+
+        install()  # the dev server logs request lines, ?qstash_token=… included
         self._forget_tenant_names_on_change()
         self._forget_tokens_on_change()
 

@@ -17,7 +17,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TIMEOUT_SECONDS": 2 * 60 * 60,
     "MAX_DELAY_SECONDS": 365 * 24 * 60 * 60,
     "MAX_BATCH_SIZE": 1000,
+    # Endpoints one URL group may hold: one publish to a group writes a copy per endpoint.
+    "MAX_URL_GROUP_ENDPOINTS": 100,
     "MAX_RESPONSE_BODY_BYTES": 64 * 1024,
+    # A page of GET /v2/events, /v2/logs or /v2/dlq ends early (with a cursor) where the bodies
+    # it embeds would pass this many bytes: one list request cannot hold gigabytes in memory.
+    # A page always holds at least one row.
+    "MAX_LIST_RESPONSE_BYTES": 4 * 1024 * 1024,
     # Request headers of one publish (or one batch item): how many, and their total bytes.
     "MAX_HEADER_COUNT": 100,
     "MAX_HEADER_BYTES": 64 * 1024,
@@ -82,8 +88,11 @@ DEFAULTS: dict[str, Any] = {
     "PURGE_BATCH_SIZE": 1000,
     # When > 0, qstash_dispatcher also purges, one batch per kind, at most this often.
     "PURGE_INTERVAL_SECONDS": 0,
-    # When set, GET /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>".
+    # GET /metrics names every tenant and queue: it answers "Authorization: Bearer
+    # <METRICS_TOKEN>" (when set) and superusers' sessions; METRICS_PUBLIC opens it to anyone
+    # (e.g. behind a proxy that guards the path).
     "METRICS_TOKEN": "",
+    "METRICS_PUBLIC": False,
     # --- receiver -------------------------------------------------------------------------
     "CURRENT_SIGNING_KEY": None,  # falls back to the QSTASH_CURRENT_SIGNING_KEY env var
     "NEXT_SIGNING_KEY": None,  # falls back to the QSTASH_NEXT_SIGNING_KEY env var

@@ -135,12 +135,26 @@ def scrape() -> bytes:
     return generate_latest(registry)
 
 
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """GET /metrics; with QSTASH["METRICS_TOKEN"] set, only ``Authorization: Bearer <it>``."""
+def may_scrape(request: HttpRequest) -> bool:
+    """``Authorization: Bearer <METRICS_TOKEN>``, a superuser's session, or METRICS_PUBLIC.
+
+    The samples name every tenant, queue and flow-control key, so staff scoped to some
+    tenants are not enough."""
     token = qstash_settings.METRICS_TOKEN
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), str(token).encode()):
-            return HttpResponse("metrics token required\n", status=401,
-                                content_type="text/plain")
+        if hmac.compare_digest(given.encode(), str(token).encode()):
+            return True
+    user = getattr(request, "user", None)  # absent without AuthenticationMiddleware
+    if user is not None and user.is_active and user.is_superuser:
+        return True
+    return bool(qstash_settings.METRICS_PUBLIC)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics, for the callers may_scrape lets in."""
+    if not may_scrape(request):
+        return HttpResponse("metrics need Authorization: Bearer <QSTASH['METRICS_TOKEN']> or a "
+                            "superuser session\n", status=401, content_type="text/plain",
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import clock, ids, scheduler
+from .admins.base import TenantFilter
 from .cron import CronError, join_zone, next_fire, parse, split_zone, upcoming
 from .exceptions import ApiError
 from .headers import validate_name
@@ -176,7 +177,7 @@ class ScheduleAdminMixin:
     form = ScheduleForm
     list_display = ("schedule_id", "tenant", "cron", "destination", "queue_name", "paused",
                     "last_schedule_time", "next_schedule_time", "last_error")
-    list_filter = ("tenant", "paused")
+    list_filter = (TenantFilter, "paused")  # names only the tenants the user may see
     list_select_related = ("tenant",)
     search_fields = ("=schedule_id", "destination")
     readonly_fields = ("next_runs", "produced_messages", "created_at", "last_schedule_time",

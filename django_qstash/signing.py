@@ -96,16 +96,28 @@ def _reason_for(error: Exception) -> str:
     return "malformed"
 
 
+# 9999-12-31T23:59:59Z. A time claim beyond it (either way) fits no datetime, float or cache
+# timeout that verifying has to compute with: the token is malformed, not a server error.
+LATEST_TIME = 253_402_300_799
+
+
+def _time_claim(claims: dict[str, Any], name: str) -> int:
+    value = int(claims[name])
+    if not -LATEST_TIME <= value <= LATEST_TIME:
+        raise ValueError(f"{name} is out of range")
+    return value
+
+
 def _check_times(claims: dict[str, Any], now: float, leeway: float) -> None:
     """PyJWT's iat/nbf/exp rules, with an injectable clock (PyJWT always reads the wall clock)."""
     try:
         if "iat" in claims:
-            iat = int(claims["iat"])
+            iat = _time_claim(claims, "iat")
             if iat > now + leeway:
                 raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
-        nbf, exp = int(claims["nbf"]), int(claims["exp"])
+        nbf, exp = _time_claim(claims, "nbf"), _time_claim(claims, "exp")
     except (ValueError, TypeError, OverflowError):
-        raise jwt.DecodeError("iat, nbf and exp must be integers") from None
+        raise jwt.DecodeError("iat, nbf and exp must be integers up to year 9999") from None
     if nbf > now + leeway:
         raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
     if exp <= now - leeway:

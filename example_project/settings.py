@@ -14,7 +14,11 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-dev-key-change-me-in-production")
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")
+# The names this site answers to, never "*": the receiver checks a token against the URL built
+# from the request's Host, so any host would let a token signed for another site pass here.
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = LOCAL_HOSTS + [
+    host.strip() for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if host.strip()]
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "example_project.urls"
@@ -80,6 +84,9 @@ QSTASH = {
     "LEASE_GRACE_SECONDS": int(os.environ.get("QSTASH_LEASE_GRACE_SECONDS", "30")),
     "LEASE_PICKUP_SECONDS": int(os.environ.get("QSTASH_LEASE_PICKUP_SECONDS", "120")),
     "PUBLIC_URL": os.environ.get("QSTASH_PUBLIC_URL", ""),
+    # The receiver's public URL behind a proxy (e.g. https://hooks.example.com); see README.
+    "CANONICAL_BASE_URL": os.environ.get("QSTASH_CANONICAL_BASE_URL", ""),
+    "METRICS_TOKEN": os.environ.get("QSTASH_METRICS_TOKEN", ""),
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
     "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
 }

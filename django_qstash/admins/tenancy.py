@@ -22,6 +22,14 @@ class TenantAdmin(admin.ModelAdmin):
             queryset = queryset.filter(pk__in=visible)
         return queryset
 
+    # A tenant belongs to whoever holds the group of its name: creating or renaming one is
+    # handing tenants out, which only superusers may do.
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser else ("name",)
+
     def save_model(self, request, obj, form, change) -> None:
         with transaction.atomic():
             super().save_model(request, obj, form, change)

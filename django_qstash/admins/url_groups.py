@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count
 
+from ..conf import qstash_settings
 from ..destinations import validate_url
 from ..exceptions import ApiError
 from ..headers import validate_name
@@ -41,6 +42,13 @@ class EndpointInline(admin.TabularInline):
     extra = 1
     fields = ("url", "name", "created_at")
     readonly_fields = ("created_at",)
+
+    def get_max_num(self, request, obj=None, **kwargs) -> int:
+        return qstash_settings.MAX_URL_GROUP_ENDPOINTS
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Without validate_max a posted form could still carry any number of endpoints.
+        return super().get_formset(request, obj, validate_max=True, **kwargs)
 
 
 class UrlGroupForm(forms.ModelForm):

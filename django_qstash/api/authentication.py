@@ -54,3 +54,13 @@ class HasTenantToken(BasePermission):
         if not isinstance(principal, TenantPrincipal):
             return False
         return request.method in SAFE_METHODS or not principal.token.read_only
+
+
+class HasReadWriteToken(HasTenantToken):
+    """Key material: whoever reads the signing keys can forge deliveries every receiver of the
+    tenant accepts, so reading them takes a token that may also change things."""
+
+    message = "reading signing keys needs a read-write token: this token is read-only"
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and not request.user.token.read_only

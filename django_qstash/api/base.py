@@ -41,11 +41,27 @@ class QStashView(APIView):
         for name, value in getattr(self, "rate_limit_headers", {}).items():
             if name not in response:
                 response[name] = value
+        if hasattr(response, "_resource_closers"):
+            response._resource_closers.append(lambda: self._let_go(response))
         return response
+
+    def _let_go(self, response) -> None:
+        """Once the answer is sent: this view, its request and its response refer to each
+        other, so without this their rows (a list page may hold megabytes of bodies) would
+        wait for the cyclic garbage collector, which runs by object counts, not bytes."""
+        response.data = None
+        response.renderer_context = None
+        self.__dict__.pop("response", None)
+        self.__dict__.pop("request", None)
 
     @property
     def tenant(self):
         return self.request.user.tenant
+
+    @property
+    def hides_credentials(self) -> bool:
+        """Read-only tokens see forwarded Authorization and Cookie headers as REDACTED."""
+        return self.request.user.token.read_only
 
 
 def reject_nul(request, kwargs: dict) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import Q, QuerySet
 
 from ..clock import from_ms
@@ -79,8 +81,12 @@ def check_known(request, allowed: set[str]) -> None:
         raise BadRequest(f"unknown filter: {', '.join(unknown)}")
 
 
-def cursor_page(queryset: QuerySet, request, *, default: int, maximum: int) -> tuple[list, str | None]:
-    """Newest first by id; the cursor is the id below which the next page starts."""
+def cursor_page(queryset: QuerySet, request, *, default: int, maximum: int,
+                fits: Callable[[list], int] | None = None) -> tuple[list, str | None]:
+    """Newest first by id; the cursor is the id below which the next page starts.
+
+    ``fits`` may end the page earlier: given the rows, it says how many leading ones to keep
+    (a byte budget); the cursor then points right after the last one kept."""
     cursor = request.GET.get("cursor")
     if cursor:
         if not is_number(cursor):
@@ -88,5 +94,8 @@ def cursor_page(queryset: QuerySet, request, *, default: int, maximum: int) -> t
         queryset = queryset.filter(id__lt=int(cursor))
     count = integer(request, "count", default, maximum=maximum) or default
     rows = list(queryset.order_by("-id")[: count + 1])
-    next_cursor = str(rows[count - 1].id) if len(rows) > count else None
-    return rows[:count], next_cursor
+    kept = min(count, len(rows))
+    if fits is not None and kept:
+        kept = max(1, min(kept, fits(rows[:kept])))
+    next_cursor = str(rows[kept - 1].id) if len(rows) > kept else None
+    return rows[:kept], next_cursor

@@ -41,6 +41,26 @@ def redacted_headers(headers: dict[str, list[str]], fields: list[str]) -> dict[s
             for k, vs in headers.items()}
 
 
+# Credentials: a read-only token may watch the traffic, not reuse the secrets the tenant
+# forwards to its destinations (or the sessions they answer with). No digest either: a
+# password's hash can be guessed.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+HIDDEN_CREDENTIAL = "REDACTED"
+
+
+def shown_headers(headers: dict[str, list[str]] | None, redact: list[str] | None = None,
+                  hide_credentials: bool = False) -> dict[str, list[str]]:
+    """Headers as the API shows them: the message's own redactions, then forwarded credentials
+    hidden from read-only tokens."""
+    headers = headers or {}
+    if redact:
+        headers = redacted_headers(headers, redact)
+    if hide_credentials:
+        headers = {k: [HIDDEN_CREDENTIAL for _ in vs] if k.lower() in CREDENTIAL_HEADERS else vs
+                   for k, vs in headers.items()}
+    return headers
+
+
 def _is_body_redacted(fields: list[str]) -> bool:
     return any(f.lower() == "body" for f in fields)
 
@@ -61,13 +81,13 @@ def _optional(**values) -> dict:
     return {k: v for k, v in values.items() if v not in ("", None, [], {})}
 
 
-def message_json(message: Message) -> dict:
+def message_json(message: Message, hide_credentials: bool = False) -> dict:
     redact = message.redact_fields or []
     data = {
         "messageId": message.id,
         "url": message.url,
         "method": message.method,
-        "header": redacted_headers(message.headers, redact) if redact else message.headers,
+        "header": shown_headers(message.headers, redact, hide_credentials),
         "maxRetries": message.max_retries,
         "notBefore": to_ms(message.not_before),
         "createdAt": to_ms(message.created_at),
@@ -75,8 +95,9 @@ def message_json(message: Message) -> dict:
         **_optional(
             topicName=message.topic_name, endpointName=message.endpoint_name,
             callback=message.callback, failureCallback=message.failure_callback,
-            callbackHeader=message.callback_headers,
-            failureCallbackHeader=message.failure_callback_headers,
+            callbackHeader=shown_headers(message.callback_headers, None, hide_credentials),
+            failureCallbackHeader=shown_headers(message.failure_callback_headers, None,
+                                                hide_credentials),
             queueName=message.queue_name, scheduleId=message.schedule_id,
             callerIP=message.caller_ip, callerIp=message.caller_ip,
             retryDelayExpression=message.retry_delay_expression,
@@ -103,10 +124,10 @@ def message_state(message: Message) -> str:
     return Event.State.RETRY if message.retried else Event.State.CREATED
 
 
-def message_detail_json(message: Message) -> dict:
+def message_detail_json(message: Message, hide_credentials: bool = False) -> dict:
     """``GET /v2/messages/{id}``: the SDKs' fields, then where the message stands: ``state``,
     ``final`` (nothing more will happen to it) and, once final, ``finishedAt``."""
-    data = message_json(message)
+    data = message_json(message, hide_credentials)
     data["state"] = message_state(message)
     data["final"] = message.is_finished
     if message.is_finished and message.finished_at is not None:
@@ -114,11 +135,11 @@ def message_detail_json(message: Message) -> dict:
     return data
 
 
-def dlq_json(entry: DlqEntry) -> dict:
-    data = message_json(entry.message)
+def dlq_json(entry: DlqEntry, hide_credentials: bool = False) -> dict:
+    data = message_json(entry.message, hide_credentials)
     data["dlqId"] = entry.dlq_id
     data["responseStatus"] = entry.response_status
-    data["responseHeader"] = entry.response_headers
+    data["responseHeader"] = shown_headers(entry.response_headers, None, hide_credentials)
     body = bytes(entry.response_body or b"")
     try:
         data["responseBody"] = body.decode("utf-8")
@@ -129,7 +150,7 @@ def dlq_json(entry: DlqEntry) -> dict:
     return data
 
 
-def event_json(event: Event, message: Message | None) -> dict:
+def event_json(event: Event, message: Message | None, hide_credentials: bool = False) -> dict:
     data = {
         "time": to_ms(event.time),
         "messageId": event.message_id,
@@ -147,19 +168,21 @@ def event_json(event: Event, message: Message | None) -> dict:
         data["labels"] = event.labels
     if event.response_status is not None:
         data["responseStatus"] = event.response_status
-        data["responseHeaders"] = data["responseHeader"] = event.response_headers or {}
+        data["responseHeaders"] = data["responseHeader"] = shown_headers(
+            event.response_headers, None, hide_credentials)
         data["responseBody"] = b64(event.response_body)
     if message is not None:
         redact = message.redact_fields or []
-        data["header"] = redacted_headers(message.headers, redact) if redact else message.headers
+        data["header"] = shown_headers(message.headers, redact, hide_credentials)
         data["body"] = (redact_value(bytes(message.body)) if _is_body_redacted(redact)
                         else b64(message.body))
         data["method"] = message.method
         data["maxRetries"] = message.max_retries
         data.update(_optional(
             callback=message.callback, failureCallback=message.failure_callback,
-            callbackHeaders=message.callback_headers,
-            failureCallbackHeaders=message.failure_callback_headers,
+            callbackHeaders=shown_headers(message.callback_headers, None, hide_credentials),
+            failureCallbackHeaders=shown_headers(message.failure_callback_headers, None,
+                                                 hide_credentials),
             retryDelayExpression=message.retry_delay_expression,
             retryDelayExpr=message.retry_delay_expression,
             timeout=(message.timeout_seconds or 0) * 1000,

@@ -17,7 +17,7 @@ urlpatterns = [
     path("v2/dlq/retry/<str:dlq_id>", dlq.DlqRetryView.as_view()),
     path("v2/dlq/<str:dlq_id>", dlq.DlqDetailView.as_view()),
     path("v2/events", events.EventListView.as_view()),
-    path("v2/logs", events.EventListView.as_view()),
+    path("v2/logs", events.EventListView.as_view(rows_key="logs")),
     path("v2/keys", keys.SigningKeysView.as_view()),
     path("v2/keys/rotate", keys.RotateSigningKeysView.as_view()),
     path("v2/topics", topics.UrlGroupListView.as_view()),

@@ -1,9 +1,10 @@
-"""System checks for the receiver settings (django_qstash.E101–E106, W101–W102)."""
+"""System checks for the receiver settings (django_qstash.E101–E106, W101–W103)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,11 +94,57 @@ def _check_tolerance_and_replay() -> list[CheckMessage]:
     return errors
 
 
+def _views(patterns: list) -> Iterator[Any]:
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from _views(pattern.url_patterns)
+        elif callable(getattr(pattern, "callback", None)):
+            yield pattern.callback
+
+
+def _is_protected(view: Any) -> bool:
+    if getattr(view, "qstash_verified", False):  # the decorator, on functions and classes
+        return True
+    # The DRF permission: only a project that uses it has imported its module.
+    permissions = sys.modules.get("django_qstash.receiver.permissions")
+    view_class = getattr(view, "cls", None)
+    return permissions is not None and any(
+        isinstance(p, type) and issubclass(p, permissions.QStashSignaturePermission)
+        for p in getattr(view_class, "permission_classes", ()) or ())
+
+
+def _receivers_in_use() -> bool:
+    if _middleware_installed() and qstash_settings.PROTECTED_PATHS:
+        return True
+    from django.urls import get_resolver
+
+    try:
+        return any(_is_protected(view) for view in _views(get_resolver().url_patterns))
+    except Exception:  # noqa: BLE001 — a broken URLconf is reported by Django's own check
+        return False
+
+
+def _check_host_trust() -> list[CheckMessage]:
+    if qstash_settings.CANONICAL_BASE_URL or "*" not in (getattr(settings, "ALLOWED_HOSTS", ())
+                                                           or ()):
+        return []
+    if not _receivers_in_use():
+        return []
+    return [Warning(
+        "A view verifies QStash signatures, but ALLOWED_HOSTS contains '*' and "
+        "QSTASH['CANONICAL_BASE_URL'] is not set: the URL a token must be signed for is built "
+        "from the request's Host header, so a token signed for another site's URL is accepted "
+        "here when sent with that site's host.",
+        hint="List this site's host names in ALLOWED_HOSTS, or set "
+             "QSTASH['CANONICAL_BASE_URL'] to its public URL.",
+        id="django_qstash.W103")]
+
+
 def check_receiver_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not isinstance(getattr(settings, "QSTASH", None) or {}, Mapping):
         return []  # django_qstash.E015 (server checks) says QSTASH must be a dict
     return [*_check_keys(), *_check_protected_paths(), *_check_base_url(),
-            *_check_tolerance_and_replay()]
+            *_check_tolerance_and_replay(), *_check_host_trust()]
 
 
 def register_receiver_checks() -> None:

@@ -20,6 +20,7 @@ logger = logging.getLogger("django_qstash.receiver")
 
 SIGNATURE_HEADER = "Upstash-Signature"
 REPLAY_KEY_PREFIX = "django_qstash:replay:"
+REPLAY_MEMORY_MAX_SECONDS = 366 * 24 * 60 * 60
 
 
 def expected_url(request: HttpRequest) -> str:
@@ -78,7 +79,9 @@ def _replay_entry(claims: dict[str, Any]) -> tuple[str, int]:
     key = REPLAY_KEY_PREFIX + hashlib.sha256(token_id.encode()).hexdigest()
     # Remember the id for as long as the token could still verify.
     remaining = int(claims["exp"]) - int(time.time()) + qstash_settings.CLOCK_TOLERANCE_SECONDS
-    return key, max(remaining, 1)
+    # QStash's tokens live minutes; only a key holder mints one valid for years, and every
+    # cache backend takes a year (memcached, the database cache would fail on some far dates).
+    return key, min(max(remaining, 1), REPLAY_MEMORY_MAX_SECONDS)
 
 
 def verify_request(request: HttpRequest) -> dict[str, Any]:

@@ -11,12 +11,13 @@ FINISHED = ("delivered", "failed", "canceled")
 
 
 def make_message(tenant, *, url: str = "https://example.com/hook", status: str = "delivered",
-                 age: timedelta = timedelta(0), **fields) -> Message:
+                 age: timedelta = timedelta(0), body: bytes = b'{"hello": "world"}',
+                 **fields) -> Message:
     at = clock.now() - age
     message = Message.objects.create(
         id=ids.message_id(), tenant=tenant, url=url, not_before=at, created_at=at,
         status=status, finished_at=at if status in FINISHED else None,
-        headers={"Content-Type": ["application/json"]}, body=b'{"hello": "world"}', **fields)
+        headers={"Content-Type": ["application/json"]}, body=body, **fields)
     Event.objects.create(tenant=tenant, message_id=message.id, state="CREATED", time=at, url=url,
                          queue_name=message.queue_name)
     if status != "pending":

@@ -18,7 +18,8 @@ def sample(name: str, **labels) -> float:
     return LOCAL_REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_counters_histograms_and_gauges(qstash, sink, caplog):
+def test_counters_histograms_and_gauges(qstash, sink, caplog, settings):
+    settings.QSTASH = {**settings.QSTASH, "METRICS_TOKEN": "scrape"}
     caplog.set_level(logging.INFO, logger="django_qstash.events")
     tenant = {"tenant": "tests"}
     before = {name: sample(f"qstash_messages_{name}_total", **tenant)
@@ -35,7 +36,8 @@ def test_counters_histograms_and_gauges(qstash, sink, caplog):
     publish(qstash, f"{sink.url}/fc", "x", Upstash_Flow_Control_Key="slow",
             Upstash_Flow_Control_Value="parallelism=1")
 
-    text = httpx.get(f"{qstash.url}/metrics", timeout=10).text
+    text = httpx.get(f"{qstash.url}/metrics", headers={"Authorization": "Bearer scrape"},
+                     timeout=10).text
     assert sample("qstash_messages_published_total", **tenant) - before["published"] == 4
     assert sample("qstash_messages_delivered_total", **tenant) - before["delivered"] == 1
     assert sample("qstash_messages_failed_total", **tenant) - before["failed"] == 1
@@ -68,7 +70,26 @@ def test_metrics_token(client, settings, db):
     assert response.status_code == 200 and b"qstash_messages_undelivered" in response.content
 
 
-def test_multiprocess_mode_reads_the_shared_directory(client, db, tmp_path, monkeypatch):
+def test_metrics_are_closed_by_default(client, settings, db):
+    # Every tenant's and queue's name is in there: not for anonymous callers.
+    from django.contrib.auth.models import Group, User
+
+    anonymous = client.get("/metrics")
+    assert anonymous.status_code == 401 and b"qstash_" not in anonymous.content
+    scoped = User.objects.create_user("scoped", password="pw", is_staff=True)
+    scoped.groups.add(Group.objects.create(name="qstash-tenant:tests"))
+    client.force_login(scoped)  # staff of one tenant would see every tenant's names
+    assert client.get("/metrics").status_code == 401
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    assert client.get("/metrics").status_code == 200
+    client.logout()
+    settings.QSTASH = {**settings.QSTASH, "METRICS_PUBLIC": True}
+    assert client.get("/metrics").status_code == 200
+
+
+def test_multiprocess_mode_reads_the_shared_directory(client, db, tmp_path, monkeypatch,
+                                                      settings):
+    settings.QSTASH = {**settings.QSTASH, "METRICS_PUBLIC": True}
     # What gunicorn and Celery prefork workers use: samples from files, summed over processes.
     from prometheus_client import CollectorRegistry, Counter, values
 

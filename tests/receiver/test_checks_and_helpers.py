@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from types import ModuleType
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.http import JsonResponse
 from django.test import AsyncClient
+from django.urls import include, path
+from django.utils.decorators import method_decorator
+from django.views import View
+from rest_framework.views import APIView
+
+from django_qstash.receiver import QStashSignaturePermission, qstash_verified
 
 from django_qstash.receiver.checks import check_receiver_settings, register_receiver_checks
 from django_qstash.testing import QStashTestClient, sign_request, signature_headers
@@ -20,6 +29,8 @@ MIDDLEWARE = "django_qstash.receiver.middleware.QStashSignatureMiddleware"
 def ids(settings, monkeypatch, **qstash):
     monkeypatch.delenv("QSTASH_CURRENT_SIGNING_KEY", raising=False)
     monkeypatch.delenv("QSTASH_NEXT_SIGNING_KEY", raising=False)
+    if "*" in settings.ALLOWED_HOSTS:  # W103 has tests of its own, below
+        settings.ALLOWED_HOSTS = ["testserver"]
     settings.QSTASH = {**settings.QSTASH, **qstash}
     return sorted(message.id for message in check_receiver_settings())
 
@@ -53,6 +64,102 @@ def test_middleware_warnings(settings, monkeypatch):
                PROTECTED_PATHS=[]) == ["django_qstash.W101", "django_qstash.W102"]
     assert ids(settings, monkeypatch, CURRENT_SIGNING_KEY="sig_x",
                PROTECTED_PATHS=["/hooks/"]) == []
+
+
+def _urlconf(*views) -> ModuleType:
+    module = ModuleType("receiver_urls_under_check")
+    module.urlpatterns = [path("api/", include([path(f"v{i}/", view) for i, view in
+                                                 enumerate(views)]))]
+    return module
+
+
+def _plain(request):
+    return JsonResponse({})
+
+
+class _PlainView(View):
+    def post(self, request):
+        return JsonResponse({})
+
+
+@method_decorator(qstash_verified, name="dispatch")
+class _MethodDecorated(View):
+    def post(self, request):
+        return JsonResponse({})
+
+
+class _Permitted(APIView):
+    permission_classes = [QStashSignaturePermission]
+
+
+@pytest.mark.parametrize("receiver", [
+    qstash_verified(_plain), qstash_verified(type("Decorated", (View,), {})).as_view(),
+    _MethodDecorated.as_view(), _Permitted.as_view()],
+    ids=["function", "class", "method_decorator", "drf_permission"])
+def test_any_host_with_a_protected_view_warns(settings, receiver):
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.QSTASH = {**settings.QSTASH, "CURRENT_SIGNING_KEY": "sig_x"}
+    settings.ROOT_URLCONF = _urlconf(_plain, receiver)
+    [warning] = [m for m in check_receiver_settings() if m.id == "django_qstash.W103"]
+    assert "ALLOWED_HOSTS" in warning.msg and "CANONICAL_BASE_URL" in warning.hint
+
+
+@pytest.mark.parametrize(("hosts", "qstash", "urlconf", "middleware", "warned"), [
+    (["*"], {}, "plain", False, False),  # nothing verifies signatures
+    (["*"], {"PROTECTED_PATHS": ["^/hooks/"]}, "plain", True, True),  # the middleware does
+    (["*"], {"PROTECTED_PATHS": ["^/hooks/"]}, "plain", False, False),  # not installed
+    (["*"], {"CANONICAL_BASE_URL": "https://hooks.example.com"}, "protected", True, False),
+    (["hooks.example.com", ".example.org"], {}, "protected", True, False),
+    (["*"], {}, "protected", False, True),
+])
+def test_host_trust_warning(settings, hosts, qstash, urlconf, middleware, warned):
+    settings.ALLOWED_HOSTS = hosts
+    settings.QSTASH = {**settings.QSTASH, "CURRENT_SIGNING_KEY": "sig_x", **qstash}
+    settings.ROOT_URLCONF = (_urlconf(_plain, _PlainView.as_view()) if urlconf == "plain"
+                             else _urlconf(qstash_verified(_plain)))
+    if middleware:
+        settings.MIDDLEWARE = [MIDDLEWARE, *settings.MIDDLEWARE]
+    found = [m.id for m in check_receiver_settings() if m.id == "django_qstash.W103"]
+    assert found == (["django_qstash.W103"] if warned else [])
+
+
+EXAMPLE_HOSTS_SCRIPT = """
+import json, os
+import django
+from django.core.checks import run_checks
+from django.test import Client
+from django_qstash.testing import sign_request
+
+django.setup()
+
+
+def post(host):
+    body = b"{}"
+    headers = sign_request(f"http://{host}/example/hook", body)
+    return Client().post("/example/hook", body, content_type="application/json",
+                         HTTP_HOST=host, **headers).status_code
+
+
+print(json.dumps({"attacker": post("attacker.example"), "local": post("127.0.0.1:8080"),
+                  "checks": sorted(m.id for m in run_checks() if "qstash" in m.id)}))
+"""
+
+
+@pytest.mark.parametrize(("allowed", "attacker", "checks"), [
+    (None, 400, []), ("hooks.example.com", 400, []), ("*", 200, ["django_qstash.W103"])])
+def test_example_settings_refuse_a_token_retargeted_by_host(allowed, attacker, checks):
+    from django_qstash.signing import generate_signing_key
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "QSTASH_"))}
+    env.update(DJANGO_SETTINGS_MODULE="example_project.settings",
+               QSTASH_CURRENT_SIGNING_KEY=generate_signing_key(),
+               DATABASE_URL="sqlite:///:memory:")
+    if allowed:
+        env["DJANGO_ALLOWED_HOSTS"] = allowed
+    result = subprocess.run([sys.executable, "-c", EXAMPLE_HOSTS_SCRIPT], env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"attacker": attacker, "local": 200, "checks": checks}
 
 
 def test_register_receiver_checks_is_idempotent():

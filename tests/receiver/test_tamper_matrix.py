@@ -55,6 +55,12 @@ def _tampers(forge, keys, url):
         "missing_header": (None, BODY, "missing"),
         "alg_none": (forge(url, BODY, algorithm="none"), BODY, "bad_algorithm"),
         "alg_hs512": (forge(url, BODY, algorithm="HS512"), BODY, "bad_algorithm"),
+        # Times past any calendar: no float, datetime or cache timeout can hold them.
+        "exp_huge": (forge(url, BODY, exp=2**1024), BODY, "malformed"),
+        "exp_past_year_9999": (forge(url, BODY, exp=10**12), BODY, "malformed"),
+        "iat_huge": (forge(url, BODY, iat=2**1024), BODY, "malformed"),
+        "nbf_huge_negative": (forge(url, BODY, nbf=-(2**1024)), BODY, "malformed"),
+        "exp_float_overflow": (forge(url, BODY, exp=1e308), BODY, "malformed"),
     }
 
 

@@ -137,3 +137,17 @@ def test_sdk_publish_is_accepted_and_a_tampered_replay_is_rejected(dev_server: D
     assert response.status_code == 401
     assert response.json() == {"error": "replayed"}
     assert len(dev_server.received()) == 1  # neither replay reached the view
+
+
+def test_the_request_log_never_shows_a_token_from_the_query(dev_server: DevServer):
+    for name in ("qstash_token", "qstash%5Ftoken"):  # Django decodes the name: both work
+        response = httpx.get(f"{dev_server.url}/v2/queues?{name}={dev_server.token}&x=1",
+                             timeout=10)
+        assert response.status_code == 200
+    wait_for(lambda: dev_server.log.read_text().count("/v2/queues?") >= 2,
+             "the request lines in the dev server's log", dev_server.log)
+    log = dev_server.log.read_text()
+    # Printed once on purpose, in the lines to export; never again.
+    assert log.count(dev_server.token) == 1 and f"QSTASH_TOKEN={dev_server.token}" in log
+    assert "/v2/queues?qstash_token=REDACTED&x=1" in log
+    assert "/v2/queues?qstash%5Ftoken=REDACTED&x=1" in log

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from django_qstash.api import authentication
-from django_qstash.models import ApiToken
+from django_qstash.models import ApiToken, Event
 from tests.security.endpoints import CALLS, covered, fill, routes_and_methods
 from tests.security.test_isolation import snapshot
 
@@ -93,7 +93,9 @@ def test_read_only_token_on_every_endpoint(qstash, read_only):
                                  json=fill(call.json, SAMPLE),
                                  headers={**read_only, **fill(call.headers, SAMPLE)},
                                  params=fill(call.params, SAMPLE), timeout=30)
-        if call.method == "GET":
+        if call.path == "/v2/keys" and call.method == "GET":
+            ok = response.status_code == 403 and "read-write" in response.json()["error"]
+        elif call.method == "GET":
             ok = response.status_code == 200 or (
                 response.status_code == 404 and "not found" in response.json()["error"])
         else:
@@ -102,3 +104,49 @@ def test_read_only_token_on_every_endpoint(qstash, read_only):
         if not ok or snapshot(qstash.tenant) != before:
             failures.append(f"{call.method} {call.path}: {response.status_code} {response.text}")
     assert not failures, "\n".join(failures)
+
+
+def test_signing_keys_need_a_read_write_token(qstash, read_only):
+    refused = httpx.get(qstash.url + "/v2/keys", headers=read_only)
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "reading signing keys needs a read-write token: "
+                                       "this token is read-only"}
+    assert qstash.current_key not in refused.text and qstash.next_key not in refused.text
+    allowed = httpx.get(qstash.url + "/v2/keys", headers=qstash.auth)
+    assert allowed.json() == {"current": qstash.current_key, "next": qstash.next_key}
+
+
+CREDENTIAL = "Bearer forwarded-secret-7f3a"
+COOKIE = "session=forwarded-cookie-91c2"
+
+
+def test_read_only_tokens_see_forwarded_credentials_redacted(qstash, read_only):
+    from tests.operator.factories import make_dlq
+
+    forwarded = {"Upstash-Forward-Authorization": CREDENTIAL, "Upstash-Forward-Cookie": COOKIE,
+                 "Upstash-Forward-X-Trace": "visible", "Upstash-Delay": "1d",
+                 "Upstash-Callback": "https://example.com/cb",
+                 "Upstash-Callback-Forward-Authorization": CREDENTIAL}
+    published = httpx.post(qstash.url + "/v2/publish/https://example.com/hook",
+                           headers={**qstash.auth, **forwarded}, content=b"x")
+    message_id = published.json()["messageId"]
+    scheduled = httpx.post(qstash.url + "/v2/schedules/https://example.com/s",
+                           headers={**qstash.auth, **forwarded, "Upstash-Cron": "0 0 1 1 *"})
+    schedule_id = scheduled.json()["scheduleId"]
+    entry = make_dlq(qstash.tenant)
+    entry.message.headers = {"Authorization": [CREDENTIAL], "X-Trace": ["visible"]}
+    entry.message.save(update_fields=["headers"])
+    entry.response_headers = {"Set-Cookie": [COOKIE], "X-Upstream": ["visible"]}
+    entry.save(update_fields=["response_headers"])
+    Event.objects.filter(message_id=entry.message_id).update(
+        response_status=500, response_headers={"Set-Cookie": [COOKIE]})
+    reads = [f"/v2/messages/{message_id}", f"/v2/events?messageId={message_id}",
+             f"/v2/schedules/{schedule_id}", "/v2/schedules", "/v2/dlq",
+             f"/v2/dlq/{entry.dlq_id}", f"/v2/events?messageId={entry.message_id}"]
+    for path in reads:
+        hidden = httpx.get(qstash.url + path, headers=read_only)
+        assert hidden.status_code == 200, path
+        assert "forwarded-secret" not in hidden.text and "forwarded-cookie" not in hidden.text, path
+        assert "REDACTED" in hidden.text and "visible" in hidden.text, path
+        shown = httpx.get(qstash.url + path, headers=qstash.auth)  # the SDKs' full view
+        assert CREDENTIAL in shown.text or COOKIE in shown.text, path

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.db.models.functions import Length
 from rest_framework.response import Response
 
 from ...exceptions import BadRequest, NotFound
 from ...headers import parse_publish_headers
-from ...models import DlqEntry
+from ...models import DlqEntry, Message
 from ...retrying import retry_entries
 from ..base import QStashView, header_pairs, json_body
+from ..budget import affordable, encoded_bytes, load_bodies
 from ..filters import apply_filters, check_known, cursor_page, is_number, multi
 from ..serializers import dlq_json
 
@@ -45,10 +47,26 @@ def ids_from(request, key: str) -> list[str]:
     return ids
 
 
+def fits(entries: list[DlqEntry]) -> int:
+    return affordable([encoded_bytes(e.response_bytes) + encoded_bytes(e.message_bytes)
+                       for e in entries])
+
+
+def budgeted_page(entries, request) -> tuple[list[DlqEntry], str | None]:
+    """A page of whole entries whose bodies fit MAX_LIST_RESPONSE_BYTES, bodies read last."""
+    entries = (entries.defer("response_body", "message__body")
+               .annotate(response_bytes=Length("response_body"),
+                         message_bytes=Length("message__body")))
+    rows, cursor = cursor_page(entries, request, default=PAGE_MAX, maximum=PAGE_MAX, fits=fits)
+    load_bodies(rows, "response_body", DlqEntry.objects.all())
+    load_bodies([r.message for r in rows], "body", Message.objects.all())
+    return rows, cursor
+
+
 class DlqListView(QStashView):
     def get(self, request):
-        rows, cursor = page(filtered_entries(self, request), request)
-        data = {"messages": [dlq_json(e) for e in rows]}
+        rows, cursor = budgeted_page(filtered_entries(self, request), request)
+        data = {"messages": [dlq_json(e, self.hides_credentials) for e in rows]}
         if cursor:
             data["cursor"] = cursor
         return Response(data)
@@ -59,7 +77,8 @@ class DlqListView(QStashView):
         if ids:
             deleted, _ = DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids).delete()
             return Response({"deleted": deleted})
-        rows, cursor = page(filtered_entries(self, request), request)
+        entries = filtered_entries(self, request).defer("response_body", "message__body")
+        rows, cursor = page(entries, request)  # ids are all it needs: no bodies read
         DlqEntry.objects.filter(pk__in=[r.pk for r in rows]).delete()
         data = {"deleted": len(rows)}
         if cursor:
@@ -82,7 +101,7 @@ def override_options(request):
 
 class DlqDetailView(QStashView):
     def get(self, request, dlq_id: str):
-        return Response(dlq_json(get_entry(self.tenant, dlq_id)))
+        return Response(dlq_json(get_entry(self.tenant, dlq_id), self.hides_credentials))
 
     def delete(self, request, dlq_id: str):
         get_entry(self.tenant, dlq_id).delete()

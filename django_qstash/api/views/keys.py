@@ -6,10 +6,13 @@ from django.db import transaction
 from rest_framework.response import Response
 
 from ...models import SigningKeyPair
+from ..authentication import HasReadWriteToken
 from ..base import QStashView
 
 
 class SigningKeysView(QStashView):
+    permission_classes = [HasReadWriteToken]
+
     def get(self, request):
         keys = SigningKeyPair.for_tenant(self.tenant)
         return Response({"current": keys.current, "next": keys.next})

@@ -22,7 +22,7 @@ class MessageDetailView(QStashView):
         message = self._messages(message_id).first()
         if message is None:
             raise NotFound(f"message {message_id} not found")
-        return Response(message_detail_json(message))
+        return Response(message_detail_json(message, self.hides_credentials))
 
     def delete(self, request, message_id: str):
         cancelled = cancel(self._messages(message_id))

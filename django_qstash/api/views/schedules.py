@@ -10,7 +10,7 @@ from ...conf import qstash_settings
 from ...headers import PublishOptions
 from ...models import Schedule
 from ..base import QStashView, caller_ip, header_pairs, raw_body
-from ..serializers import body_fields, redact_value, redacted_headers
+from ..serializers import body_fields, redact_value, shown_headers
 from .publish import config_query, destination_from_request
 
 
@@ -18,7 +18,8 @@ def _present(**values) -> dict:
     return {k: v for k, v in values.items() if v not in ("", None, [], {})}
 
 
-def schedule_json(schedule: Schedule, states: dict[str, str]) -> dict:
+def schedule_json(schedule: Schedule, states: dict[str, str],
+                  hide_credentials: bool = False) -> dict:
     """One schedule exactly as the SDKs parse it (py requires scheduleId…retries)."""
     opts = PublishOptions.from_dict((schedule.options or {}).get("parsed") or {})
     redact = [f.lower() for f in opts.redact_fields]
@@ -32,14 +33,16 @@ def schedule_json(schedule: Schedule, states: dict[str, str]) -> dict:
         "method": opts.method,
         "retries": qstash_settings.DEFAULT_RETRIES if opts.retries is None else opts.retries,
         "isPaused": schedule.paused,
-        "header": redacted_headers(opts.headers, redact) if redact else opts.headers,
+        "header": shown_headers(opts.headers, redact, hide_credentials),
         **({"body": redact_value(body)} if body and "body" in redact else body_fields(body)),
         **_present(
             delay=opts.delay_seconds, timeout=opts.timeout_seconds,
             callback=callback.url if callback else None,
-            callbackHeader=callback.headers if callback else None,
+            callbackHeader=shown_headers(callback.headers, None, hide_credentials)
+            if callback else None,
             failureCallback=failure.url if failure else None,
-            failureCallbackHeader=failure.headers if failure else None,
+            failureCallbackHeader=shown_headers(failure.headers, None, hide_credentials)
+            if failure else None,
             queueName=schedule.queue_name,
             callerIp=schedule.caller_ip, callerIP=schedule.caller_ip,
             retryDelayExpression=opts.retry_delay,
@@ -63,7 +66,8 @@ class ScheduleListView(QStashView):
     def get(self, request):
         schedules = list(Schedule.objects.filter(tenant=self.tenant).order_by("created_at", "id"))
         states = scheduler.produced_states(schedules)
-        return Response([schedule_json(s, states[s.pk]) for s in schedules])
+        return Response([schedule_json(s, states[s.pk], self.hides_credentials)
+                         for s in schedules])
 
 
 class ScheduleView(QStashView):
@@ -77,7 +81,8 @@ class ScheduleView(QStashView):
 
     def get(self, request, target: str):
         schedule = scheduler.get(self.tenant, target)
-        return Response(schedule_json(schedule, scheduler.produced_states([schedule])[schedule.pk]))
+        return Response(schedule_json(schedule, scheduler.produced_states([schedule])[schedule.pk],
+                                      self.hides_credentials))
 
     def delete(self, request, target: str):
         scheduler.delete(self.tenant, target)

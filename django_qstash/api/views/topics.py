@@ -6,6 +6,7 @@ from django.db import transaction
 from rest_framework.response import Response
 
 from ...clock import to_ms
+from ...conf import qstash_settings
 from ...destinations import validate_url
 from ...exceptions import BadRequest, NotFound
 from ...headers import validate_name
@@ -42,6 +43,16 @@ def endpoints_from(request) -> list[dict]:
     return endpoints
 
 
+def check_endpoint_cap(group: UrlGroup, urls: set[str]) -> None:
+    """Refuse what would take ``group`` past MAX_URL_GROUP_ENDPOINTS (re-adding is free)."""
+    most = qstash_settings.MAX_URL_GROUP_ENDPOINTS
+    existing = set(group.endpoints.values_list("url", flat=True))
+    total = len(existing | urls)
+    if total > most:
+        raise BadRequest(f"URL group {group.name!r} would have {total} endpoints: "
+                         f"at most {most} (MAX_URL_GROUP_ENDPOINTS)")
+
+
 class UrlGroupListView(QStashView):
     def get(self, request):
         groups = UrlGroup.objects.filter(tenant=self.tenant).prefetch_related("endpoints")
@@ -56,6 +67,9 @@ class UrlGroupEndpointsView(QStashView):
             raise BadRequest("each endpoint to add needs a url")
         with transaction.atomic():
             group, _ = UrlGroup.objects.get_or_create(tenant=self.tenant, name=name)
+            # Locked: two requests adding at once must not both pass the cap.
+            group = UrlGroup.objects.select_for_update().get(pk=group.pk)
+            check_endpoint_cap(group, {e["url"] for e in endpoints})
             for endpoint in endpoints:
                 UrlGroupEndpoint.objects.update_or_create(
                     group=group, url=endpoint["url"],
