@@ -14,6 +14,7 @@ from django_qstash.tenants import create_tenant
 from django_qstash.transport import get_transport
 from tests.operator.factories import make_dlq, make_message
 from tests.security.endpoints import CALLS, covered, fill, routes_and_methods
+from tests.support.loopback import loopback_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,7 +187,8 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
 def test_every_endpoint_answers_bad_input_with_a_4xx(world):
     sweep, names = world
     assert not routes_and_methods() - covered(CALLS)  # the sweep reaches every endpoint
-    run_sweep(sweep, names)
+    with loopback_only():  # bad destinations that get through are never dialled
+        run_sweep(sweep, names)
     print(f"\nbad-input sweep: {sweep.total} requests, statuses "
           f"{dict(sorted(sweep.statuses.items()))}, 5xx {sweep.server_errors}")
     assert sweep.total >= 500
