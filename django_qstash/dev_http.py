@@ -62,8 +62,8 @@ class ChunkedWSGIRequestHandler(WSGIRequestHandler):
     def parse_request(self) -> bool:
         if not super().parse_request():
             return False
-        codings = [c.strip().lower() for c in
-                   ",".join(self.headers.get_all("Transfer-Encoding") or []).split(",") if c.strip()]
+        declared = ",".join(self.headers.get_all("Transfer-Encoding") or [])
+        codings = [c.strip().lower() for c in declared.split(",") if c.strip()]
         if not codings:
             return True
         if codings != ["chunked"]:

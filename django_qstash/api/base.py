@@ -12,7 +12,7 @@ from .authentication import HasTenantToken, QStashTokenAuthentication
 from .errors import exception_handler
 from .ratelimit import check_burst, check_daily_quota
 from .rendering import QStashJSONRenderer
-from .storable import reject_unstorable_request, reject_unstorable_json
+from .storable import reject_unstorable_json, reject_unstorable_request
 
 
 class QStashView(APIView):

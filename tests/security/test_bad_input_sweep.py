@@ -131,8 +131,10 @@ def json_cases(names: dict) -> list[tuple[str, str, object]]:
         ("DELETE", "/v2/messages", {"messageIds": [names["message"]]}),
         ("DELETE", "/v2/dlq", {"dlqIds": [names["dlq"]]}),
         ("POST", "/v2/dlq/retry", {"dlqIds": [names["dlq"]]}),
-        ("POST", "/v2/topics/sweep-g/endpoints", {"endpoints": [{"url": f"{sink}/e", "name": "n"}]}),
-        ("DELETE", "/v2/topics/sweep-g/endpoints", {"endpoints": [{"url": f"{sink}/x", "name": "x"}]}),
+        ("POST", "/v2/topics/sweep-g/endpoints",
+         {"endpoints": [{"url": f"{sink}/e", "name": "n"}]}),
+        ("DELETE", "/v2/topics/sweep-g/endpoints",
+         {"endpoints": [{"url": f"{sink}/x", "name": "x"}]}),
         ("PATCH", "/v2/topics/sweep-g", {"headers": {"X-A": "1", "X-B": ["2"]}}),
         ("POST", "/v2/queues", {"queueName": "sweep-q2", "parallelism": 2, "paused": False}),
     ]

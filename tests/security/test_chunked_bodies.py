@@ -79,10 +79,13 @@ def raw_exchange(url: str, request: bytes) -> bytes:
     return answer
 
 
-def test_dev_server_refuses_malformed_chunks_and_keeps_the_connection_usable(dev_server, sink):  # noqa: F811
+def test_dev_server_refuses_malformed_chunks_and_keeps_connections_usable(
+        dev_server, sink):  # noqa: F811
     auth = f"Authorization: Bearer {dev_server.token}\r\n".encode()
-    answer = raw_exchange(dev_server.url, b"POST /v2/publish/" + sink.url.encode() + b"/bad HTTP/1.1\r\n"
-                          b"Host: x\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n")
+    answer = raw_exchange(dev_server.url,
+                          b"POST /v2/publish/" + sink.url.encode() + b"/bad HTTP/1.1\r\n"
+                          b"Host: x\r\n" + auth
+                          + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n")
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     # Two requests on one connection: the first chunked, the second right behind it.
     first = (b"POST /v2/publish/" + sink.url.encode() + b"/first HTTP/1.1\r\nHost: x\r\n" + auth
