@@ -39,6 +39,10 @@ class NotFound(ApiError):
     status = 404
 
 
+class LengthRequired(ApiError):
+    status = 411
+
+
 class PayloadTooLarge(ApiError):
     status = 413
 

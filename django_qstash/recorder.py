@@ -22,6 +22,8 @@ HOLD_SECONDS = 1.0
 # Due-now outcomes handed in and not yet written beyond which a task waits to hand in more:
 # the recorder keeps up with the sends, and rows do not sit claimed and unrecorded for long.
 MAX_UNWRITTEN_NOW = 1000
+# How long a task waits for that; a recorder stuck on its database must not hold every slot.
+BACKPRESSURE_SECONDS = 60.0
 
 
 class Recorder:
@@ -48,7 +50,10 @@ class Recorder:
                 self.unwritten = self.unwritten_now = 0
                 threading.Thread(target=self._run, name="qstash-recorder", daemon=True).start()
             if record_from is None:
-                self.cond.wait_for(lambda: self.unwritten_now < MAX_UNWRITTEN_NOW)
+                if not self.cond.wait_for(lambda: self.unwritten_now < MAX_UNWRITTEN_NOW,
+                                          BACKPRESSURE_SECONDS):
+                    logger.warning("recording lags: %d due-now outcomes unwritten after %.0fs",
+                                   self.unwritten_now, BACKPRESSURE_SECONDS)
                 self.unwritten_now += len(futures)
             self.sending += len(futures)
             self.unwritten += len(futures)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from ..conf import qstash_settings
-from ..exceptions import BadRequest, PayloadTooLarge
+from ..exceptions import BadRequest, LengthRequired, PayloadTooLarge
 from .authentication import HasTenantToken, QStashTokenAuthentication
 from .errors import exception_handler
 from .ratelimit import check_burst, check_daily_quota
+from .rendering import QStashJSONRenderer
+from .storable import reject_unstorable_json, reject_unstorable_request
 
 
 class QStashView(APIView):
     authentication_classes = [QStashTokenAuthentication]
     permission_classes = [HasTenantToken]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [QStashJSONRenderer]
     parser_classes: list = []  # bodies are read raw: publish bodies are passed through untouched
     throttle_classes: list = []
 
@@ -26,7 +27,7 @@ class QStashView(APIView):
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        reject_nul(request, kwargs)
+        reject_unstorable_request(request, kwargs)
 
     def check_throttles(self, request) -> None:
         # Runs after authentication and permissions, so request.user is a TenantPrincipal.
@@ -64,50 +65,49 @@ class QStashView(APIView):
         return self.request.user.token.read_only
 
 
-def reject_nul(request, kwargs: dict) -> None:
-    """PostgreSQL cannot store NUL characters: refuse them on the way in, naming where."""
-    meta = request.META
-    query = meta.get("QUERY_STRING", "")
-    if ("\x00" not in query and "%00" not in query
-            and not any("\x00" in v for v in kwargs.values() if isinstance(v, str))
-            and not any("\x00" in v for k, v in meta.items()
-                        if k.startswith("HTTP_") and isinstance(v, str))):
-        return  # the usual case, checked without building the list below
-    parts = [(f"path part {name}", value) for name, value in kwargs.items()]
-    parts += [(f"query parameter {key!r}", text) for key, values in request.GET.lists()
-              for text in (key, *values)]
-    parts += [(f"header {key[5:].replace('_', '-').title()}", value)
-              for key, value in request.META.items() if key.startswith("HTTP_")]
-    for where, text in parts:
-        if isinstance(text, str) and "\x00" in text:
-            raise BadRequest(f"{where} contains a NUL character (\\x00), which is not allowed")
-
-
-def _has_nul(value) -> bool:
-    stack = [value]  # iterative: a deeply nested document must not exhaust the stack
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item)
-            # A batch item's "body" is stored as bytes, where NUL is as good as any byte.
-            stack.extend(v for k, v in item.items() if k != "body")
-    return False
-
-
 def raw_body(request) -> bytes:
+    """The request body, at most MAX_BODY_BYTES of it (413 beyond). A body without
+    Content-Length (chunked) is read to its end when the server has decoded its framing, as
+    granian and gunicorn do (``wsgi.input_terminated``); otherwise it is refused with 411
+    rather than taken for empty."""
     limit = qstash_settings.MAX_BODY_BYTES
+    meta = request.META
+    declared_text = str(meta.get("CONTENT_LENGTH") or "").strip()
+    if not declared_text:
+        if meta.get("wsgi.input_terminated"):
+            return _read_to_end(getattr(request, "_request", request), limit)
+        if meta.get("HTTP_TRANSFER_ENCODING"):
+            raise LengthRequired("a body without Content-Length cannot be read here: "
+                                 "send Content-Length instead of Transfer-Encoding")
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(declared_text or 0)
     except ValueError:
         raise BadRequest("invalid Content-Length") from None
     if declared > limit:
         raise PayloadTooLarge(f"request body is larger than {limit} bytes")
     body = request.body
+    if len(body) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    return body
+
+
+READ_SIZE = 64 * 1024
+
+
+def _read_to_end(django_request, limit: int) -> bytes:
+    """Read the server-decoded body stream, stopping (413) once it passes ``limit``."""
+    if hasattr(django_request, "_body"):
+        body = django_request._body
+    else:
+        stream, parts, size = django_request.META["wsgi.input"], [], 0
+        while size <= limit:
+            part = stream.read(min(READ_SIZE, limit + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        body = b"".join(parts)
+        django_request._body = body  # what request.body answers from now on
     if len(body) > limit:
         raise PayloadTooLarge(f"request body is larger than {limit} bytes")
     return body
@@ -123,8 +123,7 @@ def json_body(request, default=None):
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("request body is nested too deeply") from None
-    if _has_nul(data):
-        raise BadRequest("request body contains a NUL character (\\u0000), which is not allowed")
+    reject_unstorable_json(data)
     return data
 
 

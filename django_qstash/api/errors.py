@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..exceptions import ApiError
+from ..group_commit import GroupCommitTimeout
 
 logger = logging.getLogger("django_qstash.api")
 
@@ -43,6 +44,9 @@ def exception_handler(exc, context):
     if isinstance(exc, (InterfaceError, OperationalError)):
         logger.exception("database unavailable")
         return Response({"error": "database unavailable, try again"}, status=503)
+    if isinstance(exc, GroupCommitTimeout):
+        logger.warning("publish not stored in time: %s", exc)
+        return Response({"error": f"{exc}, try again"}, status=503)
     logger.exception("unhandled API error")
     return Response({"error": "internal error"}, status=500)
 

@@ -3,28 +3,26 @@ request wrapping, content negotiation and rendering, which cost as much as the p
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpResponse
 from rest_framework import exceptions as drf
-from rest_framework.renderers import JSONRenderer
 
 from .authentication import HasTenantToken, QStashTokenAuthentication
-from .base import QStashView, reject_nul
+from .base import QStashView
 from .errors import exception_handler
 from .ratelimit import check_burst
+from .rendering import QStashJSONRenderer, encode_json
+from .storable import reject_unstorable_request
 
 AUTHENTICATE_HEADER = 'Bearer realm="qstash"'
 
 
 def json_response(data, status: int = 200) -> HttpResponse:
     """What DRF's JSONRenderer writes (compact, UTF-8), without the renderer machinery."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return HttpResponse(body.encode(), status=status, content_type="application/json")
+    return HttpResponse(encode_json(data), status=status, content_type="application/json")
 
 
 class LeanQStashView(QStashView):
-    """Same authentication, read-only rule, limits, NUL check and error bodies as
+    """Same authentication, read-only rule, limits, unstorable-text check and error bodies as
     QStashView; the schema generator still sees a DRF view. Only POST takes the lean path."""
 
     def dispatch(self, request, *args, **kwargs):
@@ -34,7 +32,7 @@ class LeanQStashView(QStashView):
         self.headers, self.rate_limit_headers = {}, {}
         try:
             self._authorize(request)
-            reject_nul(request, kwargs)
+            reject_unstorable_request(request, kwargs)
             response = self.post(request, *args, **kwargs)
         except Exception as exc:
             response = self._error(exc)
@@ -58,7 +56,7 @@ class LeanQStashView(QStashView):
         response = exception_handler(exc, {"view": self, "request": self.request})
         if getattr(exc, "auth_header", None) and "WWW-Authenticate" not in response:
             response["WWW-Authenticate"] = exc.auth_header
-        response.accepted_renderer = JSONRenderer()
+        response.accepted_renderer = QStashJSONRenderer()
         response.accepted_media_type = "application/json"
         response.renderer_context = {}
         return response.render()

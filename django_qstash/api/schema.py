@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.permissions import AllowAny
 
 from .base import QStashView
+from .errors import exception_handler
 from .views import dlq, events, flow_control, keys, messages, publish, queues, schedules, topics
 
 STR, INT, BOOL = {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "boolean"}
@@ -189,3 +190,6 @@ class OpenApiView(SpectacularJSONAPIView):
         "PREPROCESSING_HOOKS": ["django_qstash.api.schema.only_qstash_endpoints"],
         "COMPONENT_SPLIT_REQUEST": True,
     }
+
+    def get_exception_handler(self):
+        return exception_handler  # a wrong method gets {"error": ...} like everywhere in /v2/

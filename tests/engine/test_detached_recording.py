@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import pytest
@@ -108,3 +109,28 @@ def test_worker_shutdown_waits_for_the_outcomes_still_unwritten(sink):
     record_detached_outcomes(sender=None)  # what Celery calls as a worker (child) exits
     assert Message.objects.get(id=message_id).status == "delivered"
     assert len(sink.received("/late")) == 1
+
+
+def test_a_stuck_recorder_holds_a_task_no_longer_than_its_bound(sink, monkeypatch):
+    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 1)
+    monkeypatch.setattr("django_qstash.recorder.BACKPRESSURE_SECONDS", 0.5)
+    handed: list = []
+    monkeypatch.setattr("django_qstash.transport.hand_over", handed.extend)
+    release = threading.Event()
+    real_write = recorder._write
+
+    def stuck_write(results):  # the database hangs
+        release.wait(30)
+        real_write(results)
+
+    monkeypatch.setattr(recorder, "_write", stuck_write)
+    tenant = create_tenant("stuck")
+    ids = [publish(tenant, f"{sink.url}/stuck/{i}", []) for i in range(2)]
+    process_batch(handed[:1], detach=True)
+    finished = threading.Event()
+    threading.Thread(target=lambda: (process_batch(handed[1:], detach=True), finished.set()),
+                     daemon=True).start()
+    assert finished.wait(10), "a task waited for a stuck recorder without a bound"
+    release.set()
+    assert recorder.drain(timeout=15)
+    assert Message.objects.filter(id__in=ids, status="delivered").count() == 2

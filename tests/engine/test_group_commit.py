@@ -107,3 +107,48 @@ def test_errors_of_a_lone_caller_reach_it():
         raise IntegrityError("nope")
     with pytest.raises(IntegrityError):
         GroupCommit(fail).submit([(object, ["x"])])
+
+
+def test_any_exception_in_a_shared_write_fails_only_its_culprit_and_wakes_everyone():
+    # Not a database error: e.g. a value the driver cannot encode.
+    write = RecordingWrite(fail_when=lambda rows: "bad" in rows,
+                           error=UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate"))
+    first, more = queue_behind_a_running_write(write, ["a", "bad", "b"])
+    assert first["first"] == "ok" and more["a"] == "ok" and more["b"] == "ok"
+    assert isinstance(more["bad"], UnicodeEncodeError)
+
+
+def test_the_writer_stays_usable_after_a_failed_leader():
+    calls = []
+
+    def write(groups):
+        rows = [obj for _, objs in groups for obj in objs]
+        if "bad" in rows:
+            raise ValueError("cannot store this")
+        calls.append(rows)
+
+    committer = GroupCommit(write)
+    with pytest.raises(ValueError):
+        committer.submit([(object, ["bad"])])
+    assert not committer.busy and not committer.queue
+    done = threading.Event()
+    threading.Thread(target=lambda: (committer.submit([(object, ["next"])]), done.set())).start()
+    assert done.wait(5), "a publish after a failed write hung"
+    assert calls == [["next"]]
+
+
+def test_a_waiter_whose_write_never_starts_gives_up_after_its_timeout():
+    write = RecordingWrite()
+    committer = GroupCommit(write, wait_seconds=0.2)
+    first, _ = run_callers(committer, ["first"])
+    first[0].start()
+    assert write.first_started.wait(5)
+    others, results = run_callers(committer, ["late"])
+    others[0].start()
+    others[0].join(5)
+    assert not others[0].is_alive(), "a queued caller waited forever behind a stuck write"
+    assert isinstance(results["late"], TimeoutError)
+    assert committer.queue == []  # withdrawn: its rows will never be written
+    write.release.set()
+    first[0].join(5)
+    assert write.calls == [["first"]] and not committer.busy

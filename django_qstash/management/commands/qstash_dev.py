@@ -7,9 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.core.servers.basehttp import get_internal_wsgi_application, run
+from django.core.servers.basehttp import get_internal_wsgi_application
 
 from ...conf import qstash_settings
+from ...dev_http import serve
 from ...devserver import export_lines, load_or_create
 from ...dispatcher import Dispatcher
 
@@ -41,8 +42,7 @@ class Command(BaseCommand):
         dispatcher = Dispatcher()
         dispatcher.start_thread()
         try:
-            run(options["addr"], options["port"], get_internal_wsgi_application(),
-                threading=True)
+            serve(options["addr"], options["port"], get_internal_wsgi_application())
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['addr']}:{options['port']}: {exc}")
         except KeyboardInterrupt:
