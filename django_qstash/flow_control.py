@@ -143,9 +143,11 @@ def _look(message: Message) -> float | None:
                .only("id", "rate_max", "rate_period", "recent_starts").first())
         now = clock.now()
         # Every look extends the lease: waiting is not taken for a crash, the lease runs from
-        # the real send, and a claim lost meanwhile is noticed before anything is sent.
+        # the real send, and a claim lost or a cancel requested meanwhile is noticed before
+        # anything is sent.
         owned = Message.objects.filter(
-            pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token)
+            pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token,
+            cancel_requested=False)
         if not owned.update(lease_expires_at=lease_until(message, now, started=True)):
             return None
         if row is None or not row.rate_max:
