@@ -51,9 +51,27 @@ def configure_keys(messages: list[Message]) -> None:
 
 
 def fresh_rate_window(row: FlowControlKey) -> None:
-    """Pin, resetRate and new limits: a new period starts now for claims and sends alike."""
+    """Pin, resetRate and new limits: the count restarts at 0 now, for claims and sends alike.
+
+    Messages already claimed belong to the window that was reset: their sends, even those
+    still to come, are not counted in the new one. The caller holds the key row's lock (as
+    claims do), so no claim falls between this look and the save."""
     row.recent_starts = []
     row.recent_claims = []
+    row.claimed_before_reset = [] if row.pk is None else [
+        list(item) for item in Message.objects.filter(
+            tenant_id=row.tenant_id, flow_control_key=row.key,
+            status=Message.Status.ACTIVE).values_list("id", "claim_token")]
+
+
+def reset_rate_windows(keys) -> int:
+    """Restart the rate count of every key of ``keys`` (a queryset); returns how many."""
+    with transaction.atomic():
+        rows = list(keys.select_for_update())
+        for row in rows:
+            fresh_rate_window(row)
+            row.save(update_fields=["recent_starts", "recent_claims", "claimed_before_reset"])
+    return len(rows)
 
 
 def in_window(log: list[float], now: float, period: float) -> list[float]:
@@ -140,7 +158,8 @@ def _look(message: Message) -> float | None:
     with transaction.atomic():
         row = (FlowControlKey.objects.select_for_update()
                .filter(tenant_id=message.tenant_id, key=message.flow_control_key)
-               .only("id", "rate_max", "rate_period", "recent_starts").first())
+               .only("id", "rate_max", "rate_period", "recent_starts", "claimed_before_reset")
+               .first())
         now = clock.now()
         # Every look extends the lease: waiting is not taken for a crash, the lease runs from
         # the real send, and a claim lost or a cancel requested meanwhile is noticed before
@@ -151,6 +170,11 @@ def _look(message: Message) -> float | None:
         if not owned.update(lease_expires_at=lease_until(message, now, started=True)):
             return None
         if row is None or not row.rate_max:
+            return 0.0
+        if (claim := [message.id, message.claim_token]) in row.claimed_before_reset:
+            # Claimed before the rate was reset: its send belongs to the window that was.
+            row.claimed_before_reset.remove(claim)
+            row.save(update_fields=["claimed_before_reset"])
             return 0.0
         kept, wait = slot_wait(row.recent_starts, now.timestamp(), row.rate_max, row.rate_period)
         if wait > MAX_SLOT_WAIT_SECONDS:
