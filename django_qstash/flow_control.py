@@ -53,15 +53,25 @@ def configure_keys(messages: list[Message]) -> None:
 def fresh_rate_window(row: FlowControlKey) -> None:
     """Pin, resetRate and new limits: the count restarts at 0 now, for claims and sends alike.
 
-    Messages already claimed belong to the window that was reset: their sends, even those
-    still to come, are not counted in the new one. The caller holds the key row's lock (as
-    claims do), so no claim falls between this look and the save."""
-    row.recent_starts = []
-    row.recent_claims = []
-    row.claimed_before_reset = [] if row.pk is None else [
-        list(item) for item in Message.objects.filter(
+    What the old window already let through stays in it: the messages claimed (sent or
+    not), and those due with a free place in it, which only wait for the next dispatcher
+    tick (QStash hands them out at publish). Their sends, even those still to come, are
+    neither counted in nor held back by the new window. The caller holds the key row's lock,
+    as claims do, so no claim falls between this look and the save."""
+    admitted: list[list] = []
+    if row.pk is not None:
+        now = clock.now()
+        admitted = [list(item) for item in Message.objects.filter(
             tenant_id=row.tenant_id, flow_control_key=row.key,
             status=Message.Status.ACTIVE).values_list("id", "claim_token")]
+        places = claim_places(row, now.timestamp(), row.rate_max or 0)[0]
+        if row.rate_max and not row.paused and places > 0:
+            # Their claim, under this lock later, takes the next claim token.
+            admitted += [[message_id, token + 1] for message_id, token in
+                         waitlist_head(row, now).values_list("id", "claim_token")[:places]]
+    row.recent_starts = []
+    row.recent_claims = []
+    row.claimed_before_reset = admitted
 
 
 def reset_rate_windows(keys) -> int:
@@ -89,6 +99,26 @@ def slot_wait(log: list[float], now: float, rate: int, period: float) -> tuple[l
     return kept, max(leaving + period + RATE_GUARD_SECONDS - now, MIN_WAIT_SECONDS)
 
 
+def claim_places(row: FlowControlKey, claimed_at: float, limit: int) -> tuple[int, list[float]]:
+    """How many of the key's waiting messages its parallelism and claim log let through now
+    (at most ``limit``), and the claim log's entries still in the window."""
+    places = limit
+    if row.parallelism_max:
+        active = Message.objects.filter(tenant_id=row.tenant_id, flow_control_key=row.key,
+                                        status=Message.Status.ACTIVE).count()
+        places = min(places, row.parallelism_max - active)
+    claims = in_window(row.recent_claims, claimed_at, row.rate_period)
+    if row.rate_max:
+        places = min(places, row.rate_max - len(claims))
+    return places, claims
+
+
+def waitlist_head(row: FlowControlKey, now: datetime):
+    """The key's due messages in the order they are claimed (queued ones wait in their queue)."""
+    return (Message.objects.due(now).filter(tenant_id=row.tenant_id, flow_control_key=row.key,
+                                            queue_name="").order_by("not_before", "created_at"))
+
+
 def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
     """Per key: claim only as many as its parallelism and rate allow; the rest wait in the DB.
 
@@ -106,22 +136,15 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
             # The tick's ``now`` may be stale by the time the lock is ours; a claim must be
             # logged at the moment it really happens, or a window would seem older.
             claimed_at = clock.now().timestamp()
-            places = limit
-            if row.parallelism_max:
-                active = Message.objects.filter(tenant_id=tenant_id, flow_control_key=key,
-                                                status=Message.Status.ACTIVE).count()
-                places = min(places, row.parallelism_max - active)
-            claims = in_window(row.recent_claims, claimed_at, row.rate_period)
-            if row.rate_max:
-                places = min(places, row.rate_max - len(claims))
+            places, claims = claim_places(row, claimed_at, limit)
             if places <= 0:
                 continue
-            rows = list(locked(Message.objects.due(now).filter(
-                tenant_id=tenant_id, flow_control_key=key, queue_name="")
-                .order_by("not_before", "created_at").only(*CLAIM_FIELDS))[:places])
+            rows = list(locked(waitlist_head(row, now).only(*CLAIM_FIELDS))[:places])
             claimed += claim(rows, now)
-            if row.rate_max and rows:
-                row.recent_claims = claims + [claimed_at] * len(rows)
+            # Those the last reset left to the window before it are not logged in this one.
+            counted = [m for m in rows if [m.id, m.claim_token] not in row.claimed_before_reset]
+            if row.rate_max and counted:
+                row.recent_claims = claims + [claimed_at] * len(counted)
                 row.save(update_fields=["recent_claims"])
     return claimed
 

@@ -237,3 +237,24 @@ def test_a_cancel_while_waiting_for_a_slot_stops_the_send(frozen):
 
     assert not take_send_slot(waiting, sleep=FakeSleep(frozen, during=cancelled))
     assert send_log(row) == [START.timestamp()]
+
+
+def test_a_reset_leaves_due_messages_with_a_free_place_to_the_old_window(frozen, client):
+    """Due with a free place at the reset, a message only waits for the dispatcher's next
+    tick: it belongs to the old window. What the old window had no place for is counted."""
+    row = make_key(rate=2, period=60)
+    keys = KeyApi(client, row)
+    waiting = [claimed_message(row, status="pending") for _ in range(3)]
+    for offset, message in enumerate(waiting):  # claimed in this order
+        Message.objects.filter(pk=message.pk).update(not_before=START - timedelta(seconds=3 - offset))
+    keys.reset_rate()
+    claimed = claim_flow_controlled(clock.now(), 10)
+    assert [item[0] for item in claimed] == [m.pk for m in waiting[:2]]
+    for message_id, _ in claimed:
+        assert take_send_slot(Message.objects.get(pk=message_id), sleep=pytest.fail)
+    assert keys.rate_count() == 0
+    # Those two took no place in the new window's claim log either: the third goes now.
+    [(third, _)] = claim_flow_controlled(clock.now(), 10)
+    assert third == waiting[2].pk
+    assert take_send_slot(Message.objects.get(pk=third), sleep=pytest.fail)
+    assert keys.rate_count() == 1
