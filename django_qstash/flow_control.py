@@ -153,8 +153,9 @@ def take_send_slot(message: Message, *, sleep: Callable[[float], None] = time.sl
     """Wait for a free rate slot of the message's key and log the send; False: do not send.
 
     Called on the HTTP thread right before the request, so the log holds real send times and
-    arrivals keep to the rate however many workers send. False when the claim was lost, the
-    message went back to the waitlist, or the database failed; its lease covers all three.
+    arrivals keep to the rate however many workers send. False when the claim was lost, a
+    cancel was requested, the message went back to the waitlist (its slot too far off, or
+    the key paused), or the database failed; its lease covers the last one.
     """
     if message.queue_name:
         return True  # queued messages are ordered by their queue, which ignores the rate
@@ -181,8 +182,8 @@ def _look(message: Message) -> float | None:
     with transaction.atomic():
         row = (FlowControlKey.objects.select_for_update()
                .filter(tenant_id=message.tenant_id, key=message.flow_control_key)
-               .only("id", "rate_max", "rate_period", "recent_starts", "claimed_before_reset")
-               .first())
+               .only("id", "paused", "rate_max", "rate_period", "recent_starts",
+                     "claimed_before_reset").first())
         now = clock.now()
         # Every look extends the lease: waiting is not taken for a crash, the lease runs from
         # the real send, and a claim lost or a cancel requested meanwhile is noticed before
@@ -191,6 +192,10 @@ def _look(message: Message) -> float | None:
             pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token,
             cancel_requested=False)
         if not owned.update(lease_expires_at=lease_until(message, now, started=True)):
+            return None
+        if row is not None and row.paused:
+            # Paused while this waited: back to the waitlist, unattempted, retries untouched.
+            owned.update(status=Message.Status.PENDING, lease_expires_at=None, updated_at=now)
             return None
         if row is None or not row.rate_max:
             return 0.0

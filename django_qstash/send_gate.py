@@ -1,4 +1,4 @@
-"""The last look at a claimed-ahead message when it falls due: a cancel since its claim stops it."""
+"""The last looks before a claimed message is sent: a cancel or a pause since its claim stops it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
+from django.db.models import Q
 
+from . import clock
 from .lifecycle import cancel_claimed
-from .models import Message
+from .models import FlowControlKey, Message, Queue
 from .owned_rows import cancel_flags
 
 logger = logging.getLogger("django_qstash.worker")
@@ -37,6 +39,44 @@ def still_to_send(messages: list[Message]) -> set[str]:
         return set()
     finally:
         close_old_connections()  # a long-lived thread: drop a connection that broke
+
+
+def _waits_in_queue(message: Message) -> bool:
+    # As claim_queued picks them: callbacks of queued messages never wait in the queue.
+    return bool(message.queue_name) and message.kind == Message.Kind.MESSAGE
+
+
+def _waits_for_key(message: Message) -> bool:
+    return bool(message.flow_control_key) and not message.queue_name
+
+
+def _paused(model, name_field: str, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    if not pairs:
+        return set()
+    match = Q()
+    for tenant_id, name in pairs:
+        match |= Q(tenant_id=tenant_id, **{name_field: name})
+    return set(model.objects.filter(match, paused=True).values_list("tenant_id", name_field))
+
+
+def release_paused(messages: list[Message]) -> list[Message]:
+    """A batch picked up after its queue or flow-control key was paused: those messages go
+    back to wait in it, unattempted, retries untouched; the rest are returned. A batch with
+    neither (most of them) costs no query."""
+    queues = _paused(Queue, "name", {(m.tenant_id, m.queue_name)
+                                     for m in messages if _waits_in_queue(m)})
+    keys = _paused(FlowControlKey, "key", {(m.tenant_id, m.flow_control_key)
+                                           for m in messages if _waits_for_key(m)})
+    if not queues and not keys:
+        return messages
+    held = [m for m in messages
+            if (_waits_in_queue(m) and (m.tenant_id, m.queue_name) in queues)
+            or (_waits_for_key(m) and (m.tenant_id, m.flow_control_key) in keys)]
+    for message in held:
+        Message.objects.filter(pk=message.id, status=Message.Status.ACTIVE,
+                               claim_token=message.claim_token).update(
+            status=Message.Status.PENDING, lease_expires_at=None, updated_at=clock.now())
+    return [m for m in messages if m not in held]
 
 
 class SendGate:

@@ -117,7 +117,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
     messages = load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
-    messages = [m for m in messages if not m.cancel_requested]
+    messages = send_gate.release_paused([m for m in messages if not m.cancel_requested])
     if not messages:
         return
     keys = signing_keys(messages)
