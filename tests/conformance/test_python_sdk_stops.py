@@ -51,8 +51,8 @@ def test_message_cancel_right_after_publish_prevents_delivery(client, sink, when
 @pytest.mark.parametrize("when", ["at once", "once claimed"])
 def test_cancel_many_right_after_publish_prevents_delivery(client, sink, when):
     ids = [client.message.publish(url=f"{sink.url}/cancel-many/{i}", body="x",
-                                  delay="1s").message_id for i in range(3)]
-    kept = client.message.publish(url=f"{sink.url}/kept", body="x", delay="1s").message_id
+                                  delay="2s").message_id for i in range(3)]
+    kept = client.message.publish(url=f"{sink.url}/kept", body="x", delay="2s").message_id
     if when == "once claimed":
         wait(lambda: all(claimed(client, m) for m in ids))
     assert client.message.cancel_many(ids) == 3

@@ -22,13 +22,17 @@ def test_cancel_right_after_publish_with_a_delay_prevents_delivery(qstash, sink)
 
 
 def test_bulk_cancel_right_after_publish_prevents_delivery(qstash, sink):
-    ids = [publish(qstash, f"{sink.url}/bulk/{i}", b"x", Upstash_Delay="1s") for i in range(5)]
+    items = [{"destination": f"{sink.url}/bulk/{i}", "body": "x",
+              "headers": {"Upstash-Delay": "2s"}} for i in range(5)]
+    response = api(qstash, "POST", "/v2/batch", json=items)
+    assert response.status_code == 200, response.text
+    ids = [item["messageId"] for item in response.json()]
     time.sleep(0.3)
     response = api(qstash, "DELETE", "/v2/messages", json={"messageIds": ids})
     assert response.json() == {"cancelled": 5}
     for message_id in ids:
         assert wait_for_state(qstash, message_id, "CANCELED", timeout=10)[-1] == "CANCELED"
-    time.sleep(1.5)
+    time.sleep(2)
     assert sink.received("/bulk/") == []
     for message_id in ids:
         assert events(qstash, message_id)[-1] == "CANCELED"

@@ -350,11 +350,11 @@ for (const when of ["at once", "once claimed"]) {
       assert.equal((await statesOf(messageId)).at(-1), "CANCELED");
     });
 
-  test(`messages.cancel of many right after a publish with a 1 s delay (${when})`, T, async () => {
+  test(`messages.cancel of many right after a publish with a 2 s delay (${when})`, T, async () => {
     const base = sinkPath("cancel-many-soon");
     const ids = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await client.publish({ url: `${SINK}${base}/${i}`, body: "x", delay: 1 }))
+      ids.push((await client.publish({ url: `${SINK}${base}/${i}`, body: "x", delay: 2 }))
         .messageId);
     }
     if (when === "once claimed") {
@@ -366,7 +366,7 @@ for (const when of ["at once", "once claimed"]) {
     for (const id of ids) {
       await waitFor("its CANCELED log", async () => (await logsOf(id, "CANCELED")).length, 10_000);
     }
-    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    await new Promise((resolve) => setTimeout(resolve, 2_300)); // past their due time
     assert.deepEqual(await arrivals(base), []);
     for (const id of ids) assert.equal((await statesOf(id)).at(-1), "CANCELED");
   });
