@@ -51,9 +51,37 @@ def configure_keys(messages: list[Message]) -> None:
 
 
 def fresh_rate_window(row: FlowControlKey) -> None:
-    """Pin, resetRate and new limits: a new period starts now for claims and sends alike."""
+    """Pin, resetRate and new limits: the count restarts at 0 now, for claims and sends alike.
+
+    What the old window already let through stays in it: the messages claimed (sent or
+    not), and those due with a free place in it, which only wait for the next dispatcher
+    tick (QStash hands them out at publish). Their sends, even those still to come, are
+    neither counted in nor held back by the new window. The caller holds the key row's lock,
+    as claims do, so no claim falls between this look and the save."""
+    admitted: list[list] = []
+    if row.pk is not None:
+        now = clock.now()
+        admitted = [list(item) for item in Message.objects.filter(
+            tenant_id=row.tenant_id, flow_control_key=row.key,
+            status=Message.Status.ACTIVE).values_list("id", "claim_token")]
+        places = claim_places(row, now.timestamp(), row.rate_max or 0)[0]
+        if row.rate_max and not row.paused and places > 0:
+            # Their claim, under this lock later, takes the next claim token.
+            admitted += [[message_id, token + 1] for message_id, token in
+                         waitlist_head(row, now).values_list("id", "claim_token")[:places]]
     row.recent_starts = []
     row.recent_claims = []
+    row.claimed_before_reset = admitted
+
+
+def reset_rate_windows(keys) -> int:
+    """Restart the rate count of every key of ``keys`` (a queryset); returns how many."""
+    with transaction.atomic():
+        rows = list(keys.select_for_update())
+        for row in rows:
+            fresh_rate_window(row)
+            row.save(update_fields=["recent_starts", "recent_claims", "claimed_before_reset"])
+    return len(rows)
 
 
 def in_window(log: list[float], now: float, period: float) -> list[float]:
@@ -69,6 +97,26 @@ def slot_wait(log: list[float], now: float, rate: int, period: float) -> tuple[l
     # After a rate decrease the log may hold more than ``rate``: enough must leave, not one.
     leaving = sorted(kept)[len(kept) - rate]
     return kept, max(leaving + period + RATE_GUARD_SECONDS - now, MIN_WAIT_SECONDS)
+
+
+def claim_places(row: FlowControlKey, claimed_at: float, limit: int) -> tuple[int, list[float]]:
+    """How many of the key's waiting messages its parallelism and claim log let through now
+    (at most ``limit``), and the claim log's entries still in the window."""
+    places = limit
+    if row.parallelism_max:
+        active = Message.objects.filter(tenant_id=row.tenant_id, flow_control_key=row.key,
+                                        status=Message.Status.ACTIVE).count()
+        places = min(places, row.parallelism_max - active)
+    claims = in_window(row.recent_claims, claimed_at, row.rate_period)
+    if row.rate_max:
+        places = min(places, row.rate_max - len(claims))
+    return places, claims
+
+
+def waitlist_head(row: FlowControlKey, now: datetime):
+    """The key's due messages in the order they are claimed (queued ones wait in their queue)."""
+    return (Message.objects.due(now).filter(tenant_id=row.tenant_id, flow_control_key=row.key,
+                                            queue_name="").order_by("not_before", "created_at"))
 
 
 def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
@@ -88,22 +136,15 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
             # The tick's ``now`` may be stale by the time the lock is ours; a claim must be
             # logged at the moment it really happens, or a window would seem older.
             claimed_at = clock.now().timestamp()
-            places = limit
-            if row.parallelism_max:
-                active = Message.objects.filter(tenant_id=tenant_id, flow_control_key=key,
-                                                status=Message.Status.ACTIVE).count()
-                places = min(places, row.parallelism_max - active)
-            claims = in_window(row.recent_claims, claimed_at, row.rate_period)
-            if row.rate_max:
-                places = min(places, row.rate_max - len(claims))
+            places, claims = claim_places(row, claimed_at, limit)
             if places <= 0:
                 continue
-            rows = list(locked(Message.objects.due(now).filter(
-                tenant_id=tenant_id, flow_control_key=key, queue_name="")
-                .order_by("not_before", "created_at").only(*CLAIM_FIELDS))[:places])
+            rows = list(locked(waitlist_head(row, now).only(*CLAIM_FIELDS))[:places])
             claimed += claim(rows, now)
-            if row.rate_max and rows:
-                row.recent_claims = claims + [claimed_at] * len(rows)
+            # Those the last reset left to the window before it are not logged in this one.
+            counted = [m for m in rows if [m.id, m.claim_token] not in row.claimed_before_reset]
+            if row.rate_max and counted:
+                row.recent_claims = claims + [claimed_at] * len(counted)
                 row.save(update_fields=["recent_claims"])
     return claimed
 
@@ -112,8 +153,9 @@ def take_send_slot(message: Message, *, sleep: Callable[[float], None] = time.sl
     """Wait for a free rate slot of the message's key and log the send; False: do not send.
 
     Called on the HTTP thread right before the request, so the log holds real send times and
-    arrivals keep to the rate however many workers send. False when the claim was lost, the
-    message went back to the waitlist, or the database failed; its lease covers all three.
+    arrivals keep to the rate however many workers send. False when the claim was lost, a
+    cancel was requested, the message went back to the waitlist (its slot too far off, or
+    the key paused), or the database failed; its lease covers the last one.
     """
     if message.queue_name:
         return True  # queued messages are ordered by their queue, which ignores the rate
@@ -140,15 +182,27 @@ def _look(message: Message) -> float | None:
     with transaction.atomic():
         row = (FlowControlKey.objects.select_for_update()
                .filter(tenant_id=message.tenant_id, key=message.flow_control_key)
-               .only("id", "rate_max", "rate_period", "recent_starts").first())
+               .only("id", "paused", "rate_max", "rate_period", "recent_starts",
+                     "claimed_before_reset").first())
         now = clock.now()
         # Every look extends the lease: waiting is not taken for a crash, the lease runs from
-        # the real send, and a claim lost meanwhile is noticed before anything is sent.
+        # the real send, and a claim lost or a cancel requested meanwhile is noticed before
+        # anything is sent.
         owned = Message.objects.filter(
-            pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token)
+            pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token,
+            cancel_requested=False)
         if not owned.update(lease_expires_at=lease_until(message, now, started=True)):
             return None
+        if row is not None and row.paused:
+            # Paused while this waited: back to the waitlist, unattempted, retries untouched.
+            owned.update(status=Message.Status.PENDING, lease_expires_at=None, updated_at=now)
+            return None
         if row is None or not row.rate_max:
+            return 0.0
+        if (claim := [message.id, message.claim_token]) in row.claimed_before_reset:
+            # Claimed before the rate was reset: its send belongs to the window that was.
+            row.claimed_before_reset.remove(claim)
+            row.save(update_fields=["claimed_before_reset"])
             return 0.0
         kept, wait = slot_wait(row.recent_starts, now.timestamp(), row.rate_max, row.rate_period)
         if wait > MAX_SLOT_WAIT_SECONDS:

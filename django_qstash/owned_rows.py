@@ -144,3 +144,19 @@ def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str
                 f"AND claim_token = {p.add(token)} RETURNING id", p.values)
             finished.update(row[0] for row in cursor.fetchall())
     return finished
+
+
+def cancel_flags(messages: list[Message]) -> dict[str, bool]:
+    """Of the messages still owned, whether a cancel was requested: one read for them all."""
+    if not messages:
+        return {}
+    tokens = {m.id: m.claim_token for m in messages}
+    connection = _connection()
+    vendor = connection.vendor
+    p = Params(vendor)
+    with fast_cursor(connection) as cursor:
+        cursor.execute(
+            f"SELECT id, claim_token, cancel_requested FROM {_names(vendor)['message']} "
+            f"WHERE {p.id_in(list(tokens))} AND {p.is_active()}", p.values)
+        rows = cursor.fetchall()
+    return {row[0]: bool(row[2]) for row in rows if tokens.get(row[0]) == row[1]}

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import close_old_connections
 
-from . import clock, sender
+from . import clock, send_gate, sender
 from .claiming import WorkItem
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome, DeliveryRequest, deliver
@@ -41,12 +41,18 @@ def delivery_request(message: Message) -> DeliveryRequest:
         message_id=message.id, retried=message.retried, extra_headers=extra)
 
 
-async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome, datetime]:
+async def attempt(message: Message, key: str,
+                  session) -> tuple[DeliveryOutcome | None, datetime]:
     """One HTTP attempt on the sender loop; no database access. A message claimed ahead of
-    its time is prepared and signed now, and sent the moment it is due."""
+    its time is prepared and signed now, and sent the moment it is due unless it was
+    cancelled meanwhile (no outcome, None: nothing to record)."""
     request = delivery_request(message)
     signature = sign(key=key, url=request.url, body=request.body)
+    ahead = message.not_before is not None and message.not_before > clock.now()
     await until_due(message.not_before)
+    # Due-now messages were checked when their batch was loaded, a moment ago.
+    if ahead and not await send_gate.gate().admit(message):
+        return None, clock.now()
     started_at = clock.now()
     outcome = await deliver(
         request, session=session, sign=lambda url, body: signature,
@@ -69,6 +75,8 @@ def send_rate_limited(message: Message, key: str) -> tuple[DeliveryOutcome | Non
     No outcome (None) when the slot says not to send: nothing to record."""
     sender.session()  # started first, so its start-up cannot fall between slot and request
     if not take_send_slot(message):
+        # Refused because a cancel was requested while it waited for a slot: finish it now.
+        send_gate.still_to_send([message])
         return None, clock.now()
     return sender.submit(lambda session: attempt(message, key, session)).result()
 
@@ -109,7 +117,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
     messages = load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
-    messages = [m for m in messages if not m.cancel_requested]
+    messages = send_gate.release_paused([m for m in messages if not m.cancel_requested])
     if not messages:
         return
     keys = signing_keys(messages)

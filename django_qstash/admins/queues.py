@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from .. import observability
 from ..exceptions import ApiError
-from ..flow_control import fresh_rate_window
+from ..flow_control import fresh_rate_window, reset_rate_windows
 from ..headers import validate_name
 from ..models import FlowControlKey, Message, Queue
 from .base import TenantFilter, TenantScopedAdmin
@@ -137,6 +137,6 @@ class FlowControlKeyAdmin(TenantScopedAdmin):
 
     @admin.action(description="Reset the rate window")
     def reset_rate(self, request, queryset) -> None:
-        changed = queryset.update(recent_starts=[], recent_claims=[])
+        changed = reset_rate_windows(queryset)
         observability.operator_action(request.user, "flow_control_reset_rate", count=changed)
         self.message_user(request, f"Reset the rate window of {changed} keys", messages.SUCCESS)

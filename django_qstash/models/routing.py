@@ -65,6 +65,10 @@ class FlowControlKey(models.Model):
     # The same kind of log for claims, the dispatcher's coarse filter; kept apart from the send
     # log so that one delivery is never counted twice (which would halve the rate).
     recent_claims = models.JSONField(default=list, blank=True)
+    # [message id, claim token] of the messages claimed when the rate window was last reset:
+    # their sends belong to the window that was reset, so they neither wait for nor take a
+    # slot of the new one (one entry is dropped as its message takes its turn).
+    claimed_before_reset = models.JSONField(default=list, blank=True)
     paused = models.BooleanField(default=False)
     pinned_parallelism = models.BooleanField(default=False)
     pinned_rate = models.BooleanField(default=False)

@@ -86,7 +86,11 @@ def test_typescript_sdk_against_the_live_server(node, qstash, sink):
     })
     started = time.monotonic()
     try:
-        done = subprocess.run([node, "--test", "--test-reporter=spec", TEST_FILE.name],
+        # TS_SDK_TEST_PATTERN runs only the tests whose names match (a regular expression).
+        pattern = os.environ.get("TS_SDK_TEST_PATTERN")
+        selection = [f"--test-name-pattern={pattern}"] if pattern else []
+        done = subprocess.run([node, "--test", "--test-reporter=spec", *selection,
+                               TEST_FILE.name],
                               cwd=TS_DIR, env=env, capture_output=True, text=True,
                               timeout=RUN_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:

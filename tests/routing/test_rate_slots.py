@@ -13,7 +13,8 @@ from django_qstash import clock, ids
 from django_qstash.dispatcher import claim_flow_controlled
 from django_qstash.flow_control import MAX_SLOT_WAIT_SECONDS, take_send_slot
 from django_qstash.flow_control import RATE_GUARD_SECONDS as GUARD
-from django_qstash.models import FlowControlKey, Message
+from django_qstash.cancellation import cancel
+from django_qstash.models import ApiToken, FlowControlKey, Message
 from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -173,3 +174,87 @@ def test_threads_racing_for_slots_keep_to_the_rate():
     started.sort()
     assert max(sum(1 for t in started if s <= t < s + 1.0) for s in started) <= 4
     assert started[-1] - started[0] < 3.5  # ~4 a second, not 2
+
+
+class KeyApi:
+    """The flow-control endpoints, called with a token of the key's tenant."""
+
+    def __init__(self, client, row: FlowControlKey) -> None:
+        _, token = ApiToken.issue(row.tenant, name="slots")
+        self.client, self.key = client, row.key
+        self.auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    def reset_rate(self) -> None:
+        response = self.client.post(f"/v2/flowControl/{self.key}/resetRate", **self.auth)
+        assert response.status_code == 200, response.content
+
+    def rate_count(self) -> int:
+        return self.client.get(f"/v2/flowControl/{self.key}", **self.auth).json()["rateCount"]
+
+
+def claim_one(row: FlowControlKey) -> Message:
+    pending = claimed_message(row, status="pending")
+    assert [item[0] for item in claim_flow_controlled(clock.now(), 10)] == [pending.pk]
+    return Message.objects.get(pk=pending.pk)
+
+
+def test_a_send_claimed_before_a_rate_reset_is_not_counted_after_it(frozen, client):
+    """resetRate restarts the count at 0: a message claimed before the reset belongs to the
+    window that was reset, even when its worker takes its send slot after it."""
+    row = make_key(rate=2, period=60)
+    keys = KeyApi(client, row)
+    before = claim_one(row)
+    keys.reset_rate()
+    frozen.advance(0.01)
+    assert take_send_slot(before, sleep=pytest.fail)
+    assert keys.rate_count() == 0
+    after = claim_one(row)  # claimed after the reset: counted in the new window
+    assert take_send_slot(after, sleep=pytest.fail)
+    assert keys.rate_count() == 1
+
+
+def test_a_rate_reset_while_a_send_waits_for_its_slot(frozen, client):
+    row = make_key(rate=1, period=5)
+    keys = KeyApi(client, row)
+    assert take_send_slot(claim_one(row))
+    frozen.advance(5 + GUARD)  # the claim window has passed, the send window too
+    first_sent_again = claim_one(row)
+    assert take_send_slot(first_sent_again, sleep=pytest.fail)
+    waiting = claimed_message(row)  # e.g. reclaimed after a crash: waits for the send slot
+    sleep = FakeSleep(frozen, during=lambda nth: keys.reset_rate() if nth == 1 else None)
+    assert take_send_slot(waiting, sleep=sleep)
+    assert len(sleep.sleeps) == 1  # sent as soon as the reset freed the window
+    assert keys.rate_count() == 0
+
+
+def test_a_cancel_while_waiting_for_a_slot_stops_the_send(frozen):
+    row = make_key(rate=1, period=5)
+    assert take_send_slot(claimed_message(row))
+    waiting = claimed_message(row)
+
+    def cancelled(nth: int) -> None:
+        cancel(Message.objects.filter(pk=waiting.pk))
+
+    assert not take_send_slot(waiting, sleep=FakeSleep(frozen, during=cancelled))
+    assert send_log(row) == [START.timestamp()]
+
+
+def test_a_reset_leaves_due_messages_with_a_free_place_to_the_old_window(frozen, client):
+    """Due with a free place at the reset, a message only waits for the dispatcher's next
+    tick: it belongs to the old window. What the old window had no place for is counted."""
+    row = make_key(rate=2, period=60)
+    keys = KeyApi(client, row)
+    waiting = [claimed_message(row, status="pending") for _ in range(3)]
+    for offset, message in enumerate(waiting):  # claimed in this order
+        Message.objects.filter(pk=message.pk).update(not_before=START - timedelta(seconds=3 - offset))
+    keys.reset_rate()
+    claimed = claim_flow_controlled(clock.now(), 10)
+    assert [item[0] for item in claimed] == [m.pk for m in waiting[:2]]
+    for message_id, _ in claimed:
+        assert take_send_slot(Message.objects.get(pk=message_id), sleep=pytest.fail)
+    assert keys.rate_count() == 0
+    # Those two took no place in the new window's claim log either: the third goes now.
+    [(third, _)] = claim_flow_controlled(clock.now(), 10)
+    assert third == waiting[2].pk
+    assert take_send_slot(Message.objects.get(pk=third), sleep=pytest.fail)
+    assert keys.rate_count() == 1

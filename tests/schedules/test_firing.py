@@ -257,3 +257,15 @@ def test_concurrent_dispatchers_fire_each_slot_exactly_once(frozen_clock):
     for schedule_id in Message.objects.filter(tenant=tenant).values_list("schedule_id", flat=True):
         per_schedule[schedule_id] = per_schedule.get(schedule_id, 0) + 1
     assert len(per_schedule) == 120 and set(per_schedule.values()) == {2}
+
+
+def test_deleting_a_schedule_leaves_the_message_it_produced_to_go_on(tenant, frozen_clock):
+    schedule = create(tenant, cron="* * * * *")
+    frozen_clock.advance(minutes=1)
+    assert scheduler.fire_due() == 1
+    [message] = produced(schedule.schedule_id)
+    scheduler.delete(tenant, schedule.schedule_id)
+    message.refresh_from_db()
+    assert not message.is_finished and not message.cancel_requested
+    frozen_clock.advance(minutes=5)
+    assert scheduler.fire_due() == 0 and len(produced(schedule.schedule_id)) == 1

@@ -122,3 +122,26 @@ def test_flow_control_parallelism_with_several_workers(stack, sink):
     # Each request is held open 0.5 s: a start within 0.5 s of two others means three at once.
     open_at_start = [sum(1 for s in starts if t - 0.45 < s <= t) for t in starts]
     assert max(open_at_start) == 2, [round(t - starts[0], 3) for t in starts]
+
+
+def test_cancelled_claimed_ahead_messages_are_never_sent_by_celery_workers(stack, sink):
+    """Claimed ahead, the messages wait in a Celery worker for their due time; a cancel then
+    (one by id, the others in bulk) stops them there."""
+    one = publish(stack, f"{sink.url}/ahead-one", "x", Upstash_Delay="2s")
+    bulk = [publish(stack, f"{sink.url}/ahead-bulk/{i}", "x", Upstash_Delay="2s")
+            for i in range(4)]
+    kept = publish(stack, f"{sink.url}/ahead-kept", "x", Upstash_Delay="2s")
+    time.sleep(0.5)  # the dispatchers (every 0.1 s) have claimed them ahead by now
+    states = [wait_for_state(stack, m, "ACTIVE", timeout=5) for m in [one, *bulk]]
+    assert all(s[-1] == "ACTIVE" for s in states), states
+    cancelled = httpx.delete(f"{stack.url}/v2/messages/{one}", headers=stack.auth)
+    assert cancelled.json() == {"cancelled": 1}
+    cancelled = httpx.request("DELETE", f"{stack.url}/v2/messages", json={"messageIds": bulk},
+                              headers=stack.auth)
+    assert cancelled.json() == {"cancelled": 4}
+    sink.wait_for(1, "/ahead-kept", timeout=30)
+    for message_id in [one, *bulk]:
+        assert wait_for_state(stack, message_id, "CANCELED", timeout=10)[-1] == "CANCELED"
+    assert wait_for_state(stack, kept, "DELIVERED")[-1] == "DELIVERED"
+    time.sleep(0.5)
+    assert sink.received("/ahead-one") == [] and sink.received("/ahead-bulk/") == []

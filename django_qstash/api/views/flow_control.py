@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from rest_framework.response import Response
 
 from ... import clock
@@ -13,8 +14,9 @@ from ..base import QStashView
 from ..filters import integer
 
 
-def get_key(tenant, key: str) -> FlowControlKey:
-    row = FlowControlKey.objects.filter(tenant=tenant, key=key).first()
+def get_key(tenant, key: str, *, lock: bool = False) -> FlowControlKey:
+    rows = FlowControlKey.objects.filter(tenant=tenant, key=key)
+    row = (rows.select_for_update() if lock else rows).first()
     if row is None:
         raise NotFound(f"flow-control key {key!r} not found")
     return row
@@ -43,7 +45,13 @@ class FlowControlDetailView(QStashView):
 
 class FlowControlActionView(QStashView):
     def post(self, request, key: str, action: str):
-        row = get_key(self.tenant, key)
+        # Under the key's lock, as claims and send slots are: nothing they write is lost, and
+        # a reset sees exactly the messages claimed before it.
+        with transaction.atomic():
+            self._act(request, get_key(self.tenant, key, lock=True), action)
+        return Response(status=200)
+
+    def _act(self, request, row: FlowControlKey, action: str) -> None:
         if action in ("pause", "resume"):
             row.paused = action == "pause"
         elif action == "pin":
@@ -54,7 +62,6 @@ class FlowControlActionView(QStashView):
         elif action in ("resetRate", "reset"):
             fresh_rate_window(row)  # parallelism is counted from live rows: nothing to reset
         row.save()
-        return Response(status=200)
 
     def _pin(self, request, row: FlowControlKey) -> None:
         # Clamped to what the 32-bit columns hold; more than that is "no limit" in practice.

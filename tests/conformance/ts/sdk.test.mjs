@@ -330,6 +330,48 @@ test("queues: upsert, get, enqueueJSON, resume, pause, list, delete", T, async (
   await rejectsWithStatus(queue.get(), 404);
 });
 
+// --- cancel right after publish --------------------------------------------------------------
+
+const statesOf = async (messageId) => (await logsOf(messageId)).map((l) => l.state).reverse();
+
+for (const when of ["at once", "once claimed"]) {
+  test(`messages.cancel right after a publish with a 2 s delay (${when}): never delivered`, T,
+    async () => {
+      const path = sinkPath("cancel-soon");
+      const { messageId } = await client.publish({ url: `${SINK}${path}`, body: "x", delay: 2 });
+      if (when === "once claimed") { // a worker holds it until it is due
+        await waitFor("its ACTIVE log", async () => (await logsOf(messageId, "ACTIVE")).length);
+      }
+      assert.deepEqual(await client.messages.cancel(messageId), { cancelled: 1 });
+      await waitFor("its CANCELED log", async () => (await logsOf(messageId, "CANCELED")).length,
+        10_000);
+      await new Promise((resolve) => setTimeout(resolve, 2_300)); // past its due time
+      assert.deepEqual(await arrivals(path), []);
+      assert.equal((await statesOf(messageId)).at(-1), "CANCELED");
+    });
+
+  test(`messages.cancel of many right after a publish with a 2 s delay (${when})`, T, async () => {
+    const base = sinkPath("cancel-many-soon");
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await client.publish({ url: `${SINK}${base}/${i}`, body: "x", delay: 2 }))
+        .messageId);
+    }
+    if (when === "once claimed") {
+      for (const id of ids) {
+        await waitFor("its ACTIVE log", async () => (await logsOf(id, "ACTIVE")).length);
+      }
+    }
+    assert.deepEqual(await client.messages.cancel(ids), { cancelled: 3 });
+    for (const id of ids) {
+      await waitFor("its CANCELED log", async () => (await logsOf(id, "CANCELED")).length, 10_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_300)); // past their due time
+    assert.deepEqual(await arrivals(base), []);
+    for (const id of ids) assert.equal((await statesOf(id)).at(-1), "CANCELED");
+  });
+}
+
 // --- bulk cancel ------------------------------------------------------------------------------
 
 test("messages.cancel: by ids, by filters, and all", T, async () => {
