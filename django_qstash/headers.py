@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from .conf import qstash_settings
-from .destinations import validate_url
+from .destination_url import parse_destination
 from .durations import DurationError, parse_duration
 from .exceptions import BadRequest
 from .header_names import HOP_HEADERS, canonical
@@ -148,8 +148,7 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
     url = config.get(f"upstash-{kind}")
     if not url:
         return None
-    url = url.strip()
-    validate_url(url, label)
+    url = parse_destination(url.strip(), label)
     if config.get(f"upstash-{kind}-delay"):
         raise BadRequest(f"{label}-Delay is not supported: callbacks are sent right away")
     prefix = f"upstash-{kind}-forward-"

@@ -6,7 +6,7 @@ from django.db import transaction
 from rest_framework.response import Response
 
 from ...clock import to_ms
-from ...destinations import validate_url
+from ...destination_url import parse_destination
 from ...exceptions import BadRequest, NotFound
 from ...headers import validate_name
 from ...models import UrlGroup, UrlGroupEndpoint
@@ -34,11 +34,18 @@ def endpoints_from(request) -> list[dict]:
         url, name = endpoint.get("url"), endpoint.get("name")
         if url is not None and not isinstance(url, str):
             raise BadRequest(f"endpoint url must be an http(s) URL, got {url!r}")
-        if url:
-            validate_url(url, "endpoint url")
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             raise BadRequest("endpoint name must be a string of at most 200 characters")
     return endpoints
+
+
+def stored_spellings(url: str) -> set[str]:
+    """An endpoint URL as it may be stored: as given (rows written before URLs were
+    normalised) and normalised. Removing an endpoint never needs a valid URL."""
+    try:
+        return {url, parse_destination(url)}
+    except BadRequest:
+        return {url}
 
 
 class UrlGroupListView(QStashView):
@@ -53,6 +60,8 @@ class UrlGroupEndpointsView(QStashView):
         endpoints = endpoints_from(request)
         if any(not e.get("url") for e in endpoints):
             raise BadRequest("each endpoint to add needs a url")
+        # Stored as dialled, so the policy judges the host that is connected to.
+        endpoints = [{**e, "url": parse_destination(e["url"], "endpoint url")} for e in endpoints]
         with transaction.atomic():
             group, _ = UrlGroup.objects.get_or_create(tenant=self.tenant, name=name)
             for endpoint in endpoints:
@@ -71,7 +80,7 @@ class UrlGroupEndpointsView(QStashView):
             for endpoint in endpoints:
                 matching = group.endpoints.all()
                 if endpoint.get("url"):
-                    matching = matching.filter(url=endpoint["url"])
+                    matching = matching.filter(url__in=stored_spellings(endpoint["url"]))
                 if endpoint.get("name"):
                     matching = matching.filter(name=endpoint["name"])
                 matching.delete()
