@@ -131,3 +131,16 @@ def test_what_is_stored_is_what_aiohttp_dials(authority, path):
     assert str(by_aiohttp) == stored
     assert by_aiohttp.raw_host and by_aiohttp.raw_host.isascii()
     assert "#" not in stored and by_aiohttp.raw_user is None and by_aiohttp.raw_password is None
+
+
+def test_an_international_host_published_in_the_path_is_idna_encoded(qstash, sink):
+    """The SDKs put the destination in the request path, percent-encoded as UTF-8."""
+    from tests.e2e.helpers import api
+
+    response = api(qstash, "POST", "/v2/publish/http://b\u00fccher.example/x", content=b"x",
+                   headers={"Upstash-Delay": "1d"})
+    assert response.status_code == 200, response.text
+    assert response.json()["url"] == "http://xn--bcher-kva.example/x"
+    dotted = api(qstash, "POST", "/v2/publish/http://127\u30020\u30020\u30021:9/y",
+                 content=b"x", headers={"Upstash-Delay": "1d"})
+    assert dotted.json()["url"] == "http://127.0.0.1:9/y"
