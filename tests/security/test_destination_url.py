@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from yarl import URL
 
@@ -114,7 +115,7 @@ HOST_CHARS = st.sampled_from(list("ab1.-_:[]@#?/\\%") + ["\u3002", "\uff0e", "\u
                                                           "\u00fc", "0x", "\u200b", " "])
 
 
-@settings(max_examples=400, deadline=None)
+@hypothesis_settings(max_examples=400, deadline=None)
 @given(authority=st.lists(HOST_CHARS, min_size=1, max_size=14).map("".join),
        path=st.sampled_from(["", "/", "/p", "/p?q=1", "?a@b", "#f"]))
 def test_what_is_stored_is_what_aiohttp_dials(authority, path):

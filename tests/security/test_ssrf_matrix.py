@@ -1,4 +1,4 @@
-"""Every URL-taking path x every spelling of a non-public address: a 400, or a refusal; never a send.
+"""Every URL-taking path x every spelling of a non-public address: a 400 or a refusal, never a send.
 
 The trap is a loopback sink that must receive nothing; messages that follow a delivery
 (callbacks) go through a second sink on 127.0.0.2, the only address the allow-list opens.
