@@ -145,3 +145,13 @@ def test_an_international_host_published_in_the_path_is_idna_encoded(qstash, sin
     dotted = api(qstash, "POST", "/v2/publish/http://127\u30020\u30020\u30021:9/y",
                  content=b"x", headers={"Upstash-Delay": "1d"})
     assert dotted.json()["url"] == "http://127.0.0.1:9/y"
+
+
+@pytest.mark.parametrize("trick", ["%23@localhost", "%5C@localhost", "%3F@localhost"])
+def test_percent_encoded_authority_tricks_in_the_path_are_400(qstash, trick):
+    """A client that escapes '#', '\\' or '?' gets them to the server inside the path."""
+    from tests.e2e.helpers import api
+
+    response = api(qstash, "POST", f"/v2/publish/http://127.0.0.1:9{trick}/x", content=b"x")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith("destination ")
