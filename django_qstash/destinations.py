@@ -142,7 +142,8 @@ def literal_address(host: str) -> str | None:
 
 def verify_host(host: str) -> None:
     """Before every request: refuses literal non-public addresses, which never reach the
-    resolver (and may use a pooled connection). Names are checked by GuardedResolver."""
+    resolver (and may use a pooled connection), and localhost names. Other names are
+    checked by GuardedResolver, on the addresses they resolve to."""
     if not host:
         raise DestinationRefused("destination has no host")
     if allowed_host(host):
