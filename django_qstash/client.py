@@ -115,13 +115,13 @@ class Outbox(list[OutgoingMessage]):
 
     def send(self, message: OutgoingMessage) -> MessageIds:
         from . import ids
-        from .destinations import validate_url
+        from .destination_url import parse_destination
         from .headers import validate_name
         from .publishing import is_url
 
         message.options  # noqa: B018  (raises BadRequest like the API would)
         if is_url(message.destination):
-            validate_url(message.destination)
+            parse_destination(message.destination)
         else:
             validate_name(message.destination, "URL group name")
         if message.queue:

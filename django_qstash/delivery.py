@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from .destinations import verify_host
+from .destination_url import dialled_url
 from .exceptions import DestinationRefused, InvalidHeader
 from .header_names import canonical, sendable_pairs
 
@@ -68,10 +68,12 @@ async def deliver(request: DeliveryRequest, *, session: aiohttp.ClientSession,
     """
     started = time.monotonic()
     try:
-        verify_host(_host(request.url))  # literal addresses never reach the resolver
+        # Parsed by the parser aiohttp uses and handed over parsed, so the host checked here
+        # (literal addresses never reach the resolver) is the host that is dialled.
+        url = dialled_url(request.url)
         headers = build_headers(request, sign(request.url, request.body))
         async with session.request(
-            request.method, request.url, data=request.body,
+            request.method, url, data=request.body,
             headers=headers, allow_redirects=False,
             # A body without a Content-Type stays without one, as the publisher sent it.
             skip_auto_headers=("Content-Type",),
@@ -97,13 +99,6 @@ async def deliver(request: DeliveryRequest, *, session: aiohttp.ClientSession,
                      (headers.get("Upstash-Nonretryable-Error") or [""])[0].lower() == "true")
     error = "" if 200 <= status < 300 else f"destination answered {status}"
     return DeliveryOutcome(status, headers, body, error, _elapsed_ms(started), non_retryable)
-
-
-def _host(url: str) -> str:
-    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
-    if authority.startswith("["):
-        return authority[1:].split("]", 1)[0]
-    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from .conf import qstash_settings
-from .destinations import validate_url
+from .destination_url import parse_destination
 from .durations import DurationError, parse_duration
 from .exceptions import BadRequest
 from .header_names import HOP_HEADERS, canonical, check_headers, forward_map
@@ -151,8 +151,7 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
     url = config.get(f"upstash-{kind}")
     if not url:
         return None
-    url = url.strip()
-    validate_url(url, label)
+    url = parse_destination(utf8_header_text(url.strip()), label)
     if config.get(f"upstash-{kind}-delay"):
         raise BadRequest(f"{label}-Delay is not supported: callbacks are sent right away")
     prefix = f"upstash-{kind}-forward-"
@@ -166,6 +165,15 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
         retries=_retries(config.get(f"upstash-{kind}-retries"), f"{label}-Retries"),
         retry_delay=_retry_delay(config.get(f"upstash-{kind}-retry-delay"), f"{label}-Retry-Delay"),
     )
+
+
+def utf8_header_text(value: str) -> str:
+    """A header value as its sender wrote it: WSGI hands header bytes over as Latin-1, so a
+    UTF-8 URL arrives garbled (and would be IDNA-encoded into some other host name)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not Latin-1 text (a query parameter), or not UTF-8 bytes
+        return value
 
 
 def _flow_control(opts: PublishOptions, config: dict[str, str]) -> None:

@@ -15,7 +15,7 @@ from .claiming import lease_until
 from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
-from .destinations import validate_url
+from .destination_url import parse_destination
 from .drafts import MessageDraft
 from .events import event_for
 from .exceptions import BadRequest
@@ -48,7 +48,7 @@ def is_url(destination: str) -> bool:
 
 def resolve(tenant: Tenant, destination: str) -> tuple[list[Target], UrlGroup | None]:
     if is_url(destination):
-        return [Target(validate_url(destination))], None
+        return [Target(parse_destination(destination))], None
     validate_name(destination, "URL group name")
     group = UrlGroup.objects.filter(tenant=tenant, name=destination).first()
     if group is None:

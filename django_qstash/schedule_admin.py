@@ -108,9 +108,11 @@ class ScheduleForm(forms.ModelForm):
             return data
         body = self._body()
         if data.get("tenant") and data.get("destination") and not self.errors:
+            destination = data["destination"].strip()
             try:  # the same check the API makes: what every fire will publish must be valid
-                prepare(data["tenant"], data["destination"].strip(), body,
-                        [tuple(p) for p in data["header_pairs"]])
+                checked = prepare(data["tenant"], destination, body,
+                                  [tuple(p) for p in data["header_pairs"]])
+                data["destination"] = scheduler.stored_destination(destination, checked)
             except ApiError as exc:
                 self.add_error(None, exc.message)
         return data

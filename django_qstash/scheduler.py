@@ -73,7 +73,9 @@ def create_or_replace(tenant: Tenant, destination: str, body: bytes,
         raise BadRequest(f"invalid Upstash-Cron: {exc}") from None
     pairs = stored_pairs(header_pairs, query)
     # Validate exactly what every fire will publish; a bad destination or header fails now.
-    prepare(tenant, destination, body, [tuple(p) for p in pairs], query, caller_ip=caller_ip)
+    checked = prepare(tenant, destination, body, [tuple(p) for p in pairs], query,
+                      caller_ip=caller_ip)
+    destination = stored_destination(destination, checked)
     now = clock.now()
     fields = dict(
         cron=options.cron, destination=destination, queue_name=options.queue_name or "",
@@ -86,6 +88,11 @@ def create_or_replace(tenant: Tenant, destination: str, body: bytes,
     schedule, _ = Schedule.objects.update_or_create(
         tenant=tenant, schedule_id=options.schedule_id or ids.schedule_id(), defaults=fields)
     return schedule
+
+
+def stored_destination(destination: str, checked: PublishSpec) -> str:
+    """A URL group's name as given; a URL as it will be dialled."""
+    return destination if checked.is_group else checked.targets[0].url
 
 
 def get(tenant: Tenant, schedule_id: str) -> Schedule:

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from ..conf import qstash_settings
-from ..destinations import validate_url
+from ..destination_url import parse_destination
 from ..exceptions import ApiError
 from ..headers import validate_name
 from ..models import UrlGroup, UrlGroupEndpoint
@@ -29,7 +29,7 @@ class EndpointForm(forms.ModelForm):
         widgets = {"url": forms.TextInput(attrs={"size": 80})}
 
     def clean_url(self) -> str:
-        return _api_check(validate_url, (self.cleaned_data.get("url") or "").strip())
+        return _api_check(parse_destination, (self.cleaned_data.get("url") or "").strip())
 
     def clean_name(self) -> str:
         name = (self.cleaned_data.get("name") or "").strip()

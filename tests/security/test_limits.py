@@ -135,15 +135,16 @@ def test_counting_is_atomic(db, settings, frozen):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_reads_our_429s(qstash, settings, frozen):
+def test_sdk_reads_our_429s(qstash, sink, settings, frozen):
     from qstash import QStash
     from qstash.errors import DailyMessageLimitExceededError, RateLimitExceededError
 
     client = QStash(qstash.token, base_url=qstash.url, retry=False)
     limits(settings, DAILY_MESSAGE_QUOTA=1)
-    client.message.publish(url="https://example.com/sdk", body="x")
+    # The accepted message is delivered: to the loopback sink, never off the machine.
+    client.message.publish(url=f"{sink.url}/sdk", body="x")
     with pytest.raises(DailyMessageLimitExceededError) as daily:
-        client.message.publish(url="https://example.com/sdk", body="x")
+        client.message.publish(url=f"{sink.url}/sdk", body="x")
     assert daily.value.limit == "1" and daily.value.remaining == "0"
     limits(settings, DAILY_MESSAGE_QUOTA=0, API_BURST_RATE_LIMIT=1)
     cache.clear()

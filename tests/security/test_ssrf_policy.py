@@ -8,12 +8,8 @@ import aiohttp
 import pytest
 
 from django_qstash.delivery import DeliveryRequest, deliver
-from django_qstash.destinations import (
-    GuardedResolver,
-    checked_addresses,
-    is_public,
-    validate_url,
-)
+from django_qstash.destination_url import parse_destination
+from django_qstash.destinations import GuardedResolver, checked_addresses, is_public
 from django_qstash.exceptions import BadRequest, DestinationRefused
 
 NON_PUBLIC = [
@@ -156,4 +152,4 @@ def test_deliver_refuses_without_retry(production, host):
 ])
 def test_invalid_urls(url, fragment):
     with pytest.raises(BadRequest, match=fragment.replace("(", r"\(").replace(")", r"\)")):
-        validate_url(url)
+        parse_destination(url)

@@ -62,7 +62,8 @@ class Sink:
         self.server.server_close()
 
 
-def start_sink() -> Sink:
+def start_sink(host: str = "127.0.0.1") -> Sink:
+    """A sink listening on ``host`` (any 127.x.y.z address is loopback on Linux)."""
     holder: dict[str, Sink] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -107,7 +108,7 @@ def start_sink() -> Sink:
         # which then arrive only after TCP's 1 s, 3 s ... retransmits.
         request_queue_size = 1024
 
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server((host, 0), Handler)
     server.daemon_threads = True
     sink = Sink(server)
     holder["sink"] = sink

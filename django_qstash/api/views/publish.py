@@ -28,11 +28,18 @@ def destination_from_request(request, destination: str) -> str:
         scheme, _, rest = destination.partition("://")
         authority, slash, path = rest.partition("/")
         # Brackets belong to IPv6 literals ("[::1]:8080"); escaped, the URL would not parse.
-        authority = escape_uri_path(authority).replace("%5B", "[").replace("%5D", "]")
+        # Non-ASCII stays as sent: the destination parser IDNA-encodes an international host.
+        authority = _escape_ascii(authority).replace("%5B", "[").replace("%5D", "]")
         destination = f"{scheme}://{authority}{slash}{escape_uri_path(path)}"
     raw_query = request.META.get("QUERY_STRING", "")
     kept = [p for p in raw_query.split("&") if p and not _is_config_param(p.split("=", 1)[0])]
     return f"{destination}?{'&'.join(kept)}" if kept else destination
+
+
+def _escape_ascii(authority: str) -> str:
+    if authority.isascii():
+        return escape_uri_path(authority)
+    return "".join(escape_uri_path(c) if c.isascii() else c for c in authority)
 
 
 def config_query(request) -> list[tuple[str, str]]:

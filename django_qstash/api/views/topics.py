@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from ...clock import to_ms
 from ...conf import qstash_settings
-from ...destinations import validate_url
+from ...destination_url import parse_destination
 from ...exceptions import BadRequest, NotFound
 from ...headers import validate_name
 from ...models import UrlGroup, UrlGroupEndpoint
@@ -36,8 +36,6 @@ def endpoints_from(request) -> list[dict]:
         url, name = endpoint.get("url"), endpoint.get("name")
         if url is not None and not isinstance(url, str):
             raise BadRequest(f"endpoint url must be an http(s) URL, got {url!r}")
-        if url:
-            validate_url(url, "endpoint url")
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             raise BadRequest("endpoint name must be a string of at most 200 characters")
     return endpoints
@@ -53,6 +51,15 @@ def check_endpoint_cap(group: UrlGroup, urls: set[str]) -> None:
                          f"at most {most} (MAX_URL_GROUP_ENDPOINTS)")
 
 
+def stored_spellings(url: str) -> set[str]:
+    """An endpoint URL as it may be stored: as given (rows written before URLs were
+    normalised) and normalised. Removing an endpoint never needs a valid URL."""
+    try:
+        return {url, parse_destination(url)}
+    except BadRequest:
+        return {url}
+
+
 class UrlGroupListView(QStashView):
     def get(self, request):
         groups = UrlGroup.objects.filter(tenant=self.tenant).prefetch_related("endpoints")
@@ -65,6 +72,8 @@ class UrlGroupEndpointsView(QStashView):
         endpoints = endpoints_from(request)
         if any(not e.get("url") for e in endpoints):
             raise BadRequest("each endpoint to add needs a url")
+        # Stored as dialled, so the policy judges the host that is connected to.
+        endpoints = [{**e, "url": parse_destination(e["url"], "endpoint url")} for e in endpoints]
         with transaction.atomic():
             group, _ = UrlGroup.objects.get_or_create(tenant=self.tenant, name=name)
             # Locked: two requests adding at once must not both pass the cap.
@@ -86,7 +95,7 @@ class UrlGroupEndpointsView(QStashView):
             for endpoint in endpoints:
                 matching = group.endpoints.all()
                 if endpoint.get("url"):
-                    matching = matching.filter(url=endpoint["url"])
+                    matching = matching.filter(url__in=stored_spellings(endpoint["url"]))
                 if endpoint.get("name"):
                     matching = matching.filter(name=endpoint["name"])
                 matching.delete()
