@@ -22,6 +22,12 @@ def check_server_settings(app_configs=None, **kwargs):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(Error(f"QSTASH[{name!r}] must be a positive integer, got {value!r}",
                                 id="django_qstash.E002"))
+    for name in ("DELIVERY_CONCURRENCY_PER_TENANT", "DELIVERY_CONCURRENCY_PER_HOST"):
+        value = getattr(qstash_settings, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            errors.append(Error(f"QSTASH[{name!r}] must be a positive integer or None, "
+                                f"got {value!r}", id="django_qstash.E002"))
     default_retries = qstash_settings.DEFAULT_RETRIES
     if not isinstance(default_retries, int) or not 0 <= default_retries <= qstash_settings.MAX_RETRIES:
         errors.append(Error("QSTASH['DEFAULT_RETRIES'] must be between 0 and MAX_RETRIES",

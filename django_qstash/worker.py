@@ -14,6 +14,7 @@ from . import clock, sender
 from .claiming import WorkItem
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome, DeliveryRequest, deliver
+from .fair_share import host_of, wait_allowance
 from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
@@ -47,11 +48,19 @@ async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome,
     request = delivery_request(message)
     signature = sign(key=key, url=request.url, body=request.body)
     await until_due(message.not_before)
-    started_at = clock.now()
-    outcome = await deliver(
-        request, session=session, sign=lambda url, body: signature,
-        max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
-    )
+    share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
+    # A rate-limited send's slot was taken for this moment: it is counted, never held back.
+    if not await share.acquire(tenant, host, wait_allowance(message, clock.now()),
+                               wait=not message.flow_control_rate):
+        return None, clock.now()  # not sent; its lease hands it out again
+    try:
+        started_at = clock.now()
+        outcome = await deliver(
+            request, session=session, sign=lambda url, body: signature,
+            max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
+        )
+    finally:
+        share.release(tenant, host)
     return outcome, started_at
 
 
