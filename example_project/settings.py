@@ -82,6 +82,7 @@ QSTASH = {
     "PUBLIC_URL": os.environ.get("QSTASH_PUBLIC_URL", ""),
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
     "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
+    "DELIVERY_CONCURRENCY": int(os.environ.get("QSTASH_DELIVERY_CONCURRENCY", "100")),
 }
 
 LOGGING = {
