@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_AHEAD_SECONDS": 2,
     # The dispatcher stops claiming while this many messages are claimed but unfinished.
     "MAX_IN_FLIGHT": 5000,
+    # A tenant holding this many is claimed for only after every other tenant's due messages
+    # (which may then take up to MAX_IN_FLIGHT more): a lone tenant still gets MAX_IN_FLIGHT.
+    # None: half of MAX_IN_FLIGHT.
+    "MAX_IN_FLIGHT_PER_TENANT": None,
     # Reported by GET /v2/globalParallelism; 0 means no global cap.
     "GLOBAL_PARALLELISM": 0,
     "DISPATCH_INTERVAL_SECONDS": 0.2,

@@ -7,7 +7,7 @@ import threading
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from . import clock
 from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
@@ -20,7 +20,7 @@ logger = logging.getLogger("django_qstash.dispatcher")
 Status = Message.Status
 
 
-def claim_unqueued(now: datetime, limit: int) -> list[WorkItem]:
+def claim_unqueued(now: datetime, limit: int, *, skip_tenants=()) -> list[WorkItem]:
     """Messages free of queues and flow control, including those due within the next
     CLAIM_AHEAD_SECONDS: a worker holds those and sends each exactly when it is due, so a
     burst due in the same second goes out at once instead of waiting to be claimed."""
@@ -28,9 +28,23 @@ def claim_unqueued(now: datetime, limit: int) -> list[WorkItem]:
     with transaction.atomic():
         # Callbacks of queued messages carry their queue's name but never wait in it.
         unqueued = Q(queue_name="") | ~Q(kind=Message.Kind.MESSAGE)
-        rows = list(locked(Message.objects.due(horizon).filter(unqueued, flow_control_key="")
-                           .order_by("not_before").only(*CLAIM_FIELDS))[:limit])
+        due = Message.objects.due(horizon).filter(unqueued, flow_control_key="")
+        if skip_tenants:
+            due = due.exclude(tenant_id__in=skip_tenants)
+        rows = list(locked(due.order_by("not_before").only(*CLAIM_FIELDS))[:limit])
         return claim(rows, now)
+
+
+def claimed_per_tenant() -> dict[int, int]:
+    """Claimed and unfinished messages of each tenant that has any."""
+    return dict(Message.objects.filter(status=Status.ACTIVE).order_by()
+                .values_list("tenant_id").annotate(Count("id")))
+
+
+def tenant_share() -> int:
+    """How much of MAX_IN_FLIGHT a tenant may hold before others' due work goes first."""
+    share = qstash_settings.MAX_IN_FLIGHT_PER_TENANT
+    return max(1, qstash_settings.MAX_IN_FLIGHT // 2 if share is None else share)
 
 
 def reclaim_expired(now: datetime, limit: int) -> list[WorkItem]:
@@ -90,9 +104,17 @@ class Dispatcher:
         now = clock.now()
         # Back-pressure: claimed work waits in the broker; keep that backlog well inside the
         # pickup allowance of its leases, and leave the rest in the database.
-        room = qstash_settings.MAX_IN_FLIGHT - Message.objects.filter(
-            status=Message.Status.ACTIVE).count()
+        in_flight = claimed_per_tenant()
+        room = qstash_settings.MAX_IN_FLIGHT - sum(in_flight.values())
         items: list[WorkItem] = []
+        share = tenant_share()
+        over_share = [tenant for tenant, count in in_flight.items() if count >= share]
+        # Tenants holding their share wait while the others' due work is claimed, which has
+        # room of its own (up to MAX_IN_FLIGHT more): one tenant's backlog, or its slow
+        # destination, cannot keep everyone else's messages waiting.
+        others_room = min(self.batch_size, room + qstash_settings.MAX_IN_FLIGHT)
+        if over_share and others_room > 0:
+            items += claim_unqueued(now, others_room, skip_tenants=over_share)
         for step in (reclaim_expired, claim_unqueued, claim_queued, claim_flow_controlled):
             if room - len(items) <= 0:
                 break
