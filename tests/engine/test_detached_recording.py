@@ -108,3 +108,22 @@ def test_worker_shutdown_waits_for_the_outcomes_still_unwritten(sink):
     record_detached_outcomes(sender=None)  # what Celery calls as a worker (child) exits
     assert Message.objects.get(id=message_id).status == "delivered"
     assert len(sink.received("/late")) == 1
+
+
+def test_sends_still_out_do_not_hold_back_the_next_task(sink, monkeypatch):
+    """Only outcomes that landed wait for the database: a slow destination's requests
+    (or requests waiting for their tenant's share of slots) never stop a worker slot."""
+    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 2)
+    handed: list = []
+    monkeypatch.setattr("django_qstash.transport.hand_over", handed.extend)
+    slow_tenant, other = create_tenant("slow"), create_tenant("other")
+    for i in range(3):
+        publish(slow_tenant, f"{sink.url}/sleep/3", [("Upstash-Retries", "0")])
+    process_batch(handed[:3], detach=True)
+    quick = publish(other, f"{sink.url}/quick", [])
+    started = time.monotonic()
+    process_batch(handed[3:], detach=True)
+    assert time.monotonic() - started < 1, "the next task waited for slow sends to finish"
+    sink.wait_for(1, "/quick", timeout=5)
+    assert recorder.drain(timeout=15)
+    assert Message.objects.get(id=quick).status == "delivered"
