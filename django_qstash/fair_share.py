@@ -72,14 +72,12 @@ class FairShare:
         self.by_tenant[tenant] += 1
         self.by_host[host] += 1
 
-    async def acquire(self, tenant: int, host: str, timeout: float | None, *,
-                      wait: bool = True) -> bool:
+    async def acquire(self, tenant: int, host: str, timeout: float | None) -> bool:
         """True once the send may start (release it afterwards); False when ``timeout``
-        seconds passed first. ``wait=False`` counts the send at once, over the caps if need
-        be: for a send whose moment is already fixed (a rate slot taken for it)."""
+        seconds passed first."""
         key = (tenant, host)
         # Behind waiters of the same pair: one tenant's sends to one host keep their order.
-        if not wait or (key not in self.waiting and self.fits(key)):
+        if key not in self.waiting and self.fits(key):
             self._take(key)
             return True
         if timeout is not None and timeout <= 0:

@@ -42,18 +42,22 @@ def delivery_request(message: Message) -> DeliveryRequest:
         message_id=message.id, retried=message.retried, extra_headers=extra)
 
 
-async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome, datetime]:
-    """One HTTP attempt on the sender loop; no database access. A message claimed ahead of
-    its time is prepared and signed now, and sent the moment it is due."""
+async def attempt(message: Message, key: str, session) -> tuple[DeliveryOutcome | None, datetime]:
+    """One HTTP attempt on the sender loop. A message claimed ahead of its time is prepared
+    and signed now, and sent the moment it is due. No outcome (None) when it is not sent:
+    nothing to record, its lease hands it out again."""
     request = delivery_request(message)
     signature = sign(key=key, url=request.url, body=request.body)
     await until_due(message.not_before)
     share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
-    # A rate-limited send's slot was taken for this moment: it is counted, never held back.
-    if not await share.acquire(tenant, host, wait_allowance(message, clock.now()),
-                               wait=not message.flow_control_rate):
-        return None, clock.now()  # not sent; its lease hands it out again
+    if not await share.acquire(tenant, host, wait_allowance(message, clock.now())):
+        return None, clock.now()
     try:
+        # A rate-limited key's slot (a database round trip, on a pool thread) is taken once
+        # the share is ours, right before the request, so arrivals keep to the rate.
+        if message.flow_control_rate and not await asyncio.get_running_loop().run_in_executor(
+                http_pool(), take_send_slot, message):
+            return None, clock.now()
         started_at = clock.now()
         outcome = await deliver(
             request, session=session, sign=lambda url, body: signature,
@@ -73,18 +77,7 @@ async def until_due(not_before: datetime | None) -> None:
         await asyncio.sleep(wait if real else min(wait, DUE_POLL_SECONDS))
 
 
-def send_rate_limited(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
-    """Takes the key's rate slot (a database round trip, so on a pool thread), then sends.
-    No outcome (None) when the slot says not to send: nothing to record."""
-    sender.session()  # started first, so its start-up cannot fall between slot and request
-    if not take_send_slot(message):
-        return None, clock.now()
-    return sender.submit(lambda session: attempt(message, key, session)).result()
-
-
 def start_send(message: Message, key: str) -> Future:
-    if message.flow_control_rate:
-        return http_pool().submit(send_rate_limited, message, key)
     return sender.submit(lambda session: attempt(message, key, session))
 
 

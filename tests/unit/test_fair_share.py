@@ -148,16 +148,6 @@ def test_a_cancelled_send_gives_back_a_slot_taken_for_it():
     assert run(scenario()) == (0, {})
 
 
-def test_a_rate_limited_send_is_counted_but_never_held():
-    async def scenario():
-        share = FairShare(total=1, per_tenant=1, per_host=1)
-        await share.acquire(1, "h:80", None)
-        started = await share.acquire(1, "h:80", timeout=0, wait=False)
-        return started, share.in_flight
-
-    assert run(scenario()) == (True, 2)
-
-
 @pytest.mark.parametrize(("lease_in", "allowance"), [(200, 200 - 10 - 30), (5, 0)])
 def test_a_send_may_wait_only_while_its_lease_covers_the_attempt(settings, lease_in, allowance):
     settings.QSTASH = {**settings.QSTASH, "LEASE_GRACE_SECONDS": 30}
