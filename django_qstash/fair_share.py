@@ -1,4 +1,4 @@
-"""Per-tenant and per-host shares of a process's delivery slots: a slow destination cannot hold them all."""
+"""Per-tenant and per-host shares of a process's delivery slots: no destination holds them all."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Claiming across tenants: a tenant holding its share of MAX_IN_FLIGHT lets the others' due work go first."""
+"""Claims across tenants: one holding its share of MAX_IN_FLIGHT lets the others go first."""
 
 from __future__ import annotations
 
