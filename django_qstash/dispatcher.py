@@ -35,10 +35,11 @@ def claim_unqueued(now: datetime, limit: int, *, skip_tenants=()) -> list[WorkIt
         return claim(rows, now)
 
 
-def claimed_per_tenant() -> dict[int, int]:
-    """Claimed and unfinished messages of each tenant that has any."""
-    return dict(Message.objects.filter(status=Status.ACTIVE).order_by()
-                .values_list("tenant_id").annotate(Count("id")))
+def tenants_over_share(share: int) -> list[int]:
+    """Tenants holding at least ``share`` claimed and unfinished messages."""
+    return list(Message.objects.filter(status=Status.ACTIVE).order_by()
+                .values_list("tenant_id").annotate(held=Count("id"))
+                .filter(held__gte=share).values_list("tenant_id", flat=True))
 
 
 def tenant_share() -> int:
@@ -104,17 +105,17 @@ class Dispatcher:
         now = clock.now()
         # Back-pressure: claimed work waits in the broker; keep that backlog well inside the
         # pickup allowance of its leases, and leave the rest in the database.
-        in_flight = claimed_per_tenant()
-        room = qstash_settings.MAX_IN_FLIGHT - sum(in_flight.values())
+        in_flight = Message.objects.filter(status=Message.Status.ACTIVE).count()
+        room = qstash_settings.MAX_IN_FLIGHT - in_flight
         items: list[WorkItem] = []
-        share = tenant_share()
-        over_share = [tenant for tenant, count in in_flight.items() if count >= share]
         # Tenants holding their share wait while the others' due work is claimed, which has
         # room of its own (up to MAX_IN_FLIGHT more): one tenant's backlog, or its slow
-        # destination, cannot keep everyone else's messages waiting.
+        # destination, cannot keep everyone else's messages waiting. Counted per tenant
+        # only when the total says one may be over.
+        share = tenant_share()
         others_room = min(self.batch_size, room + qstash_settings.MAX_IN_FLIGHT)
-        if over_share and others_room > 0:
-            items += claim_unqueued(now, others_room, skip_tenants=over_share)
+        if in_flight >= share and others_room > 0 and (over := tenants_over_share(share)):
+            items += claim_unqueued(now, others_room, skip_tenants=over)
         for step in (reclaim_expired, claim_unqueued, claim_queued, claim_flow_controlled):
             if room - len(items) <= 0:
                 break
