@@ -90,10 +90,12 @@ def test_a_task_waits_while_too_many_due_now_outcomes_are_unwritten(sink, monkey
     tenant = create_tenant("detached")
     first = [publish(tenant, f"{sink.url}/bp/a{i}", []) for i in range(2)]
     process_batch(handed[:2], detach=True)
+    deadline = time.monotonic() + 10
+    while recorder.unwritten_now < 2 and time.monotonic() < deadline:  # landed, unwritten
+        time.sleep(0.005)
+    assert not writes
     second = publish(tenant, f"{sink.url}/bp/b", [])
-    started = time.monotonic()
     process_batch(handed[2:], detach=True)  # waits until one of the first two is written
-    assert time.monotonic() - started >= 0.25
     assert writes and Message.objects.filter(id__in=first, status="delivered").count() >= 1
     assert recorder.drain(timeout=15)
     assert Message.objects.get(id=second).status == "delivered"
