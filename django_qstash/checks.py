@@ -22,7 +22,8 @@ def check_server_settings(app_configs=None, **kwargs):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(Error(f"QSTASH[{name!r}] must be a positive integer, got {value!r}",
                                 id="django_qstash.E002"))
-    for name in ("DELIVERY_CONCURRENCY_PER_TENANT", "DELIVERY_CONCURRENCY_PER_HOST"):
+    for name in ("DELIVERY_CONCURRENCY_PER_TENANT", "DELIVERY_CONCURRENCY_PER_HOST",
+                 "MAX_IN_FLIGHT_PER_TENANT"):
         value = getattr(qstash_settings, name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)
                                   or value < 1):

@@ -155,3 +155,16 @@ def test_a_send_may_wait_only_while_its_lease_covers_the_attempt(settings, lease
     message = SimpleNamespace(timeout_seconds=10, not_before=now,
                               lease_expires_at=now + timedelta(seconds=lease_in))
     assert wait_allowance(message, now) == allowance
+
+
+def test_a_share_that_is_not_a_positive_integer_is_a_system_check_error(settings):
+    from django_qstash.checks import check_server_settings
+
+    settings.QSTASH = {**settings.QSTASH, "DELIVERY_CONCURRENCY_PER_TENANT": 0,
+                       "DELIVERY_CONCURRENCY_PER_HOST": "10", "MAX_IN_FLIGHT_PER_TENANT": 2.5}
+    named = [error.msg.split("'")[1] for error in check_server_settings()]
+    assert named == ["DELIVERY_CONCURRENCY_PER_TENANT", "DELIVERY_CONCURRENCY_PER_HOST",
+                     "MAX_IN_FLIGHT_PER_TENANT"]
+    settings.QSTASH = {**settings.QSTASH, "DELIVERY_CONCURRENCY_PER_TENANT": None,
+                       "DELIVERY_CONCURRENCY_PER_HOST": 10, "MAX_IN_FLIGHT_PER_TENANT": None}
+    assert check_server_settings() == []
