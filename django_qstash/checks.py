@@ -68,6 +68,8 @@ HOSTS_AND_NETWORKS = Rule(
     "a list of host names ('hooks.internal', '*.svc.local') and networks ('10.0.0.0/8')",
     lambda v: isinstance(v, (list, tuple)) and all(isinstance(e, str) and e.strip() for e in v),
     "django_qstash.E012")
+SHARE = Rule("a positive integer, or None for the default share",
+              lambda v: v is None or (_integer(v) and v >= 1), "django_qstash.E002")
 TRANSPORT = Rule(" or ".join(map(repr, TRANSPORTS)), lambda v: v in TRANSPORTS,
                  "django_qstash.E001")
 
@@ -92,6 +94,8 @@ RULES: dict[str, Rule] = {
     "PURGE_INTERVAL_SECONDS": SECONDS, "METRICS_TOKEN": TEXT, "CLIENT_URL": HTTP_URL,
     "CLIENT_TOKEN": TEXT, "MAX_URL_GROUP_ENDPOINTS": POSITIVE_INTEGER,
     "MAX_LIST_RESPONSE_BYTES": POSITIVE_INTEGER, "METRICS_PUBLIC": BOOLEAN,
+    "DELIVERY_CONCURRENCY_PER_TENANT": SHARE, "DELIVERY_CONCURRENCY_PER_HOST": SHARE,
+    "MAX_IN_FLIGHT_PER_TENANT": SHARE,
 }
 
 

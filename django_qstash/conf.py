@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_AHEAD_SECONDS": 2,
     # The dispatcher stops claiming while this many messages are claimed but unfinished.
     "MAX_IN_FLIGHT": 5000,
+    # A tenant holding this many is claimed for only after every other tenant's due messages
+    # (which may then take up to MAX_IN_FLIGHT more): a lone tenant still gets MAX_IN_FLIGHT.
+    # None: half of MAX_IN_FLIGHT.
+    "MAX_IN_FLIGHT_PER_TENANT": None,
     # Reported by GET /v2/globalParallelism; 0 means no global cap.
     "GLOBAL_PARALLELISM": 0,
     "DISPATCH_INTERVAL_SECONDS": 0.2,
@@ -68,6 +72,12 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_BATCH_SIZE": 100,
     # ...and each worker process sends up to this many requests at once.
     "DELIVERY_CONCURRENCY": 100,
+    # Of those, one tenant's sends may hold at most this many, and so may the sends to one
+    # destination host (host and port): a slow destination cannot take every slot, and the
+    # rest wait their turn in the worker. None: half of DELIVERY_CONCURRENCY. A lone tenant
+    # gets its share; set DELIVERY_CONCURRENCY for both to turn the shares off.
+    "DELIVERY_CONCURRENCY_PER_TENANT": None,
+    "DELIVERY_CONCURRENCY_PER_HOST": None,
     # Web, worker and dispatcher processes move what start-up built out of the garbage
     # collector's full passes (gc.freeze), which otherwise paused them for ~0.1 s at times.
     "FREEZE_STARTUP_HEAP": True,

@@ -7,7 +7,7 @@ import threading
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from . import clock
 from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
@@ -20,7 +20,7 @@ logger = logging.getLogger("django_qstash.dispatcher")
 Status = Message.Status
 
 
-def claim_unqueued(now: datetime, limit: int) -> list[WorkItem]:
+def claim_unqueued(now: datetime, limit: int, *, skip_tenants=()) -> list[WorkItem]:
     """Messages free of queues and flow control, including those due within the next
     CLAIM_AHEAD_SECONDS: a worker holds those and sends each exactly when it is due, so a
     burst due in the same second goes out at once instead of waiting to be claimed."""
@@ -28,9 +28,24 @@ def claim_unqueued(now: datetime, limit: int) -> list[WorkItem]:
     with transaction.atomic():
         # Callbacks of queued messages carry their queue's name but never wait in it.
         unqueued = Q(queue_name="") | ~Q(kind=Message.Kind.MESSAGE)
-        rows = list(locked(Message.objects.due(horizon).filter(unqueued, flow_control_key="")
-                           .order_by("not_before").only(*CLAIM_FIELDS))[:limit])
+        due = Message.objects.due(horizon).filter(unqueued, flow_control_key="")
+        if skip_tenants:
+            due = due.exclude(tenant_id__in=skip_tenants)
+        rows = list(locked(due.order_by("not_before").only(*CLAIM_FIELDS))[:limit])
         return claim(rows, now)
+
+
+def tenants_over_share(share: int) -> list[int]:
+    """Tenants holding at least ``share`` claimed and unfinished messages."""
+    return list(Message.objects.filter(status=Status.ACTIVE).order_by()
+                .values_list("tenant_id").annotate(held=Count("id"))
+                .filter(held__gte=share).values_list("tenant_id", flat=True))
+
+
+def tenant_share() -> int:
+    """How much of MAX_IN_FLIGHT a tenant may hold before others' due work goes first."""
+    share = qstash_settings.MAX_IN_FLIGHT_PER_TENANT
+    return max(1, qstash_settings.MAX_IN_FLIGHT // 2 if share is None else share)
 
 
 def reclaim_expired(now: datetime, limit: int) -> list[WorkItem]:
@@ -90,9 +105,17 @@ class Dispatcher:
         now = clock.now()
         # Back-pressure: claimed work waits in the broker; keep that backlog well inside the
         # pickup allowance of its leases, and leave the rest in the database.
-        room = qstash_settings.MAX_IN_FLIGHT - Message.objects.filter(
-            status=Message.Status.ACTIVE).count()
+        in_flight = Message.objects.filter(status=Message.Status.ACTIVE).count()
+        room = qstash_settings.MAX_IN_FLIGHT - in_flight
         items: list[WorkItem] = []
+        # Tenants holding their share wait while the others' due work is claimed, which has
+        # room of its own (up to MAX_IN_FLIGHT more): one tenant's backlog, or its slow
+        # destination, cannot keep everyone else's messages waiting. Counted per tenant
+        # only when the total says one may be over.
+        share = tenant_share()
+        others_room = min(self.batch_size, room + qstash_settings.MAX_IN_FLIGHT)
+        if in_flight >= share and others_room > 0 and (over := tenants_over_share(share)):
+            items += claim_unqueued(now, others_room, skip_tenants=over)
         for step in (reclaim_expired, claim_unqueued, claim_queued, claim_flow_controlled):
             if room - len(items) <= 0:
                 break

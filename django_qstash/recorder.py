@@ -19,8 +19,9 @@ logger = logging.getLogger("django_qstash.worker")
 # Outcomes finished within this window are written together: fewer, larger transactions.
 FLUSH_SECONDS = 0.02
 HOLD_SECONDS = 1.0
-# Due-now outcomes handed in and not yet written beyond which a task waits to hand in more:
+# Due-now outcomes landed and not yet written beyond which a task waits to hand in more:
 # the recorder keeps up with the sends, and rows do not sit claimed and unrecorded for long.
+# Requests still out do not count: a slow destination must not stop the worker's slots.
 MAX_UNWRITTEN_NOW = 1000
 # How long a task waits for that; a recorder stuck on its database must not hold every slot.
 BACKPRESSURE_SECONDS = 60.0
@@ -40,7 +41,7 @@ class Recorder:
         self.landed: list[tuple[datetime | None, tuple]] = []
         self.sending = 0  # requests handed in whose outcome has not landed
         self.unwritten = 0  # outcomes handed in and not yet written
-        self.unwritten_now = 0  # of which due-now ones
+        self.unwritten_now = 0  # due-now ones landed and not yet written
         self.pid = 0
 
     def add(self, futures: dict[Future, Message], record_from: datetime | None) -> None:
@@ -54,7 +55,6 @@ class Recorder:
                                           BACKPRESSURE_SECONDS):
                     logger.warning("recording lags: %d due-now outcomes unwritten after %.0fs",
                                    self.unwritten_now, BACKPRESSURE_SECONDS)
-                self.unwritten_now += len(futures)
             self.sending += len(futures)
             self.unwritten += len(futures)
         # Callbacks, not wait(): waiting on a burst's thousands of futures every few
@@ -67,6 +67,8 @@ class Recorder:
         with self.cond:
             self.landed.append((record_from, result))
             self.sending -= 1
+            if record_from is None:
+                self.unwritten_now += 1
             self.cond.notify_all()
 
     def drain(self, timeout: float = 60) -> bool:

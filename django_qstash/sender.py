@@ -13,6 +13,7 @@ import aiohttp
 
 from .conf import qstash_settings
 from .destinations import GuardedResolver
+from .fair_share import FairShare
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -40,7 +41,8 @@ def _start() -> dict:
                                      cookie_jar=aiohttp.DummyCookieJar())
 
     session = asyncio.run_coroutine_threadsafe(make_session(), loop).result()
-    state = {"pid": os.getpid(), "loop": loop, "session": session}
+    state = {"pid": os.getpid(), "loop": loop, "session": session,
+             "share": FairShare.from_settings()}
     atexit.register(_close, state)
     return state
 
@@ -67,6 +69,11 @@ def _current() -> dict:
 
 def session() -> aiohttp.ClientSession:
     return _current()["session"]
+
+
+def fair_share() -> FairShare:
+    """This process's shares of its delivery slots; used only on the sender loop."""
+    return _current()["share"]
 
 
 def submit(coroutine_factory) -> Future:

@@ -6,7 +6,9 @@ import atexit
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Protocol
 
 from .claiming import WorkItem
@@ -40,7 +42,9 @@ class InProcessTransport:
         with self._idle:
             self._in_flight += len(batches)
         for batch in batches:
-            self.executor.submit(self._run, process_batch_safely, batch)
+            # As in a Celery worker, a thread is free once the batch's sends are started: a
+            # batch of slow sends must not hold it while other tenants' batches wait.
+            self.executor.submit(self._run, partial(process_batch_safely, detach=True), batch)
 
     def _run(self, func, *args) -> None:
         try:
@@ -52,8 +56,13 @@ class InProcessTransport:
 
     def wait_idle(self, timeout: float = 30) -> bool:
         """Block until every submitted item has finished (shutdown and tests use it)."""
+        from .recorder import recorder
+
+        deadline = time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                return False
+        return recorder.drain(max(0.0, deadline - time.monotonic()))
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

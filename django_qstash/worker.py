@@ -14,6 +14,7 @@ from . import clock, send_gate, sender
 from .claiming import WorkItem
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome, DeliveryRequest, deliver
+from .fair_share import host_of, wait_allowance
 from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
@@ -43,9 +44,9 @@ def delivery_request(message: Message) -> DeliveryRequest:
 
 async def attempt(message: Message, key: str,
                   session) -> tuple[DeliveryOutcome | None, datetime]:
-    """One HTTP attempt on the sender loop; no database access. A message claimed ahead of
-    its time is prepared and signed now, and sent the moment it is due unless it was
-    cancelled meanwhile (no outcome, None: nothing to record)."""
+    """One HTTP attempt on the sender loop. A message claimed ahead of its time is prepared
+    and signed now, and sent the moment it is due unless it was cancelled meanwhile. No
+    outcome (None) when it is not sent: nothing to record, or its lease hands it out again."""
     request = delivery_request(message)
     signature = sign(key=key, url=request.url, body=request.body)
     ahead = message.not_before is not None and message.not_before > clock.now()
@@ -53,11 +54,22 @@ async def attempt(message: Message, key: str,
     # Due-now messages were checked when their batch was loaded, a moment ago.
     if ahead and not await send_gate.gate().admit(message):
         return None, clock.now()
-    started_at = clock.now()
-    outcome = await deliver(
-        request, session=session, sign=lambda url, body: signature,
-        max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
-    )
+    share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
+    if not await share.acquire(tenant, host, wait_allowance(message, clock.now())):
+        return None, clock.now()
+    try:
+        # A rate-limited key's slot (a database round trip, on a pool thread) is taken once
+        # the share is ours, right before the request, so arrivals keep to the rate.
+        if message.flow_control_rate and not await asyncio.get_running_loop().run_in_executor(
+                http_pool(), rate_slot_or_finish, message):
+            return None, clock.now()
+        started_at = clock.now()
+        outcome = await deliver(
+            request, session=session, sign=lambda url, body: signature,
+            max_body=qstash_settings.MAX_RESPONSE_BODY_BYTES,
+        )
+    finally:
+        share.release(tenant, host)
     return outcome, started_at
 
 
@@ -70,20 +82,16 @@ async def until_due(not_before: datetime | None) -> None:
         await asyncio.sleep(wait if real else min(wait, DUE_POLL_SECONDS))
 
 
-def send_rate_limited(message: Message, key: str) -> tuple[DeliveryOutcome | None, datetime]:
-    """Takes the key's rate slot (a database round trip, so on a pool thread), then sends.
-    No outcome (None) when the slot says not to send: nothing to record."""
-    sender.session()  # started first, so its start-up cannot fall between slot and request
-    if not take_send_slot(message):
-        # Refused because a cancel was requested while it waited for a slot: finish it now.
-        send_gate.still_to_send([message])
-        return None, clock.now()
-    return sender.submit(lambda session: attempt(message, key, session)).result()
+def rate_slot_or_finish(message: Message) -> bool:
+    """Takes the key's rate slot; False: not to be sent. One refused because a cancel was
+    requested while it waited is finished as CANCELED here."""
+    if take_send_slot(message):
+        return True
+    send_gate.still_to_send([message])
+    return False
 
 
 def start_send(message: Message, key: str) -> Future:
-    if message.flow_control_rate:
-        return http_pool().submit(send_rate_limited, message, key)
     return sender.submit(lambda session: attempt(message, key, session))
 
 

@@ -89,6 +89,7 @@ QSTASH = {
     "METRICS_TOKEN": os.environ.get("QSTASH_METRICS_TOKEN", ""),
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
     "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
+    "DELIVERY_CONCURRENCY": int(os.environ.get("QSTASH_DELIVERY_CONCURRENCY", "100")),
 }
 
 LOGGING = {

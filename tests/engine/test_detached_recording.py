@@ -91,10 +91,12 @@ def test_a_task_waits_while_too_many_due_now_outcomes_are_unwritten(sink, monkey
     tenant = create_tenant("detached")
     first = [publish(tenant, f"{sink.url}/bp/a{i}", []) for i in range(2)]
     process_batch(handed[:2], detach=True)
+    deadline = time.monotonic() + 10
+    while recorder.unwritten_now < 2 and time.monotonic() < deadline:  # landed, unwritten
+        time.sleep(0.005)
+    assert not writes
     second = publish(tenant, f"{sink.url}/bp/b", [])
-    started = time.monotonic()
     process_batch(handed[2:], detach=True)  # waits until one of the first two is written
-    assert time.monotonic() - started >= 0.25
     assert writes and Message.objects.filter(id__in=first, status="delivered").count() >= 1
     assert recorder.drain(timeout=15)
     assert Message.objects.get(id=second).status == "delivered"
@@ -134,3 +136,22 @@ def test_a_stuck_recorder_holds_a_task_no_longer_than_its_bound(sink, monkeypatc
     release.set()
     assert recorder.drain(timeout=15)
     assert Message.objects.filter(id__in=ids, status="delivered").count() == 2
+
+
+def test_sends_still_out_do_not_hold_back_the_next_task(sink, monkeypatch):
+    """Only outcomes that landed wait for the database: a slow destination's requests
+    (or requests waiting for their tenant's share of slots) never stop a worker slot."""
+    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 2)
+    handed: list = []
+    monkeypatch.setattr("django_qstash.transport.hand_over", handed.extend)
+    slow_tenant, other = create_tenant("slow"), create_tenant("other")
+    for i in range(3):
+        publish(slow_tenant, f"{sink.url}/sleep/3", [("Upstash-Retries", "0")])
+    process_batch(handed[:3], detach=True)
+    quick = publish(other, f"{sink.url}/quick", [])
+    started = time.monotonic()
+    process_batch(handed[3:], detach=True)
+    assert time.monotonic() - started < 1, "the next task waited for slow sends to finish"
+    sink.wait_for(1, "/quick", timeout=5)
+    assert recorder.drain(timeout=15)
+    assert Message.objects.get(id=quick).status == "delivered"

@@ -15,7 +15,7 @@ WRONG_TYPE = {
     checks.POSITIVE_INTEGER: "20", checks.COUNT: 2.5, checks.INTERVAL: "0.2",
     checks.SECONDS: "30s", checks.BOOLEAN: "yes", checks.TEXT: 5, checks.NAME: ["qstash"],
     checks.RETENTION: "7d", checks.HTTP_URL: 8080, checks.HOSTS_AND_NETWORKS: "10.0.0.0/8",
-    checks.TRANSPORT: "rabbitmq",
+    checks.TRANSPORT: "rabbitmq", checks.SHARE: "8",
 }
 
 

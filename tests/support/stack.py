@@ -80,7 +80,8 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def start_stack(workers: int = 2, dispatchers: int = 2) -> Stack:
+def start_stack(workers: int = 2, dispatchers: int = 2, env: dict | None = None) -> Stack:
+    """``env``: more environment for every process (settings the example project reads)."""
     database = f"qstash_e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
@@ -91,7 +92,7 @@ def start_stack(workers: int = 2, dispatchers: int = 2) -> Stack:
            # A killed worker's messages come back after timeout + grace + this allowance.
            "QSTASH_LEASE_PICKUP_SECONDS": "5",
            # A queue of its own, so stacks started side by side never take each other's tasks.
-           "QSTASH_CELERY_QUEUE": f"qstash-{database}", "PYTHONUNBUFFERED": "1"}
+           "QSTASH_CELERY_QUEUE": f"qstash-{database}", "PYTHONUNBUFFERED": "1", **(env or {})}
     stack = Stack(env=env, database=database)
     stack.manage("migrate", "--noinput")
     stack.token = stack.manage("qstash_create_token", "--quiet").strip()
