@@ -23,8 +23,12 @@ def check_backend(backend) -> Iterator[checks.CheckMessage]:
 
 
 def _check_reachable(alias: str, host: str) -> Iterator[checks.CheckMessage]:
+    from django.conf import settings
+
     from ..destinations import allowed_address, allowed_host, literal_address
 
+    if not isinstance(getattr(settings, "QSTASH", None) or {}, dict):
+        return  # django_qstash.E015 says so; the policy cannot be read
     if qstash_settings.ALLOW_PRIVATE_DESTINATIONS or allowed_host(host):
         return
     address = "127.0.0.1" if host.lower() == "localhost" else literal_address(host)

@@ -49,3 +49,12 @@ def enqueue_inside_rolled_back_transaction() -> str:
             raise RolledBack(inner.id)
     except RolledBack as rolled_back:
         return rolled_back.args[0]
+
+
+RUNS: list[str] = []
+
+
+@task
+def count_run(label: str) -> int:
+    RUNS.append(label)
+    return len(RUNS)
