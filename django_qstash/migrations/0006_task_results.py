@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                 ('errors', models.JSONField(blank=True, default=list)),
                 ('worker_ids', models.JSONField(blank=True, default=list)),
                 ('message_id', models.CharField(blank=True, default='', max_length=80)),
+                ('message_ids', models.JSONField(blank=True, default=list)),
                 ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='task_results', to='django_qstash.tenant')),
             ],
             options={

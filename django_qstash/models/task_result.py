@@ -39,8 +39,9 @@ class TaskResultRecord(models.Model):
     # One entry per delivery attempt ("" for an attempt that never reached this site).
     worker_ids = models.JSONField(default=list, blank=True)
     # The message that carries the task now (a release, a run, or a retry of either from
-    # the DLQ); earlier ones are found by this record's id in their bodies.
+    # the DLQ), and every one that has, oldest first: their timelines hold each attempt.
     message_id = models.CharField(max_length=80, blank=True, default="")
+    message_ids = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "task result"

@@ -54,8 +54,8 @@ class QStashTaskBackend(BaseTaskBackend):
                 args=normalize_json(args), kwargs=normalize_json(kwargs),
                 enqueued_at=timezone.now())
             record.save(force_insert=True)
-            record.message_id = sending.send(record, tenant, self.task_options, url)
-            record.save(update_fields=["message_id"])
+            store.carried_by(record, sending.send(record, tenant, self.task_options, url))
+            record.save(update_fields=["message_id", "message_ids"])
         result = store.to_task_result(record, task)
         # Only a committed task was enqueued: a rollback takes back the row, the message and
         # this signal alike.

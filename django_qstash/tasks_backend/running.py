@@ -65,9 +65,10 @@ def release(backend, result_id: str, message_id: str) -> JsonResponse:
         # Only the release the record points to moves it on: a repeated delivery of the same
         # release finds the record pointing at the run message and does nothing.
         if record.message_id == message_id and record.status == Status.READY:
-            record.message_id = sending.send_run(record, record.tenant, backend.task_options,
-                                                 backend.endpoint_url())
-            record.save(update_fields=["message_id"])
+            store.carried_by(record, sending.send_run(record, record.tenant,
+                                                      backend.task_options,
+                                                      backend.endpoint_url()))
+            record.save(update_fields=["message_id", "message_ids"])
     return JsonResponse({"id": record.id, "released": record.message_id})
 
 

@@ -72,9 +72,9 @@ def start_attempt(result_id: str, *, retried: int, message_id: str,
         record.status = Status.RUNNING
         record.started_at = record.started_at or now
         record.last_attempted_at = now
-        record.message_id = message_id
+        carried_by(record, message_id)
         record.save(update_fields=["worker_ids", "status", "started_at", "last_attempted_at",
-                                   "message_id"])
+                                   "message_id", "message_ids"])
     return record
 
 
@@ -91,3 +91,10 @@ def finish_attempt(record: TaskResultRecord, *, return_value: Any = None,
         record.status = Status.FAILED if final else Status.READY
         record.finished_at = now if final else None
     record.save(update_fields=["status", "return_value", "finished_at", "errors"])
+
+
+def carried_by(record: TaskResultRecord, message_id: str) -> None:
+    """Note the message that carries the task from now on (unsaved)."""
+    record.message_id = message_id
+    if message_id and message_id not in record.message_ids:
+        record.message_ids = [*record.message_ids, message_id]
