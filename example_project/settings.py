@@ -109,6 +109,10 @@ if TASKS_BASE_URL:
                                                                   "4"))},
         }
     }
+    if os.environ.get("QSTASH_TASKS_RETRIES"):
+        TASKS["default"]["OPTIONS"]["RETRIES"] = int(os.environ["QSTASH_TASKS_RETRIES"])
+    if os.environ.get("QSTASH_TASKS_RETRY_DELAY"):  # e.g. "pow(2, retried) * 1000" (ms)
+        TASKS["default"]["OPTIONS"]["RETRY_DELAY"] = os.environ["QSTASH_TASKS_RETRY_DELAY"]
 
 LOGGING = {
     "version": 1,
