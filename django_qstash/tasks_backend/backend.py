@@ -8,7 +8,7 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
@@ -38,7 +38,10 @@ class QStashTaskBackend(BaseTaskBackend):
             raise ImproperlyConfigured(
                 f"TASKS[{self.alias!r}] needs OPTIONS['BASE_URL'] (or QSTASH['PUBLIC_URL']): "
                 f"the URL at which the delivery engine reaches this site")
-        return self.task_options.base_url + reverse("qstash-task-run", args=[self.alias])
+        # The path below the site's mount point: BASE_URL carries any prefix (SCRIPT_NAME),
+        # which request threads would otherwise add and other processes would not.
+        path = reverse("qstash-task-run", args=[self.alias]).removeprefix(get_script_prefix())
+        return f"{self.task_options.base_url}/{path}"
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)

@@ -44,3 +44,17 @@ def test_unknown_options_are_refused(settings):
                                   "OPTIONS": {"BASE_URL": "http://x", "RETRYS": 3}}}
     with pytest.raises(ImproperlyConfigured, match="RETRYS"):
         task_backends["default"]  # noqa: B018
+
+
+def test_the_endpoint_url_is_the_same_in_a_request_under_a_mount_prefix(settings):
+    from django.urls import set_script_prefix
+
+    settings.TASKS = {"default": {"BACKEND": "django_qstash.tasks_backend.QStashTaskBackend",
+                                  "OPTIONS": {"BASE_URL": "https://example.com/app"}}}
+    backend = task_backends["default"]
+    outside = backend.endpoint_url()
+    set_script_prefix("/app/")
+    try:
+        assert backend.endpoint_url() == outside == "https://example.com/app/qstash/tasks/default"
+    finally:
+        set_script_prefix("/")
