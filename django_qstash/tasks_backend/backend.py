@@ -48,13 +48,15 @@ class QStashTaskBackend(BaseTaskBackend):
         from ..client import resolve_tenant
 
         url = self.endpoint_url()
+        # Arguments JSON cannot carry fail here, before anything is written.
+        args, kwargs = normalize_json(args), normalize_json(kwargs)
         with transaction.atomic():
             tenant = resolve_tenant(self.task_options.tenant)
             record = TaskResultRecord(
                 id=get_random_string(32), tenant=tenant, backend=self.alias,
                 task_path=task.module_path, queue_name=task.queue_name,
                 priority=task.priority, run_after=task.run_after,
-                args=normalize_json(args), kwargs=normalize_json(kwargs),
+                args=args, kwargs=kwargs,
                 enqueued_at=timezone.now())
             record.save(force_insert=True)
             store.carried_by(record, sending.send(record, tenant, self.task_options, url))

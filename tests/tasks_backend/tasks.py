@@ -58,3 +58,18 @@ RUNS: list[str] = []
 def count_run(label: str) -> int:
     RUNS.append(label)
     return len(RUNS)
+
+
+@task
+def exit_task() -> None:
+    raise SystemExit("This task failed due to SystemExit")
+
+
+@task
+def unserializable_return_value():
+    return lambda: True  # neither JSON nor picklable
+
+
+@task
+def noop(*args, **kwargs) -> None:
+    return None
