@@ -1,4 +1,4 @@
-"""Task results in the admin: state, arguments, errors, the messages that carried them, run again."""
+"""Task results in the admin: state, arguments, errors, their messages, and run again."""
 
 from __future__ import annotations
 
