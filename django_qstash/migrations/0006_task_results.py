@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'task result',
-                'indexes': [models.Index(fields=['tenant', 'status', 'enqueued_at'], name='qstash_task_status'), models.Index(fields=['tenant', 'task_path', 'enqueued_at'], name='qstash_task_path')],
+                'indexes': [models.Index(fields=['tenant', 'status', 'enqueued_at'], name='qstash_task_status'), models.Index(fields=['tenant', 'task_path', 'enqueued_at'], name='qstash_task_path'), models.Index(fields=['finished_at'], name='qstash_task_finished')],
             },
         ),
     ]

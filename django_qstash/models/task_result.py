@@ -48,6 +48,8 @@ class TaskResultRecord(models.Model):
         indexes = [
             models.Index(fields=["tenant", "status", "enqueued_at"], name="qstash_task_status"),
             models.Index(fields=["tenant", "task_path", "enqueued_at"], name="qstash_task_path"),
+            # Retention deletes finished results by age.
+            models.Index(fields=["finished_at"], name="qstash_task_finished"),
         ]
 
     def __str__(self) -> str:
