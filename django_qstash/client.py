@@ -134,10 +134,16 @@ class Outbox(list[OutgoingMessage]):
 _override: Backend | None = None
 
 
-def get_backend() -> Backend:
-    """The override if one is set; else remote when ``QSTASH["CLIENT_URL"]`` is set; else local."""
+def get_backend(*, local: bool = False) -> Backend:
+    """The override if one is set; else remote when ``QSTASH["CLIENT_URL"]`` is set; else local.
+
+    ``local=True`` skips the remote server: for messages that must be signed with this site's
+    keys (the task backend's), while an outbox still catches them in tests.
+    """
     if _override is not None:
         return _override
+    if local:
+        return LocalBackend()
     from .conf import qstash_settings
 
     if qstash_settings.CLIENT_URL:

@@ -1,4 +1,4 @@
-"""Retention: delete old finished messages, events, DLQ entries and dedup records in batches."""
+"""Retention: delete old finished messages, events, DLQ entries, dedup records, task results."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from django.db import transaction
 
 from . import clock
 from .conf import qstash_settings
-from .models import DeduplicationRecord, DeliveryAttempt, DlqEntry, Event, Message
+from .models import DeduplicationRecord, DeliveryAttempt, DlqEntry, Event, Message, TaskResultRecord
 
 logger = logging.getLogger("django_qstash.retention")
-KINDS = ("dlq", "messages", "events", "deduplication")
+KINDS = ("dlq", "messages", "events", "deduplication", "tasks")
 FINISHED = [Message.Status.DELIVERED, Message.Status.FAILED, Message.Status.CANCELED]
 
 
@@ -39,7 +39,8 @@ class Policy:
     def cutoff(self, kind: str, now: datetime) -> datetime | None:
         if kind == "deduplication":
             return now  # a record is useless once its window has passed
-        age = getattr(self, kind)
+        # A finished task's result lives as long as a finished message.
+        age = self.messages if kind == "tasks" else getattr(self, kind)
         return None if age is None else now - timedelta(seconds=age)
 
 
@@ -76,6 +77,12 @@ def purge_batch(kind: str, cutoff: datetime, size: int) -> tuple[int, bool]:
                    .values_list("pk", flat=True)[:size])
         if pks:
             DeduplicationRecord.objects.filter(pk__in=pks).delete()
+        return len(pks), len(pks) == size
+    if kind == "tasks":
+        pks = list(TaskResultRecord.objects.filter(finished_at__lt=cutoff).order_by()
+                   .values_list("pk", flat=True)[:size])
+        if pks:
+            TaskResultRecord.objects.filter(pk__in=pks).delete()
         return len(pks), len(pks) == size
     raise ValueError(f"unknown kind {kind!r}")
 

@@ -1,4 +1,4 @@
-"""Test helpers for receivers: sign requests the way QStash does, a test client that does it."""
+"""Test helpers: sign requests the way QStash does, a test client that does it, enqueued tasks."""
 
 from __future__ import annotations
 
@@ -72,3 +72,18 @@ class QStashTestClient(Client):
         token = _token(expected_url(probe), probe.body, key)
         return self.post(path, data, content_type=content_type, secure=secure,
                          HTTP_UPSTASH_SIGNATURE=token, **extra)
+
+
+def enqueued_tasks(outbox: list) -> list[dict[str, Any]]:
+    """The tasks that ``qstash_outbox`` kept instead of sending: ``{"task": "app.tasks.name",
+    "args": [...], "kwargs": {...}, "id": result id, "queue": queue}`` per enqueue, in order."""
+    import json
+
+    found = []
+    for message in outbox:
+        if "/qstash/tasks/" not in message.destination:
+            continue
+        payload = json.loads(message.body)
+        found.append({"task": payload["task"], "args": payload["args"],
+                      "kwargs": payload["kwargs"], "id": payload["id"], "queue": message.queue})
+    return found

@@ -4,6 +4,12 @@ from django.urls import path
 
 from .api.urls import urlpatterns as api_urlpatterns
 from .metrics import metrics_view
+from .tasks_backend.endpoint import run_task_view
 
 # The API's routes themselves, not an include of them: one resolver level less per request.
-urlpatterns = [*api_urlpatterns, path("metrics", metrics_view, name="qstash-metrics")]
+urlpatterns = [
+    *api_urlpatterns,
+    path("metrics", metrics_view, name="qstash-metrics"),
+    # Deliveries of the django.tasks backend (django_qstash.tasks_backend) come back here.
+    path("qstash/tasks/<str:alias>", run_task_view, name="qstash-task-run"),
+]

@@ -1,6 +1,7 @@
 """Settings for the example project, read from the environment (12-factor style)."""
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from .database_url import parse_database_url
@@ -91,6 +92,28 @@ QSTASH = {
     "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
     "DELIVERY_CONCURRENCY": int(os.environ.get("QSTASH_DELIVERY_CONCURRENCY", "100")),
 }
+
+# Django's task API runs as deliveries of this server when the site knows the URL at which the
+# delivery engine reaches it (on Django 5.2 through the django-tasks backport).
+TASKS_BASE_URL = os.environ.get("QSTASH_TASKS_BASE_URL", "") or QSTASH["PUBLIC_URL"]
+if find_spec("django_tasks") is not None:
+    INSTALLED_APPS.append("django_tasks")
+if TASKS_BASE_URL:
+    TASKS = {
+        "default": {
+            "BACKEND": "django_qstash.tasks_backend.QStashTaskBackend",
+            "QUEUES": [q.strip() for q in os.environ.get("QSTASH_TASKS_QUEUES", "default")
+                       .split(",") if q.strip()],
+            "OPTIONS": {"BASE_URL": TASKS_BASE_URL,
+                        "TENANT": os.environ.get("QSTASH_TASKS_TENANT", "default"),
+                        "DEFAULT_PARALLELISM": int(os.environ.get("QSTASH_TASKS_PARALLELISM",
+                                                                  "4"))},
+        }
+    }
+    if os.environ.get("QSTASH_TASKS_RETRIES"):
+        TASKS["default"]["OPTIONS"]["RETRIES"] = int(os.environ["QSTASH_TASKS_RETRIES"])
+    if os.environ.get("QSTASH_TASKS_RETRY_DELAY"):  # e.g. "pow(2, retried) * 1000" (ms)
+        TASKS["default"]["OPTIONS"]["RETRY_DELAY"] = os.environ["QSTASH_TASKS_RETRY_DELAY"]
 
 LOGGING = {
     "version": 1,

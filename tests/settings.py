@@ -42,3 +42,12 @@ QSTASH = {
     "ALLOW_PRIVATE_DESTINATIONS": True,
     "DISPATCH_INTERVAL_SECONDS": 0.05,
 }
+
+# Django's task API on this server; tests point BASE_URL at their live server.
+TASKS = {
+    "default": {
+        "BACKEND": "django_qstash.tasks_backend.QStashTaskBackend",
+        "QUEUES": ["default", "emails"],
+        "OPTIONS": {"BASE_URL": "http://testserver", "TENANT": "tests"},
+    }
+}

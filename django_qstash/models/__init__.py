@@ -5,10 +5,11 @@ from .event import Event
 from .message import DeliveryAttempt, Message
 from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGroupEndpoint
 from .schedule import Schedule
+from .task_result import TaskResultRecord
 from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
 
 __all__ = [
     "ApiToken", "DeduplicationRecord", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
-    "Message", "Queue", "Schedule", "SigningKeyPair", "Tenant", "UrlGroup", "UrlGroupEndpoint",
-    "hash_token",
+    "Message", "Queue", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
+    "UrlGroupEndpoint", "hash_token",
 ]

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import BaseCache, caches
@@ -21,6 +22,15 @@ logger = logging.getLogger("django_qstash.receiver")
 SIGNATURE_HEADER = "Upstash-Signature"
 REPLAY_KEY_PREFIX = "django_qstash:replay:"
 REPLAY_MEMORY_MAX_SECONDS = 366 * 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The URL a token must be signed for, and the keys that may have signed it."""
+
+    url: str
+    current: str | None
+    next: str | None
 
 
 def expected_url(request: HttpRequest) -> str:
@@ -45,15 +55,19 @@ def _read_body(request: HttpRequest) -> bytes:
         raise SignatureError("body_unavailable", str(error)) from error
 
 
-def verify_signature(request: HttpRequest) -> dict[str, Any]:
-    """Check the signature against the configured keys; no replay bookkeeping."""
+def verify_signature(request: HttpRequest, keys: SigningKeys | None = None) -> dict[str, Any]:
+    """Check the signature against the configured keys (or ``keys``, for this server's own
+    endpoints, which know their URL and tenant); no replay bookkeeping."""
     token = request.headers.get(SIGNATURE_HEADER, "")
+    if keys is None:
+        keys = SigningKeys(expected_url(request), qstash_settings.CURRENT_SIGNING_KEY,
+                           qstash_settings.NEXT_SIGNING_KEY)
     return verify(
         token=token,
         body=_read_body(request) if token else b"",
-        url=expected_url(request),
-        current_key=qstash_settings.CURRENT_SIGNING_KEY,
-        next_key=qstash_settings.NEXT_SIGNING_KEY,
+        url=keys.url,
+        current_key=keys.current,
+        next_key=keys.next,
         clock_tolerance=qstash_settings.CLOCK_TOLERANCE_SECONDS,
     )
 
@@ -84,13 +98,13 @@ def _replay_entry(claims: dict[str, Any]) -> tuple[str, int]:
     return key, min(max(remaining, 1), REPLAY_MEMORY_MAX_SECONDS)
 
 
-def verify_request(request: HttpRequest) -> dict[str, Any]:
+def verify_request(request: HttpRequest, keys: SigningKeys | None = None) -> dict[str, Any]:
     """Verify the request and record its token id; raise SignatureError on any failure."""
-    if (claims := getattr(request, "qstash_claims", None)) is not None:
+    if keys is None and (claims := getattr(request, "qstash_claims", None)) is not None:
         # Already verified on this request (middleware and decorator both in place):
         # checking again would see our own token id and call it a replay.
         return claims
-    claims = verify_signature(request)
+    claims = verify_signature(request, keys)
     cache = replay_cache()
     if cache is not None:
         key, timeout = _replay_entry(claims)

@@ -93,10 +93,12 @@ def start_stack(workers: int = 2, dispatchers: int = 2, env: dict | None = None)
            "QSTASH_LEASE_PICKUP_SECONDS": "5",
            # A queue of its own, so stacks started side by side never take each other's tasks.
            "QSTASH_CELERY_QUEUE": f"qstash-{database}", "PYTHONUNBUFFERED": "1", **(env or {})}
+    port = free_port()
+    # Django's task API delivers back to the web process (example_project's TASKS).
+    env["QSTASH_TASKS_BASE_URL"] = f"http://127.0.0.1:{port}"
     stack = Stack(env=env, database=database)
     stack.manage("migrate", "--noinput")
     stack.token = stack.manage("qstash_create_token", "--quiet").strip()
-    port = free_port()
     stack.url = f"http://127.0.0.1:{port}"
     stack.start("web", sys.executable, "-m", "granian", "--interface", "wsgi",
                 "example_project.wsgi:application", "--host", "127.0.0.1", "--port", str(port),

@@ -1,0 +1,79 @@
+"""The execution endpoint: verify a task message, run the task, record and answer the outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ..conf import qstash_settings
+from ..models import Message, SigningKeyPair, Tenant
+from ..receiver.verification import SigningKeys, reject, verify_request
+from ..signing import SignatureError
+
+# Written on every attempt this process runs (a result's worker_ids).
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def permanent_failure(reason: str) -> JsonResponse:
+    """A message no retry could help: the delivery engine moves it to the DLQ at once."""
+    response = JsonResponse({"error": reason}, status=489)
+    response["Upstash-NonRetryable-Error"] = "true"
+    return response
+
+
+@csrf_exempt  # QStash sends no CSRF token; the signature proves the origin
+@transaction.non_atomic_requests  # RUNNING must be visible while the task runs
+@require_POST
+def run_task_view(request: HttpRequest, alias: str) -> HttpResponse:
+    # The task API is an optional dependency: imported here, never by django_qstash.urls.
+    from .backend import QStashTaskBackend
+    from .compat import task_backends
+
+    try:
+        backend = task_backends[alias]
+    except Exception:  # noqa: BLE001 — InvalidTaskBackend(Error), whichever the API names it
+        backend = None
+    tenant = None
+    if isinstance(backend, QStashTaskBackend):
+        tenant = Tenant.objects.filter(name=backend.task_options.tenant).first()
+    if tenant is None:
+        return JsonResponse({"error": f"no QStash task backend {alias!r}"}, status=404)
+    pair = SigningKeyPair.for_tenant(tenant)
+    try:
+        # Signed by this tenant's keys, for exactly the URL the backend publishes to.
+        verify_request(request, SigningKeys(backend.endpoint_url(), pair.current, pair.next))
+    except SignatureError as error:
+        return reject(request, error)
+    try:
+        payload = json.loads(request.body)
+        result_id, step = str(payload["id"]), payload.get("step", "run")
+    except (ValueError, KeyError, TypeError):
+        return permanent_failure("the body is not a task message")
+    message_id = request.headers.get("Upstash-Message-Id", "")
+    try:
+        retried = max(int(request.headers.get("Upstash-Retried") or 0), 0)
+    except ValueError:
+        return permanent_failure("Upstash-Retried is not a number")
+    from .running import release, run
+
+    if step == "release":
+        return release(backend, result_id, message_id)
+    return run(backend, result_id, message_id, retried,
+               final=retried >= max_retries(message_id, backend))
+
+
+def max_retries(message_id: str, backend) -> int:
+    """The retries of the message being delivered (a DLQ retry or an edit may have changed
+    them); the backend's option when the message is gone."""
+    found = Message.objects.filter(pk=message_id).values_list("max_retries", flat=True).first()
+    if found is not None:
+        return found
+    configured = backend.task_options.retries
+    return qstash_settings.DEFAULT_RETRIES if configured is None else configured
+
