@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
 import json
 import threading
@@ -92,7 +93,41 @@ def values_sql(model: type[models.Model], vendor: str, rows: int, start: int = 1
     width = len(spec.columns)
     values = ", ".join(f"({marks(vendor, width, start + row * width)})" for row in range(rows))
     return (f"INSERT INTO {quote(spec.table)} ({', '.join(quote(c) for c in spec.columns)}) "
-            f"VALUES {values}")
+            f"VALUES {values}{conflict_sql(model, quote)}")
+
+
+def conflict_sql(model: type[models.Model], quote) -> str:
+    """For models with ``ADDITIVE_KEY``: a row whose key exists adds its counts to that row's
+    (``LATEST_COLUMNS`` are overwritten unless null): counters need no read, no extra trip."""
+    key = getattr(model, "ADDITIVE_KEY", None)
+    if not key:
+        return ""
+    spec = table(model)
+    name, latest = quote(spec.table), getattr(model, "LATEST_COLUMNS", ())
+    sets = [f"{quote(c)} = COALESCE(EXCLUDED.{quote(c)}, {name}.{quote(c)})" if c in latest
+            else f"{quote(c)} = {name}.{quote(c)} + EXCLUDED.{quote(c)}"
+            for c in spec.columns if c not in key]
+    return f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {', '.join(sets)}"
+
+
+def merge_additive(model: type[models.Model], objs: Sequence) -> list:
+    """One row per key, counts summed and in key order: a statement may not touch a row twice,
+    and writers that lock rows in the same order cannot deadlock."""
+    key, latest = model.ADDITIVE_KEY, getattr(model, "LATEST_COLUMNS", ())
+    merged: dict[tuple, object] = {}
+    for obj in objs:
+        values = obj.__dict__
+        found = merged.get(ident := tuple(values[k] for k in key))
+        if found is None:  # a copy: a batch written again row by row must not see the sums
+            merged[ident] = copy.copy(obj)
+            continue
+        into = found.__dict__
+        for name, value in values.items():
+            if name in latest:
+                into[name] = value if value is not None else into.get(name)
+            elif name not in key and isinstance(value, int) and not isinstance(value, bool):
+                into[name] = into.get(name, 0) + value
+    return [merged[ident] for ident in sorted(merged, key=lambda k: tuple(map(str, k)))]
 
 
 @lru_cache(maxsize=None)
@@ -134,6 +169,8 @@ def _group_commit(alias: str) -> GroupCommit:
 
 
 def _write(groups) -> None:
+    groups = [(model, merge_additive(model, objs) if hasattr(model, "ADDITIVE_KEY") else objs)
+              for model, objs in groups]
     alias = router.db_for_write(groups[0][0])
     connection = connections[alias]
     vendor = connection.vendor
@@ -168,7 +205,8 @@ def _one_statement(rows, vendor: str) -> tuple[str, list]:
 
 
 def _write_many(cursor, model, rows: list[list], vendor: str) -> None:
-    if vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+    if vendor == "postgresql" and len(rows) >= COPY_THRESHOLD and not hasattr(model,
+                                                                              "ADDITIVE_KEY"):
         with cursor.copy(copy_sql(model, vendor)) as copy:
             for row in rows:
                 copy.write_row(row)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from . import clock, ids, observability
+from . import clock, ids, observability, rollups
 from .bulk_insert import insert_groups
 from .claiming import lease_until
 from .conf import qstash_settings
@@ -217,7 +217,7 @@ def save_messages(messages: list, now: datetime) -> None:
             message.lease_expires_at = lease_until(message, now)
             events.append(event_for(message, Event.State.ACTIVE, now))
             fast.append((message.id, 1))
-    insert_groups([(Message, messages), (Event, events)])
+    insert_groups([(Message, messages), (Event, events), *rollups.groups(events)])
     observability.record(events)
     configure_keys(messages)
     if fast:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
+from .badges import state_badge
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html
 from .filters import DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter, ScheduleFilter
 from .timeline import timeline_html
@@ -24,7 +25,7 @@ MAX_CANCEL = 1000
 
 @admin.register(Message)
 class MessageAdmin(BigTableAdmin):
-    list_display = ("id", "tenant", "status", "kind", "destination", "queue_name", "labels",
+    list_display = ("id", "tenant", "state", "kind", "destination", "queue_name", "labels",
                     "retried", "not_before", "created_at")
     list_filter = (TenantFilter, "status", "kind", DestinationFilter, QueueFilter, LabelFilter,
                    ScheduleFilter, FlowControlFilter, ("created_at", admin.DateFieldListFilter),
@@ -70,6 +71,10 @@ class MessageAdmin(BigTableAdmin):
         # An exact primary-key match: "icontains" would scan every row.
         term = search_term.strip()
         return (queryset.filter(pk=term) if term else queryset), False
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj: Message) -> str:
+        return state_badge(obj.status)
 
     @admin.display(description="destination", ordering="url")
     def destination(self, obj: Message) -> str:

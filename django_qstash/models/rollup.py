@@ -1,0 +1,83 @@
+"""Per-minute activity and per-hour destination rollups the admin dashboard draws from."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .tenancy import Tenant
+
+# Upper bounds (ms) of the latency histogram's buckets, roughly log-spaced; the last is open.
+LATENCY_BOUNDS_MS = (10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+                     300_000, 900_000, 3_600_000)
+BUCKETS = len(LATENCY_BOUNDS_MS) + 1
+# Counters published / delivered / retried / failed / canceled, in the order the page shows them.
+COUNTERS = ("published", "delivered", "retried", "failed", "canceled")
+
+
+def wait_column(bucket: int) -> str:
+    return f"wait_{bucket:02}"
+
+
+def done_column(bucket: int) -> str:
+    return f"done_{bucket:02}"
+
+
+class ActivityMinute(models.Model):
+    """What happened in one minute for one tenant. Concurrent writers add to different shards
+    (rows), so that they do not queue behind one row lock; readers sum the shards."""
+
+    # Rows are written as INSERT … ON CONFLICT (these columns) DO UPDATE SET column += new.
+    ADDITIVE_KEY = ("tenant_id", "minute", "shard")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False,
+                               related_name="+")
+    minute = models.DateTimeField()
+    shard = models.SmallIntegerField(default=0)
+    published = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    retried = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    canceled = models.PositiveIntegerField(default=0)
+    # wait_NN: due -> first attempt; done_NN: publish -> delivered (see LATENCY_BOUNDS_MS).
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "minute", "shard"],
+                                               name="qstash_activity_minute_key")]
+        indexes = [models.Index(fields=["minute"], name="qstash_activity_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.minute:%Y-%m-%d %H:%M}"
+
+
+for _bucket in range(BUCKETS):
+    ActivityMinute.add_to_class(wait_column(_bucket), models.PositiveIntegerField(default=0))
+for _bucket in range(BUCKETS):
+    ActivityMinute.add_to_class(done_column(_bucket), models.PositiveIntegerField(default=0))
+
+
+class DestinationHour(models.Model):
+    """Attempts to one destination origin (scheme://host:port) in one hour for one tenant."""
+
+    ADDITIVE_KEY = ("tenant_id", "hour", "origin", "shard")
+    # Overwritten, not added: the newest write wins.
+    LATEST_COLUMNS = ("last_status", "last_at")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False,
+                               related_name="+")
+    hour = models.DateTimeField()
+    origin = models.CharField(max_length=300)
+    shard = models.SmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)  # attempts that were not delivered
+    failed = models.PositiveIntegerField(default=0)  # messages that went to the DLQ
+    duration_ms = models.BigIntegerField(default=0)  # summed, for the mean
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    last_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "hour", "origin", "shard"],
+                                               name="qstash_destination_hour_key")]
+        indexes = [models.Index(fields=["hour"], name="qstash_destination_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.origin} {self.hour:%Y-%m-%d %H:00}"

@@ -1,0 +1,118 @@
+"""Rollup rows for recorded events and attempts, written in the same statement as the events."""
+
+from __future__ import annotations
+
+import os
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from .drafts import Draft
+from .models import ActivityMinute, DestinationHour
+from .models.rollup import LATENCY_BOUNDS_MS, done_column, wait_column
+
+# Rows per (tenant, minute): concurrent writers mostly hit different ones (see ActivityMinute).
+SHARDS = 4
+COUNTED_STATES = {"CREATED": "published", "DELIVERED": "delivered", "RETRY": "retried",
+                  "FAILED": "failed", "CANCELED": "canceled"}
+
+
+class ActivityDraft(Draft):
+    model = ActivityMinute
+
+
+class DestinationDraft(Draft):
+    model = DestinationHour
+
+
+class AttemptFacts(NamedTuple):
+    """What the rollups need of one attempt, taken before recording changes the message."""
+
+    tenant_id: int
+    url: str
+    created_at: datetime | None
+    first_due: datetime | None  # the due time when this was the first attempt, else None
+    started_at: datetime
+    duration_ms: int
+    status: int | None
+    delivered: bool
+
+
+def attempt_facts(message, outcome, started_at: datetime) -> AttemptFacts:
+    return AttemptFacts(message.tenant_id, message.url, message.created_at,
+                        message.not_before if message.retried == 0 else None, started_at,
+                        outcome.duration_ms or 0, outcome.status, bool(outcome.delivered))
+
+
+def latency_bucket(milliseconds: float) -> int:
+    return bisect_left(LATENCY_BOUNDS_MS, max(milliseconds, 0))
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of a destination: what the dashboard ranks and links by."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url[:300]
+    return f"{parts.scheme}://{parts.netloc}"[:300] if parts.netloc else url[:300]
+
+
+def _shard() -> int:
+    return (os.getpid() * 31 + threading.get_ident()) % SHARDS
+
+
+def groups(events: Iterable, attempts: Iterable[AttemptFacts] = (),
+           now: datetime | None = None) -> list[tuple[type, list]]:
+    """(model, rows) pairs to pass to ``insert_groups`` next to the events: one row per
+    tenant and minute (and per destination and hour), however many events there are."""
+    shard = _shard()
+    activity: dict[tuple[int, datetime], ActivityDraft] = {}
+    destinations: dict[tuple[int, datetime, str], DestinationDraft] = {}
+
+    def minute_row(tenant_id: int, at: datetime) -> ActivityDraft:
+        minute = at.replace(second=0, microsecond=0)
+        row = activity.get((tenant_id, minute))
+        if row is None:
+            row = activity[(tenant_id, minute)] = ActivityDraft(
+                tenant_id=tenant_id, minute=minute, shard=shard)
+        return row
+
+    def destination_row(tenant_id: int, at: datetime, url: str) -> DestinationDraft:
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        key = (tenant_id, hour, origin(url))
+        row = destinations.get(key)
+        if row is None:
+            row = destinations[key] = DestinationDraft(
+                tenant_id=tenant_id, hour=hour, origin=key[2], shard=shard)
+        return row
+
+    for event in events:
+        counter = COUNTED_STATES.get(event.state)
+        if counter is None:
+            continue
+        row = minute_row(event.tenant_id, event.time)
+        setattr(row, counter, getattr(row, counter) + 1)
+        if counter == "failed":
+            destination_row(event.tenant_id, event.time, event.url).failed += 1
+    for facts in attempts:
+        at = now or facts.started_at
+        row = minute_row(facts.tenant_id, at)
+        if facts.first_due is not None:
+            waited = (facts.started_at - facts.first_due).total_seconds() * 1000
+            column = wait_column(latency_bucket(waited))
+            setattr(row, column, getattr(row, column) + 1)
+        if facts.delivered and facts.created_at is not None:
+            took = ((facts.started_at - facts.created_at).total_seconds() * 1000
+                    + facts.duration_ms)
+            column = done_column(latency_bucket(took))
+            setattr(row, column, getattr(row, column) + 1)
+        destination = destination_row(facts.tenant_id, at, facts.url)
+        destination.attempts += 1
+        destination.errors += 0 if facts.delivered else 1
+        destination.duration_ms += facts.duration_ms
+        destination.last_status, destination.last_at = facts.status, at
+    return [(ActivityMinute, list(activity.values())),
+            (DestinationHour, list(destinations.values()))]
