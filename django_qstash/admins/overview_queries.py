@@ -81,7 +81,8 @@ class Activity:
 
     def latency_totals(self, kind: str) -> dict[str, float | None]:
         histograms = self.wait if kind == "wait" else self.done
-        summed = [sum(column) for column in zip(*histograms, strict=True)] if histograms else [0] * BUCKETS
+        summed = ([sum(column) for column in zip(*histograms, strict=True)] if histograms
+                  else [0] * BUCKETS)
         return {f"p{round(q * 100)}": percentile(summed, q) for q in PERCENTILES}
 
 
