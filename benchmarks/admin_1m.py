@@ -1,4 +1,4 @@
-"""Time the admin's message and DLQ lists with 1,000,000 messages in PostgreSQL.
+"""Time the admin's lists and overview with 1,000,000 messages in PostgreSQL.
 
 Usage:
     createdb -h 127.0.0.1 -U postgres qstash_admin_bench      # or let the script create it
@@ -68,6 +68,52 @@ FROM django_qstash_message m,
      LATERAL (VALUES ('CREATED'), (upper(m.status))) AS e(state)
 ORDER BY m.created_at
 """
+# The dashboard's rollups as the write path would have left them: four writers (shards) per
+# tenant and minute, latencies spread over the histogram, destinations over 25 origins by hour.
+WAIT_BUCKET = "(2 + i % 7)"  # 25 ms .. 2.5 s
+DONE_BUCKET = "(4 + i % 9)"  # 250 ms .. 60 s
+
+
+def fill_rollups_sql() -> tuple[str, str]:
+    from django_qstash.models.rollup import BUCKETS, done_column, wait_column
+
+    histogram = ", ".join(
+        [f"SUM(CASE WHEN {WAIT_BUCKET} = {b} AND state <> 'pending' THEN 1 ELSE 0 END)"
+         for b in range(BUCKETS)]
+        + [f"SUM(CASE WHEN {DONE_BUCKET} = {b} AND state = 'delivered' THEN 1 ELSE 0 END)"
+           for b in range(BUCKETS)])
+    columns = ", ".join([wait_column(b) for b in range(BUCKETS)]
+                        + [done_column(b) for b in range(BUCKETS)])
+    activity = f"""
+INSERT INTO django_qstash_activityminute (tenant_id, minute, shard, published, delivered,
+  retried, failed, canceled, {columns})
+SELECT tenant_id, date_trunc('minute', created_at), i % 4, COUNT(*),
+  SUM((state = 'delivered')::int), SUM((retried > 0)::int), SUM((state = 'failed')::int),
+  SUM((state = 'canceled')::int), {histogram}
+FROM (SELECT tenant_id, created_at, status AS state, retried,
+             substr(id, 10)::int AS i FROM django_qstash_message) m
+GROUP BY 1, 2, 3
+"""
+    destinations = """
+INSERT INTO django_qstash_destinationhour (tenant_id, hour, origin, shard, attempts, errors,
+  failed, duration_ms, last_status, last_at)
+SELECT tenant_id, date_trunc('hour', created_at),
+  'https://dest-' || (split_part(url, '/', 5)::int % 25) || '.example.com', 0,
+  COUNT(*) + SUM(retried), SUM(retried), SUM((status = 'failed')::int),
+  SUM(40 + (split_part(url, '/', 5)::int % 25) * 30 + retried * 200), MAX(CASE WHEN status
+  = 'failed' THEN 500 ELSE 200 END), MAX(created_at)
+FROM django_qstash_message GROUP BY 1, 2, 3
+"""
+    hours = f"""
+INSERT INTO django_qstash_activityhour (tenant_id, hour, shard, published, delivered, retried,
+  failed, canceled, {columns})
+SELECT tenant_id, date_trunc('hour', minute), shard, SUM(published), SUM(delivered),
+  SUM(retried), SUM(failed), SUM(canceled), {", ".join(f"SUM({c})" for c in columns.split(", "))}
+FROM django_qstash_activityminute GROUP BY 1, 2, 3
+"""
+    return activity, hours, destinations
+
+
 PAGES = [
     ("messages", "/admin/django_qstash/message/"),
     ("messages, page 50", "/admin/django_qstash/message/?p=50"),
@@ -92,6 +138,11 @@ PAGES = [
     ("queues", "/admin/django_qstash/queue/"),
     ("flow-control keys", "/admin/django_qstash/flowcontrolkey/"),
     ("/metrics", "/metrics"),
+    ("overview, last hour", "/admin/django_qstash/overview/?range=hour"),
+    ("overview, last day", "/admin/django_qstash/overview/?range=day"),
+    ("overview, last week", "/admin/django_qstash/overview/?range=week"),
+    ("overview, last week, one tenant",
+     "/admin/django_qstash/overview/?range=week&tenant={tenant}"),
 ]
 
 
@@ -116,7 +167,9 @@ def fill(n: int, refill: bool) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE django_qstash_event, django_qstash_dlqentry, "
-                       "django_qstash_deliveryattempt, django_qstash_message")
+                       "django_qstash_deliveryattempt, django_qstash_message, "
+                       "django_qstash_activityminute, django_qstash_activityhour, "
+                       "django_qstash_destinationhour")
     tenants = [create_tenant(name) for name in TENANTS]
     for index in range(20):
         Queue.objects.get_or_create(tenant=tenants[index % 3], name=f"queue-{index}")
@@ -130,6 +183,22 @@ def fill(n: int, refill: bool) -> None:
             print(f"  {label}: {cursor.rowcount} rows in {time.perf_counter() - step:.1f}s")
         cursor.execute("ANALYZE")
     print(f"filled in {time.perf_counter() - started:.1f}s")
+
+
+def fill_rollups() -> None:
+    from django.db import connection
+
+    from django_qstash.models import ActivityMinute
+
+    if ActivityMinute.objects.exists():
+        return
+    with connection.cursor() as cursor:
+        for label, sql in zip(("activity per minute", "activity per hour",
+                               "destinations per hour"), fill_rollups_sql(), strict=True):
+            step = time.perf_counter()
+            cursor.execute(sql)
+            print(f"  {label}: {cursor.rowcount} rows in {time.perf_counter() - step:.1f}s")
+        cursor.execute("ANALYZE")
 
 
 def measure(runs: int) -> list[tuple[str, float, float, int]]:
@@ -180,6 +249,7 @@ def main() -> None:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     fill(args.messages, args.refill)
+    fill_rollups()
     print(f"{'page':<32} {'median ms':>10} {'max ms':>8} {'bytes':>8}")
     for label, median, worst, size in measure(args.runs):
         print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")

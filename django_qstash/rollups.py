@@ -11,7 +11,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .drafts import Draft
-from .models import ActivityMinute, DestinationHour
+from .models import ActivityHour, ActivityMinute, DestinationHour
 from .models.rollup import LATENCY_BOUNDS_MS, done_column, wait_column
 
 # Rows per (tenant, minute): concurrent writers mostly hit different ones (see ActivityMinute).
@@ -22,6 +22,10 @@ COUNTED_STATES = {"CREATED": "published", "DELIVERED": "delivered", "RETRY": "re
 
 class ActivityDraft(Draft):
     model = ActivityMinute
+
+
+class HourDraft(Draft):
+    model = ActivityHour
 
 
 class DestinationDraft(Draft):
@@ -114,5 +118,21 @@ def groups(events: Iterable, attempts: Iterable[AttemptFacts] = (),
         destination.errors += 0 if facts.delivered else 1
         destination.duration_ms += facts.duration_ms
         destination.last_status, destination.last_at = facts.status, at
-    return [(ActivityMinute, list(activity.values())),
+    return [(ActivityMinute, list(activity.values())), (ActivityHour, _hours(activity.values())),
             (DestinationHour, list(destinations.values()))]
+
+
+def _hours(minutes: Iterable[ActivityDraft]) -> list[HourDraft]:
+    """The minute rows summed per tenant and hour (a row per minute row when they are one)."""
+    hours: dict[tuple[int, datetime], HourDraft] = {}
+    for minute in minutes:
+        fields = dict(minute.__dict__)
+        hour = fields.pop("minute").replace(minute=0)
+        row = hours.get((minute.tenant_id, hour))
+        if row is None:
+            hours[(minute.tenant_id, hour)] = HourDraft(**fields, hour=hour)
+            continue
+        for name, value in fields.items():
+            if name not in ("tenant_id", "shard", "id"):
+                setattr(row, name, getattr(row, name) + value)
+    return list(hours.values())

@@ -9,6 +9,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncMinute
 
 from ..models import (
+    ActivityHour,
     ActivityMinute,
     DestinationHour,
     DlqEntry,
@@ -93,14 +94,18 @@ def activity(tenant_ids: list[int] | None, window: Window, now: datetime) -> Act
     waits, dones = ([wait_column(b) for b in range(BUCKETS)],
                     [done_column(b) for b in range(BUCKETS)])
     columns = [*COUNTERS, *waits, *dones]
-    rows = (scoped(ActivityMinute.objects, tenant_ids).filter(minute__gte=start, minute__lt=end)
-            .order_by().values("minute").annotate(**{f"s_{c}": Sum(c) for c in columns}))
+    # Hourly steps read the hourly rollups: a week is then 168 periods, not 10,080.
+    model, period = ((ActivityHour, "hour") if window.step >= timedelta(hours=1)
+                     else (ActivityMinute, "minute"))
+    rows = (scoped(model.objects, tenant_ids)
+            .filter(**{f"{period}__gte": start, f"{period}__lt": end})
+            .order_by().values(period).annotate(**{f"s_{c}": Sum(c) for c in columns}))
     result = Activity(starts=[start + i * window.step for i in range(steps)],
                       counters={c: [0] * steps for c in COUNTERS},
                       wait=[[0] * BUCKETS for _ in range(steps)],
                       done=[[0] * BUCKETS for _ in range(steps)])
     for row in rows:
-        index = (row["minute"] - start) // window.step
+        index = (row[period] - start) // window.step
         for counter in COUNTERS:
             result.counters[counter][index] += row[f"s_{counter}"] or 0
         for bucket in range(BUCKETS):

@@ -4,14 +4,14 @@ from .dlq import DlqEntry
 from .event import Event
 from .message import DeliveryAttempt, Message
 from .overview import Overview
-from .rollup import ActivityMinute, DestinationHour
+from .rollup import ActivityHour, ActivityMinute, DestinationHour
 from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGroupEndpoint
 from .schedule import Schedule
 from .task_result import TaskResultRecord
 from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
 
 __all__ = [
-    "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
+    "ActivityHour", "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
     "Message", "Overview", "Queue", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
     "UrlGroupEndpoint", "hash_token",
 ]

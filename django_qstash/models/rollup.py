@@ -22,16 +22,12 @@ def done_column(bucket: int) -> str:
     return f"done_{bucket:02}"
 
 
-class ActivityMinute(models.Model):
-    """What happened in one minute for one tenant. Concurrent writers add to different shards
+class ActivityCounts(models.Model):
+    """What happened in one period for one tenant. Concurrent writers add to different shards
     (rows), so that they do not queue behind one row lock; readers sum the shards."""
-
-    # Rows are written as INSERT … ON CONFLICT (these columns) DO UPDATE SET column += new.
-    ADDITIVE_KEY = ("tenant_id", "minute", "shard")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False,
                                related_name="+")
-    minute = models.DateTimeField()
     shard = models.SmallIntegerField(default=0)
     published = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)
@@ -39,6 +35,17 @@ class ActivityMinute(models.Model):
     failed = models.PositiveIntegerField(default=0)
     canceled = models.PositiveIntegerField(default=0)
     # wait_NN: due -> first attempt; done_NN: publish -> delivered (see LATENCY_BOUNDS_MS).
+
+    class Meta:
+        abstract = True
+
+
+class ActivityMinute(ActivityCounts):
+    """Per minute: the last hour and day are drawn from these."""
+
+    # Rows are written as INSERT … ON CONFLICT (these columns) DO UPDATE SET column += new.
+    ADDITIVE_KEY = ("tenant_id", "minute", "shard")
+    minute = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "minute", "shard"],
@@ -49,10 +56,26 @@ class ActivityMinute(models.Model):
         return f"{self.tenant_id} {self.minute:%Y-%m-%d %H:%M}"
 
 
-for _bucket in range(BUCKETS):
-    ActivityMinute.add_to_class(wait_column(_bucket), models.PositiveIntegerField(default=0))
-for _bucket in range(BUCKETS):
-    ActivityMinute.add_to_class(done_column(_bucket), models.PositiveIntegerField(default=0))
+class ActivityHour(ActivityCounts):
+    """The same sums per hour, written with the minutes: a week is 168 periods, not 10,080."""
+
+    ADDITIVE_KEY = ("tenant_id", "hour", "shard")
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "hour", "shard"],
+                                               name="qstash_activity_hour_key")]
+        indexes = [models.Index(fields=["hour"], name="qstash_activity_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.hour:%Y-%m-%d %H:00}"
+
+
+for _model in (ActivityMinute, ActivityHour):
+    for _bucket in range(BUCKETS):
+        _model.add_to_class(wait_column(_bucket), models.PositiveIntegerField(default=0))
+    for _bucket in range(BUCKETS):
+        _model.add_to_class(done_column(_bucket), models.PositiveIntegerField(default=0))
 
 
 class DestinationHour(models.Model):
