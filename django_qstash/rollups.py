@@ -56,12 +56,17 @@ def latency_bucket(milliseconds: float) -> int:
 
 
 def origin(url: str) -> str:
-    """``scheme://host[:port]`` of a destination: what the dashboard ranks and links by."""
+    """``scheme://host[:port]`` of a destination: what the dashboard ranks and links by.
+    Credentials in the URL are left out: the dashboard shows origins to every operator."""
     try:
         parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
     except ValueError:
-        return url[:300]
-    return f"{parts.scheme}://{parts.netloc}"[:300] if parts.netloc else url[:300]
+        return ""
+    if not host:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}"[:300]
 
 
 def _shard() -> int:

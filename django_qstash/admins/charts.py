@@ -60,8 +60,9 @@ def line_chart(starts: Sequence[datetime], series: Sequence[tuple[str, Sequence,
         def y(v: float) -> float:
             return TOP + plot_h * (1 - math.log10(max(v, 1)) / math.log10(top))
     else:
-        top = nice_ceiling(max(values, default=0) or 1)
-        ticks = [top * i / 4 for i in range(5)]
+        step = nice_ceiling((max(values, default=0) or 1) / 4)  # round steps, not a round top
+        top = step * 4
+        ticks = [step * i for i in range(5)]
 
         def y(v: float) -> float:
             return TOP + plot_h * (1 - v / top)

@@ -1,0 +1,100 @@
+"""Rollup rows: written in the statement that writes the events, added up, never inflated."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+import pytest
+from django.db import connection
+
+from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, merge_additive
+from django_qstash.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.models import ActivityHour, ActivityMinute, DestinationHour
+from django_qstash.publishing import prepare, publish_specs
+from django_qstash.rollups import ActivityDraft, DestinationDraft, latency_bucket, origin
+from django_qstash.tenants import create_tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MINUTE = datetime(2026, 5, 4, 12, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def frozen():
+    clock = FrozenClock(MINUTE.replace(second=15))
+    set_clock(clock)
+    yield clock
+    set_clock(SystemClock())
+
+
+def minute_row(tenant, **counts) -> ActivityDraft:
+    return ActivityDraft(tenant_id=tenant.pk, minute=MINUTE, shard=0, **counts)
+
+
+def published(tenant) -> int:
+    return sum(ActivityMinute.objects.filter(tenant=tenant).values_list("published", flat=True))
+
+
+def test_rows_with_one_key_add_up_within_and_across_statements():
+    tenant = create_tenant("sums")
+    # More rows than COPY takes: additive rows never go through COPY, which cannot upsert.
+    insert_groups([(ActivityMinute, [minute_row(tenant, published=1, wait_03=1)
+                                     for _ in range(COPY_THRESHOLD + 1)])])
+    insert_groups([(ActivityMinute, [minute_row(tenant, published=2, failed=1)])])
+    row = ActivityMinute.objects.get(tenant=tenant)
+    assert (row.published, row.failed, row.wait_03) == (COPY_THRESHOLD + 3, 1, COPY_THRESHOLD + 1)
+
+
+def test_merging_leaves_the_callers_rows_as_they_were():
+    tenant = create_tenant("copies")
+    first, second = minute_row(tenant, published=1), minute_row(tenant, published=2)
+    [merged] = merge_additive(ActivityMinute, [first, second])
+    assert merged.published == 3 and (first.published, second.published) == (1, 2)
+
+
+def test_the_newest_status_wins_and_a_missing_one_keeps_the_last():
+    tenant = create_tenant("latest")
+    hour = MINUTE.replace(minute=0)
+
+    def row(status):
+        return DestinationDraft(tenant_id=tenant.pk, hour=hour, origin="https://x.example",
+                                shard=0, attempts=1, last_status=status)
+    insert_groups([(DestinationHour, [row(500)])])
+    insert_groups([(DestinationHour, [row(200)])])
+    insert_groups([(DestinationHour, [row(None)])])
+    saved = DestinationHour.objects.get(tenant=tenant)
+    assert (saved.attempts, saved.last_status) == (3, 200)
+
+
+def test_concurrent_publishes_count_every_message(frozen):
+    """Publishes sharing a group commit (and its statement) add up; none is lost."""
+    tenant = create_tenant("busy")
+    errors = []
+
+    def publish_some():
+        try:
+            for _ in range(10):
+                publish_specs(tenant, [prepare(tenant, "https://a.example.com/x", b"",
+                                               [("Upstash-Delay", "1h")])])
+        except Exception as exc:  # noqa: BLE001  collected for the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=publish_some) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert published(tenant) == 60
+    assert sum(ActivityHour.objects.filter(tenant=tenant).values_list("published",
+                                                                      flat=True)) == 60
+
+
+def test_latency_buckets_and_origins():
+    assert [latency_bucket(ms) for ms in (-5, 0, 10, 11, 3_600_000, 3_600_001)] == \
+        [0, 0, 0, 1, 14, 15]
+    # Credentials never reach the dashboard.
+    assert origin("https://user:secret@Host.example:8443/a/b?c") == "https://host.example:8443"
+    assert origin("not a url") == ""
+    assert origin("http://[::1]:8080/x") == "http://[::1]:8080"
