@@ -98,3 +98,23 @@ def test_latency_buckets_and_origins():
     assert origin("https://user:secret@Host.example:8443/a/b?c") == "https://host.example:8443"
     assert origin("not a url") == ""
     assert origin("http://[::1]:8080/x") == "http://[::1]:8080"
+
+
+def test_purge_keeps_a_week_of_minutes_and_a_quarter_of_hours():
+    from datetime import timedelta
+
+    from django_qstash.retention import Policy, purge
+    from django_qstash.rollups import HourDraft
+
+    tenant = create_tenant("old")
+    now = MINUTE
+    minutes = [now - timedelta(days=days) for days in (1, 7, 9)]
+    hours = [now - timedelta(days=days) for days in (9, 89, 91)]
+    insert_groups([(ActivityMinute, [ActivityDraft(tenant_id=tenant.pk, minute=m, published=1)
+                                     for m in minutes]),
+                   (ActivityHour, [HourDraft(tenant_id=tenant.pk, hour=h, published=1)
+                                   for h in hours])])
+    policy = Policy(messages=None, events=None, dlq=None, batch_size=100)
+    assert purge(policy, now=now, kinds=("rollups",)) == {"rollups": 2}
+    assert sorted(ActivityMinute.objects.values_list("minute", flat=True)) == minutes[1::-1]
+    assert sorted(ActivityHour.objects.values_list("hour", flat=True)) == hours[1::-1]
