@@ -114,10 +114,14 @@ def merge_additive(model: type[models.Model], objs: Sequence) -> list:
     """One row per key, counts summed and in key order: a statement may not touch a row twice,
     and writers that lock rows in the same order cannot deadlock."""
     key, latest = model.ADDITIVE_KEY, getattr(model, "LATEST_COLUMNS", ())
+    # Rows spread over shards so that concurrent transactions do not wait on one row lock;
+    # within one statement (one transaction) they need not: one row per key is enough.
+    spread = getattr(model, "SPREAD_COLUMN", None)
+    same = [k for k in key if k != spread]
     merged: dict[tuple, object] = {}
     for obj in objs:
         values = obj.__dict__
-        found = merged.get(ident := tuple(values[k] for k in key))
+        found = merged.get(ident := tuple(values[k] for k in same))
         if found is None:  # a copy: a batch written again row by row must not see the sums
             merged[ident] = copy.copy(obj)
             continue

@@ -45,6 +45,7 @@ class ActivityMinute(ActivityCounts):
 
     # Rows are written as INSERT … ON CONFLICT (these columns) DO UPDATE SET column += new.
     ADDITIVE_KEY = ("tenant_id", "minute", "shard")
+    SPREAD_COLUMN = "shard"
     minute = models.DateTimeField()
 
     class Meta:
@@ -60,6 +61,7 @@ class ActivityHour(ActivityCounts):
     """The same sums per hour, written with the minutes: a week is 168 periods, not 10,080."""
 
     ADDITIVE_KEY = ("tenant_id", "hour", "shard")
+    SPREAD_COLUMN = "shard"
     hour = models.DateTimeField()
 
     class Meta:
@@ -82,6 +84,7 @@ class DestinationHour(models.Model):
     """Attempts to one destination origin (scheme://host:port) in one hour for one tenant."""
 
     ADDITIVE_KEY = ("tenant_id", "hour", "origin", "shard")
+    SPREAD_COLUMN = "shard"
     # Overwritten, not added: the newest write wins.
     LATEST_COLUMNS = ("last_status", "last_at")
 

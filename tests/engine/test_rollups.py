@@ -118,3 +118,13 @@ def test_purge_keeps_a_week_of_minutes_and_a_quarter_of_hours():
     assert purge(policy, now=now, kinds=("rollups",)) == {"rollups": 2}
     assert sorted(ActivityMinute.objects.values_list("minute", flat=True)) == minutes[1::-1]
     assert sorted(ActivityHour.objects.values_list("hour", flat=True)) == hours[1::-1]
+
+
+def test_one_statement_writes_one_row_per_key_whatever_the_writers_shards():
+    tenant = create_tenant("shards")
+    rows = [ActivityDraft(tenant_id=tenant.pk, minute=MINUTE, shard=shard, published=1)
+            for shard in (0, 1, 2, 3, 1)]
+    insert_groups([(ActivityMinute, rows)])
+    assert list(ActivityMinute.objects.filter(tenant=tenant).values_list("published", flat=True)) \
+        == [5]
+    assert [r.published for r in rows] == [1] * 5
