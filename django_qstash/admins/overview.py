@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBadRequest
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from .. import clock
 from ..api.filters import is_number
@@ -42,14 +43,10 @@ class OverviewAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        from django.urls import path
-
         return [path("", self.admin_site.admin_view(self.changelist_view),
                      name="django_qstash_overview_changelist")]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        from django.core.exceptions import PermissionDenied
-
         if not self.has_view_permission(request):
             raise PermissionDenied
         window = figures.WINDOWS.get(request.GET.get("range") or "hour")
