@@ -22,6 +22,11 @@ def done_column(bucket: int) -> str:
     return f"done_{bucket:02}"
 
 
+def counter() -> models.PositiveIntegerField:
+    # A database default too: a write names only the counters it moves (bulk_insert).
+    return models.PositiveIntegerField(default=0, db_default=0)
+
+
 class ActivityCounts(models.Model):
     """What happened in one period for one tenant. Concurrent writers add to different shards
     (rows), so that they do not queue behind one row lock; readers sum the shards."""
@@ -29,11 +34,11 @@ class ActivityCounts(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False,
                                related_name="+")
     shard = models.SmallIntegerField(default=0)
-    published = models.PositiveIntegerField(default=0)
-    delivered = models.PositiveIntegerField(default=0)
-    retried = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    canceled = models.PositiveIntegerField(default=0)
+    published = counter()
+    delivered = counter()
+    retried = counter()
+    failed = counter()
+    canceled = counter()
     # wait_NN: due -> first attempt; done_NN: publish -> delivered (see LATENCY_BOUNDS_MS).
 
     class Meta:
@@ -75,9 +80,9 @@ class ActivityHour(ActivityCounts):
 
 for _model in (ActivityMinute, ActivityHour):
     for _bucket in range(BUCKETS):
-        _model.add_to_class(wait_column(_bucket), models.PositiveIntegerField(default=0))
+        _model.add_to_class(wait_column(_bucket), counter())
     for _bucket in range(BUCKETS):
-        _model.add_to_class(done_column(_bucket), models.PositiveIntegerField(default=0))
+        _model.add_to_class(done_column(_bucket), counter())
 
 
 class DestinationHour(models.Model):
@@ -93,10 +98,10 @@ class DestinationHour(models.Model):
     hour = models.DateTimeField()
     origin = models.CharField(max_length=300)
     shard = models.SmallIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)  # attempts that were not delivered
-    failed = models.PositiveIntegerField(default=0)  # messages that went to the DLQ
-    duration_ms = models.BigIntegerField(default=0)  # summed, for the mean
+    attempts = counter()
+    errors = counter()  # attempts that were not delivered
+    failed = counter()  # messages that went to the DLQ
+    duration_ms = models.BigIntegerField(default=0, db_default=0)  # summed, for the mean
     last_status = models.PositiveIntegerField(null=True, blank=True)
     last_at = models.DateTimeField(null=True, blank=True)
 
