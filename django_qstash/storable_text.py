@@ -41,3 +41,13 @@ def reject_unstorable_publish(destination: str, pairs: Iterable[tuple[str, str]]
                       for text in (name, value))
     if body is not None and (problem := flaw(body, allow_nul=True)) is not None:
         raise BadRequest(f"message body contains {problem}, which is not allowed")
+
+
+def escaped(text: str) -> str:
+    """``text`` as any response can encode it: a lone surrogate (in rows stored before they
+    were refused, or decoded from a JSON body's "\\ud800") shown as that escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
