@@ -23,7 +23,7 @@ from .flow_control import configure_keys
 from .header_names import check_headers
 from .headers import PublishOptions, parse_publish_headers, validate_name
 from .models import Event, Message, Queue, Tenant, UrlGroup
-from .storable_text import reject_unstorable_publish
+from .storable_text import reject_unstorable_headers, reject_unstorable_publish
 
 
 @dataclass
@@ -79,7 +79,9 @@ def check_default_headers(headers) -> dict:
             isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
             for v in headers.values()):
         raise BadRequest('headers must be {"Name": "value" or ["values"]}')
-    check_headers(default_pairs(headers))
+    pairs = default_pairs(headers)
+    check_headers(pairs)
+    reject_unstorable_headers(pairs)
     return headers
 
 

@@ -31,14 +31,19 @@ def reject_unstorable(parts: Iterable[tuple[str, str]]) -> None:
             raise BadRequest(f"{where} contains {problem}, which is not allowed")
 
 
+def reject_unstorable_headers(pairs: Iterable[tuple[str, str]]) -> None:
+    """A 400 naming the first header whose name or value is unstorable."""
+    reject_unstorable((f"header {name[:80]!r}", text) for name, value in pairs
+                      for text in (name, value))
+
+
 def reject_unstorable_publish(destination: str, pairs: Iterable[tuple[str, str]],
                               queue_name: str = "", body: str | None = None) -> None:
     """A publish made from code, before anything is written or sent: its destination, queue,
     header names and values (labels and callbacks are headers), and a text body (which may
     hold NUL: it is stored as bytes)."""
     reject_unstorable([("destination", destination), ("queue name", queue_name)])
-    reject_unstorable((f"header {name[:80]!r}", text) for name, value in pairs
-                      for text in (name, value))
+    reject_unstorable_headers(pairs)
     if body is not None and (problem := flaw(body, allow_nul=True)) is not None:
         raise BadRequest(f"message body contains {problem}, which is not allowed")
 

@@ -82,3 +82,26 @@ def test_a_json_body_escaping_a_lone_surrogate_shows_in_the_admin(admin_client):
         response = admin_client.get(f"{ADMIN}/{page}")
         assert response.status_code == 200, (page, response.content[:300])
         assert "&quot;text&quot;: &quot;\\ud800&quot;" in response.content.decode(), page
+
+
+def test_url_group_and_schedule_pages_show_a_stored_lone_surrogate_escaped(admin_client):
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite ever stored lone surrogates; PostgreSQL refuses them")
+    from django_qstash import clock
+    from django_qstash.models import Schedule, UrlGroup
+
+    tenant = create_tenant("stored-config")
+    group = UrlGroup.objects.create(tenant=tenant, name="grp",
+                                    default_headers={"Upstash-Forward-X": "g\ud800"})
+    schedule = Schedule.objects.create(
+        tenant=tenant, schedule_id="scd_stored", cron="* * * * *",
+        destination="https://example.com/x", created_at=clock.now(),
+        options={"headers": [["Upstash-Forward-X", "s\ud800"]]},
+        last_schedule_states={"msg_x": "IN_PROGRESS\ud800"})
+    admin_client.raise_request_exception = False
+    for page in (f"urlgroup/{group.pk}/change/", f"schedule/{schedule.pk}/change/",
+                 "urlgroup/", "schedule/"):
+        response = admin_client.get(f"{ADMIN}/{page}")
+        assert response.status_code == 200, (page, response.content[:300])
+        if "change" in page:
+            assert "\\ud800" in response.content.decode(), page
