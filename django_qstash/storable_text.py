@@ -39,9 +39,15 @@ def reject_unstorable_headers(pairs: Iterable[tuple[str, str]]) -> None:
 
 def reject_unstorable_publish(destination: str, pairs: Iterable[tuple[str, str]],
                               queue_name: str = "", body: str | None = None) -> None:
-    """A publish made from code, before anything is written or sent: its destination, queue,
-    header names and values (labels and callbacks are headers), and a text body (which may
-    hold NUL: it is stored as bytes)."""
+    """A publish (from code, or prepared for any caller) before anything is written or sent:
+    its destination, queue, header names and values (labels and callbacks are headers), and
+    a text body (which may hold NUL: it is stored as bytes)."""
+    pairs = list(pairs)
+    # Every publish passes here: one scan of all the text; the pass part by part only runs
+    # to name the culprit.
+    everything = "".join((destination, queue_name, *(n + v for n, v in pairs)))
+    if everything.isascii() and "\x00" not in everything and (body is None or body.isascii()):
+        return
     reject_unstorable([("destination", destination), ("queue name", queue_name)])
     reject_unstorable_headers(pairs)
     if body is not None and (problem := flaw(body, allow_nul=True)) is not None:

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from django_qstash.models import ApiToken
+from django_qstash import clock
+from django_qstash.models import ApiToken, Schedule, UrlGroup
 from django_qstash.tenants import create_tenant
 from tests.operator.factories import make_dlq
 
@@ -87,9 +88,6 @@ def test_a_json_body_escaping_a_lone_surrogate_shows_in_the_admin(admin_client):
 def test_url_group_and_schedule_pages_show_a_stored_lone_surrogate_escaped(admin_client):
     if connection.vendor != "sqlite":
         pytest.skip("only SQLite ever stored lone surrogates; PostgreSQL refuses them")
-    from django_qstash import clock
-    from django_qstash.models import Schedule, UrlGroup
-
     tenant = create_tenant("stored-config")
     group = UrlGroup.objects.create(tenant=tenant, name="grp",
                                     default_headers={"Upstash-Forward-X": "g\ud800"})
