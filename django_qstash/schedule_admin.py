@@ -18,6 +18,7 @@ from .exceptions import ApiError
 from .headers import validate_name
 from .models import Message, Schedule
 from .publishing import prepare
+from .storable_text import escaped
 
 PREVIEW_RUNS = 5
 RECENT_MESSAGES = 20
@@ -68,7 +69,7 @@ class ScheduleForm(forms.ModelForm):
                 zone, expression = "", instance.cron
             self.initial.update(expression=expression, time_zone=zone)
             pairs = (instance.options or {}).get("headers", [])
-            self.initial["headers"] = "\n".join(f"{n}: {v}" for n, v in pairs)
+            self.initial["headers"] = escaped("\n".join(f"{n}: {v}" for n, v in pairs))
             body = bytes(instance.body or b"")
             try:
                 self.initial["body_text"] = body.decode("utf-8")

@@ -23,6 +23,7 @@ from ..dlq_tools import (
     retry_matching,
 )
 from ..models import DlqEntry, Message
+from ..storable_text import escaped
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
 from .filters import DestinationFilter, LabelFilter, QueueFilter, prefixed
 from .timeline import timeline_html
@@ -202,7 +203,8 @@ class DlqEntryAdmin(BigTableAdmin):
         except UnicodeDecodeError:
             text, binary = "", True
         form = EditRetryForm(request.POST or None,
-                             initial={"headers": header_lines(message.headers), "body": text})
+                             initial={"headers": escaped(header_lines(message.headers)),
+                                      "body": text})
         if binary:
             form.fields["body"].disabled = True
             form.fields["body"].help_text = "Binary body: it is retried unchanged."

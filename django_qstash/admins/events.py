@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from ..models import Event
-from .base import BigTableAdmin, TenantFilter, body_html, headers_html
+from .base import BigTableAdmin, TenantFilter, body_html, headers_html, json_text
 from .filters import DestinationFilter, MessageIdFilter, QueueFilter
 
 
@@ -23,7 +23,7 @@ class EventAdmin(BigTableAdmin):
     search_help_text = "An exact message id."
     ordering = ("-pk",)
     fields = ("time", "tenant", "message_link", "state", "url", "topic_name", "endpoint_name",
-              "queue_name", "schedule_id", "flow_control_key", "labels", "error",
+              "queue_name", "schedule_id", "flow_control_key", "label_list", "error",
               "next_delivery_time", "response_status", "headers", "body")
     readonly_fields = fields
 
@@ -51,6 +51,10 @@ class EventAdmin(BigTableAdmin):
     @admin.display(description="destination")
     def destination(self, obj: Event) -> str:
         return Truncator(obj.url).chars(70)
+
+    @admin.display(description="labels")
+    def label_list(self, obj: Event) -> str:
+        return json_text(obj.labels)
 
     @admin.display(description="response headers")
     def headers(self, obj: Event) -> str:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
-from .base import BigTableAdmin, TenantFilter, body_html, headers_html
+from .base import BigTableAdmin, TenantFilter, body_html, headers_html, json_text
 from .filters import DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter, ScheduleFilter
 from .timeline import timeline_html
 
@@ -24,7 +24,7 @@ MAX_CANCEL = 1000
 
 @admin.register(Message)
 class MessageAdmin(BigTableAdmin):
-    list_display = ("id", "tenant", "status", "kind", "destination", "queue_name", "labels",
+    list_display = ("id", "tenant", "status", "kind", "destination", "queue_name", "label_list",
                     "retried", "not_before", "created_at")
     list_filter = (TenantFilter, "status", "kind", DestinationFilter, QueueFilter, LabelFilter,
                    ScheduleFilter, FlowControlFilter, ("created_at", admin.DateFieldListFilter),
@@ -40,7 +40,7 @@ class MessageAdmin(BigTableAdmin):
                            "dlq_link")}),
         ("Timeline", {"fields": ("timeline",)}),
         ("Request", {"fields": ("method", "url", "topic_name", "endpoint_name", "queue_name",
-                                "schedule_id", "labels", "caller_ip", "request_headers",
+                                "schedule_id", "label_list", "caller_ip", "request_headers",
                                 "request_body")}),
         ("Delivery", {"fields": ("max_retries", "retried", "retry_delay_expression",
                                  "timeout_seconds", "not_before", "lease_expires_at",
@@ -90,6 +90,10 @@ class MessageAdmin(BigTableAdmin):
             return "-"
         url = reverse("admin:django_qstash_dlqentry_change", args=[entry.pk])
         return format_html('<a href="{}">{}</a>', url, entry.dlq_id)
+
+    @admin.display(description="labels")
+    def label_list(self, obj: Message) -> str:
+        return json_text(obj.labels)
 
     @admin.display(description="headers")
     def request_headers(self, obj: Message) -> str:
