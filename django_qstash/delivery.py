@@ -11,9 +11,8 @@ import aiohttp
 
 from .destinations import verify_host
 from .exceptions import DestinationRefused, InvalidHeader
-from .header_names import canonical, sendable_pairs
+from .header_names import USER_AGENT, canonical, sendable_pairs
 
-USER_AGENT = "Upstash-QStash"
 NON_RETRYABLE_STATUS = 489
 READ_CHUNK = 64 * 1024
 

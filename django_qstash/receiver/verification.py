@@ -15,6 +15,7 @@ from django.http.request import RawPostDataException
 
 from ..conf import qstash_settings
 from ..signing import SignatureError, verify
+from .keys import Keys, asigning_keys, signing_keys
 
 logger = logging.getLogger("django_qstash.receiver")
 
@@ -45,15 +46,16 @@ def _read_body(request: HttpRequest) -> bytes:
         raise SignatureError("body_unavailable", str(error)) from error
 
 
-def verify_signature(request: HttpRequest) -> dict[str, Any]:
+def verify_signature(request: HttpRequest, keys: Keys | None = None) -> dict[str, Any]:
     """Check the signature against the configured keys; no replay bookkeeping."""
     token = request.headers.get(SIGNATURE_HEADER, "")
+    current_key, next_key = keys if keys is not None else signing_keys()
     return verify(
         token=token,
         body=_read_body(request) if token else b"",
         url=expected_url(request),
-        current_key=qstash_settings.CURRENT_SIGNING_KEY,
-        next_key=qstash_settings.NEXT_SIGNING_KEY,
+        current_key=current_key,
+        next_key=next_key,
         clock_tolerance=qstash_settings.CLOCK_TOLERANCE_SECONDS,
     )
 
@@ -104,7 +106,7 @@ async def averify_request(request: HttpRequest) -> dict[str, Any]:
     """verify_request for async code: the cache is reached through its async API."""
     if (claims := getattr(request, "qstash_claims", None)) is not None:
         return claims
-    claims = verify_signature(request)
+    claims = verify_signature(request, await asigning_keys())
     cache = replay_cache()
     if cache is not None:
         key, timeout = _replay_entry(claims)
