@@ -24,7 +24,8 @@ from ..dlq_tools import (
 )
 from ..models import DlqEntry, Message
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
-from .filters import DestinationFilter, LabelFilter, QueueFilter, prefixed
+from .filters import (AwareDateFieldListFilter, DestinationFilter, LabelFilter, QueueFilter,
+                      prefixed)
 from .timeline import timeline_html
 
 # One admin request retries or deletes at most this many entries ("select all" included);
@@ -67,7 +68,7 @@ class DlqEntryAdmin(BigTableAdmin):
                     "response_status", "short_error", "created_at")
     list_filter = (TenantFilter, prefixed(QueueFilter, "message__"),
                    prefixed(DestinationFilter, "message__"), ResponseStatusFilter,
-                   prefixed(LabelFilter, "message__"), ("created_at", admin.DateFieldListFilter))
+                   prefixed(LabelFilter, "message__"), ("created_at", AwareDateFieldListFilter))
     list_select_related = ("tenant", "message")
     search_fields = ("dlq_id",)
     search_help_text = "An exact DLQ id or message id."

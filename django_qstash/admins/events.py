@@ -9,7 +9,7 @@ from django.utils.text import Truncator
 
 from ..models import Event
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html
-from .filters import DestinationFilter, MessageIdFilter, QueueFilter
+from .filters import AwareDateFieldListFilter, DestinationFilter, MessageIdFilter, QueueFilter
 
 
 @admin.register(Event)
@@ -17,7 +17,7 @@ class EventAdmin(BigTableAdmin):
     list_display = ("id", "time", "message_link", "state", "destination", "queue_name",
                     "response_status")
     list_filter = (TenantFilter, "state", MessageIdFilter, DestinationFilter, QueueFilter,
-                   ("time", admin.DateFieldListFilter))
+                   ("time", AwareDateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("message_id",)
     search_help_text = "An exact message id."

@@ -15,7 +15,8 @@ from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html
-from .filters import DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter, ScheduleFilter
+from .filters import (AwareDateFieldListFilter, DestinationFilter, FlowControlFilter, LabelFilter,
+                      QueueFilter, ScheduleFilter)
 from .timeline import timeline_html
 
 # Cancelling runs row by row under locks: one request handles at most this many.
@@ -27,8 +28,8 @@ class MessageAdmin(BigTableAdmin):
     list_display = ("id", "tenant", "status", "kind", "destination", "queue_name", "labels",
                     "retried", "not_before", "created_at")
     list_filter = (TenantFilter, "status", "kind", DestinationFilter, QueueFilter, LabelFilter,
-                   ScheduleFilter, FlowControlFilter, ("created_at", admin.DateFieldListFilter),
-                   ("finished_at", admin.DateFieldListFilter))
+                   ScheduleFilter, FlowControlFilter, ("created_at", AwareDateFieldListFilter),
+                   ("finished_at", AwareDateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("id",)
     search_help_text = "An exact message id."
