@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
+from .badges import badge
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html
 from .filters import (AwareDateFieldListFilter, DestinationFilter, FlowControlFilter, LabelFilter,
                       QueueFilter, ScheduleFilter)
@@ -25,8 +26,8 @@ MAX_CANCEL = 1000
 
 @admin.register(Message)
 class MessageAdmin(BigTableAdmin):
-    list_display = ("id", "tenant", "status", "kind", "destination", "queue_name", "labels",
-                    "retried", "not_before", "created_at")
+    list_display = ("id", "status_badge", "destination", "kind", "queue_name", "labels",
+                    "retried", "not_before", "created_at", "tenant")
     list_filter = (TenantFilter, "status", "kind", DestinationFilter, QueueFilter, LabelFilter,
                    ScheduleFilter, FlowControlFilter, ("created_at", AwareDateFieldListFilter),
                    ("finished_at", AwareDateFieldListFilter))
@@ -48,6 +49,10 @@ class MessageAdmin(BigTableAdmin):
                                  "created_at", "finished_at", "callback", "failure_callback",
                                  "flow_control_key", "deduplication_id")}),
     )
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Message) -> str:
+        return badge(obj.status)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body")  # up to a megabyte each
