@@ -96,3 +96,18 @@ def test_local_tenant_must_be_a_string(settings):
 
     settings.QSTASH = {**settings.QSTASH, "LOCAL_TENANT": 7}
     assert "django_qstash.E107" in [m.id for m in check_receiver_settings()]
+
+
+def test_the_dev_server_signs_with_the_keys_in_qstash_settings(db, settings, tmp_path,
+                                                              monkeypatch):
+    from django_qstash.devserver import load_or_create
+
+    monkeypatch.delenv("QSTASH_CURRENT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("QSTASH_NEXT_SIGNING_KEY", raising=False)
+    current, nxt = "sig_" + "c" * 28, "sig_" + "n" * 28
+    settings.QSTASH = {**settings.QSTASH, "CURRENT_SIGNING_KEY": current,
+                       "NEXT_SIGNING_KEY": nxt}
+    credentials = load_or_create(tmp_path / "state.json")
+    assert (credentials.current_key, credentials.next_key) == (current, nxt)
+    keys = SigningKeyPair.objects.get(tenant__name="default")
+    assert (keys.current, keys.next) == (current, nxt)
