@@ -10,7 +10,6 @@ from django.test.client import MULTIPART_CONTENT
 
 from . import ids
 from .header_names import USER_AGENT
-
 from .receiver.keys import signing_keys
 from .receiver.verification import expected_url
 from .signing import DEFAULT_LIFETIME_SECONDS, sign

@@ -24,8 +24,7 @@ from ..dlq_tools import (
 )
 from ..models import DlqEntry, Message
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
-from .filters import (AwareDateFieldListFilter, DestinationFilter, LabelFilter, QueueFilter,
-                      prefixed)
+from .filters import AwareDateFieldListFilter, DestinationFilter, LabelFilter, QueueFilter, prefixed
 from .timeline import timeline_html
 
 # One admin request retries or deletes at most this many entries ("select all" included);

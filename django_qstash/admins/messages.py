@@ -16,8 +16,14 @@ from ..cancellation import cancel
 from ..models import DlqEntry, Message
 from .badges import badge
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html
-from .filters import (AwareDateFieldListFilter, DestinationFilter, FlowControlFilter, LabelFilter,
-                      QueueFilter, ScheduleFilter)
+from .filters import (
+    AwareDateFieldListFilter,
+    DestinationFilter,
+    FlowControlFilter,
+    LabelFilter,
+    QueueFilter,
+    ScheduleFilter,
+)
 from .timeline import timeline_html
 
 # Cancelling runs row by row under locks: one request handles at most this many.

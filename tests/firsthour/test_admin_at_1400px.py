@@ -45,7 +45,7 @@ def test_the_dev_admin_at_1400px(start, browser, tmp_path):  # noqa: F811
     server = start("--admin")
     server.wait_ready()
     url, user, password = ADMIN_LINE.search(server.output()).groups()
-    token = re.search(r"^QSTASH_TOKEN=(\S+)$", server.output(), re.M)[1]
+    token = re.search(r"^QSTASH_TOKEN=(\S+)$", server.output(), re.MULTILINE)[1]
     client = QStash(token, base_url=server.url)
     # A dead letter (nothing listens on the dev server's /nowhere: 404), a delivered message,
     # a delayed one, and a schedule.
@@ -94,3 +94,12 @@ def test_the_dev_admin_at_1400px(start, browser, tmp_path):  # noqa: F811
     states = {b.text for b in browser.find_elements("css selector", "#result_list .qstash-badge")}
     assert {"failed", "pending"} <= states
     browser.save_screenshot(str(shots / "dev-admin-messages.png"))
+
+    # The admin's dark theme: badges keep the theme's (now light) text on a tinted ground.
+    browser.execute_script("localStorage.setItem('theme', 'dark')")
+    browser.refresh()
+    colour = browser.execute_script(
+        "return getComputedStyle(document.querySelector('#result_list .qstash-badge')).color")
+    red, green, blue = (int(part) for part in re.findall(r"\d+", colour)[:3])
+    assert (red + green + blue) / 3 > 150, colour
+    browser.save_screenshot(str(shots / "dev-admin-messages-dark.png"))

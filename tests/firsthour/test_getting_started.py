@@ -104,7 +104,7 @@ def dev_server_started(walk: Walkthrough, port: int) -> None:
     log = walk.log_of("qstash_dev")
     walk.wait_for(lambda: ADMIN_LINE.search(log.read_text()), "qstash_dev's banner")
     # "In a second shell, export QSTASH_URL and QSTASH_TOKEN from those lines."
-    for name, value in re.findall(r"^(QSTASH_URL|QSTASH_TOKEN)=(\S+)$", log.read_text(), re.M):
+    for name, value in re.findall(r"^(QSTASH_URL|QSTASH_TOKEN)=(\S+)$", log.read_text(), re.MULTILINE):
         walk.env[name] = value
     assert walk.env["QSTASH_URL"] == f"http://127.0.0.1:{port}"
     css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=10)

@@ -37,7 +37,7 @@ def test_readme_own_project_section_runs_as_written(tmp_path: Path):
             walk.run(block)
         log = walk.log_of("qstash_dev")
         walk.wait_for(lambda: ADMIN_LINE.search(log.read_text()), "qstash_dev's banner")
-        exported = dict(re.findall(r"^(QSTASH_\w+)=(\S+)$", log.read_text(), re.M))
+        exported = dict(re.findall(r"^(QSTASH_\w+)=(\S+)$", log.read_text(), re.MULTILINE))
         url = exported["QSTASH_URL"]
         hook = f"{url}/hooks/paid"
         client = QStash(exported["QSTASH_TOKEN"], base_url=url)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FENCE = re.compile(r"^```(\w+)[ \t]*([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+FENCE = re.compile(r"^```(\w+)[ \t]*([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Block:
 def sections(text: str) -> dict[str, list[Block]]:
     """Blocks under each ``## `` heading, in order."""
     found: dict[str, list[Block]] = {}
-    for part in re.split(r"^## ", text, flags=re.M)[1:]:
+    for part in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
         heading = part.splitlines()[0].strip()
         found[heading] = [Block(m[1], m[2].strip(), m[3]) for m in FENCE.finditer(part)]
     return found
