@@ -111,3 +111,20 @@ def test_the_dev_server_signs_with_the_keys_in_qstash_settings(db, settings, tmp
     assert (credentials.current_key, credentials.next_key) == (current, nxt)
     keys = SigningKeyPair.objects.get(tenant__name="default")
     assert (keys.current, keys.next) == (current, nxt)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_views_read_the_local_tenants_keys_too(settings, monkeypatch):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    monkeypatch.delenv("QSTASH_CURRENT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("QSTASH_NEXT_SIGNING_KEY", raising=False)
+    settings.QSTASH = {**settings.QSTASH, "LOCAL_TENANT": "default",
+                       "CURRENT_SIGNING_KEY": None, "NEXT_SIGNING_KEY": None}
+    keys = SigningKeyPair.for_tenant(create_tenant("default"))
+    body = b'{"async": true}'
+    token = sign(key=keys.current, url="http://testserver/afn/", body=body)
+    response = async_to_sync(AsyncClient().post)(
+        "/afn/", body, content_type="application/json", headers={"Upstash-Signature": token})
+    assert response.status_code == 200
