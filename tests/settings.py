@@ -10,7 +10,7 @@ from example_project.settings import INSTALLED_APPS, MIDDLEWARE, STATIC_URL, TEM
 
 # Less WhiteNoise: a sync-only middleware turns every middleware outside it synchronous, and
 # the receiver's ASGI tests check the async path. The example project's own static files are
-# tested through it (tests/firsthour/test_dev_server_first_use.py).
+# tested through it (tests/onboarding/test_dev_server_first_use.py).
 MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise.")]
 
 BASE_DIR = Path(__file__).resolve().parent

@@ -70,7 +70,7 @@ def test_getting_started_runs_as_written(tmp_path: Path):
     project = tmp_path / "project"
     project.mkdir()
     dev_port, prod_port = free_port(), free_port()
-    database = f"qstash_firsthour_doc_{uuid.uuid4().hex[:6]}"
+    database = f"qstash_onboarding_doc_{uuid.uuid4().hex[:6]}"
     walk = Walkthrough(project, clean_environment(), substitutions={
         "/path/to/django-qstash-server": str(ROOT), "python3.11 -m venv": f"{sys.executable} -m venv",
         "8080": str(dev_port), "8000": str(prod_port), "POSTGRES_DB=mysite": f"POSTGRES_DB={database}",
