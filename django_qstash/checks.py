@@ -16,7 +16,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from .conf import DEFAULTS, qstash_settings
 
 TRANSPORTS = ("inprocess", "celery")
-# Checked by receiver/checks.py (E101–E107), which also runs without the server's dependencies.
+# Checked by receiver/checks.py (E101–E108), which also runs without the server's dependencies.
 RECEIVER_KEYS = frozenset({"CURRENT_SIGNING_KEY", "NEXT_SIGNING_KEY", "CLOCK_TOLERANCE_SECONDS",
                            "CANONICAL_BASE_URL", "PROTECTED_PATHS", "REPLAY_PROTECTION",
                            "REPLAY_CACHE_ALIAS", "LOCAL_TENANT"})

@@ -1,4 +1,4 @@
-"""System checks for the receiver settings (django_qstash.E101–E107, W101–W103)."""
+"""System checks for the receiver settings (django_qstash.E101–E108, W101–W103)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def _check_keys() -> list[CheckMessage]:
     if local_tenant is not None and not isinstance(local_tenant, str):
         errors.append(Error(f"QSTASH['LOCAL_TENANT'] must be a tenant name, got "
                             f"{type(local_tenant).__name__}", id="django_qstash.E107"))
+    elif local_tenant and "django_qstash" not in settings.INSTALLED_APPS:
+        # The keys are read from this site's own server, whose models come with the app.
+        errors.append(Error("QSTASH['LOCAL_TENANT'] names a tenant of this site's server, but "
+                            "'django_qstash' is not in INSTALLED_APPS",
+                            hint="Add 'django_qstash' to INSTALLED_APPS, or configure "
+                                 "CURRENT_SIGNING_KEY / NEXT_SIGNING_KEY instead.",
+                            id="django_qstash.E108"))
     if not qstash_settings.CURRENT_SIGNING_KEY and not qstash_settings.NEXT_SIGNING_KEY \
             and not local_tenant and _middleware_installed():
         errors.append(Warning(

@@ -128,3 +128,12 @@ def test_async_views_read_the_local_tenants_keys_too(settings, monkeypatch):
     response = async_to_sync(AsyncClient().post)(
         "/afn/", body, content_type="application/json", headers={"Upstash-Signature": token})
     assert response.status_code == 200
+
+
+def test_local_tenant_needs_the_server_app(settings):
+    from django_qstash.receiver.checks import check_receiver_settings
+
+    settings.QSTASH = {**settings.QSTASH, "LOCAL_TENANT": "default"}
+    assert "django_qstash.E108" not in [m.id for m in check_receiver_settings()]
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "django_qstash"]
+    assert "django_qstash.E108" in [m.id for m in check_receiver_settings()]
