@@ -11,6 +11,9 @@ from .exceptions import InvalidHeader
 # in any form. A forwarded Transfer-Encoding beside the real Content-Length would let a body
 # smuggle a second request onto a keep-alive connection that other tenants' deliveries reuse.
 # Proxy-* (matched by prefix below) belongs here too.
+# What QStash sends as User-Agent with every delivery.
+USER_AGENT = "Upstash-QStash"
+
 NEVER_FORWARDED = frozenset({
     "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
     "upgrade", "expect",

@@ -13,6 +13,7 @@ from .bulk_insert import insert_rows
 from .callbacks import callback_body, callback_message
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome
+from .dispatcher_presence import warn_if_nothing_dispatches
 from .events import event_for
 from .header_names import first_values
 from .models import DeliveryAttempt, DlqEntry, Event, Message
@@ -65,6 +66,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
                     follow_ups.append(callback_message(message, "failure_callback", body, now))
             else:
                 _schedule_retry(message, outcome, now)
+                warn_if_nothing_dispatches(message.id, "is to be retried")
                 events.append(event_for(message, State.RETRY, now,
                                         next_delivery_time=message.not_before))
         if message.callback:

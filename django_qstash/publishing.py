@@ -16,6 +16,7 @@ from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
 from .destination_url import parse_destination
+from .dispatcher_presence import warn_if_nothing_dispatches
 from .drafts import MessageDraft
 from .events import event_for
 from .exceptions import BadRequest
@@ -222,6 +223,8 @@ def save_messages(messages: list, now: datetime) -> None:
             message.lease_expires_at = lease_until(message, now)
             events.append(event_for(message, Event.State.ACTIVE, now))
             fast.append((message.id, 1))
+        else:
+            warn_if_nothing_dispatches(message.id, "waits for its time, queue or flow control")
     insert_groups([(Message, messages), (Event, events)])
     observability.record(events)
     configure_keys(messages)

@@ -8,16 +8,17 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from ..models import Event
+from .badges import badge
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html, json_text
-from .filters import DestinationFilter, MessageIdFilter, QueueFilter
+from .filters import AwareDateFieldListFilter, DestinationFilter, MessageIdFilter, QueueFilter
 
 
 @admin.register(Event)
 class EventAdmin(BigTableAdmin):
-    list_display = ("id", "time", "message_link", "state", "destination", "queue_name",
+    list_display = ("id", "time", "message_link", "state_badge", "destination", "queue_name",
                     "response_status")
     list_filter = (TenantFilter, "state", MessageIdFilter, DestinationFilter, QueueFilter,
-                   ("time", admin.DateFieldListFilter))
+                   ("time", AwareDateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("message_id",)
     search_help_text = "An exact message id."
@@ -42,6 +43,10 @@ class EventAdmin(BigTableAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the log leaves through qstash_purge only
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Event) -> str:
+        return badge(obj.state)
 
     @admin.display(description="message", ordering="message_id")
     def message_link(self, obj: Event) -> str:

@@ -14,8 +14,16 @@ from django.views.decorators.http import require_POST
 from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
+from .badges import badge
 from .base import BigTableAdmin, TenantFilter, body_html, headers_html, json_text
-from .filters import DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter, ScheduleFilter
+from .filters import (
+    AwareDateFieldListFilter,
+    DestinationFilter,
+    FlowControlFilter,
+    LabelFilter,
+    QueueFilter,
+    ScheduleFilter,
+)
 from .timeline import timeline_html
 
 # Cancelling runs row by row under locks: one request handles at most this many.
@@ -24,11 +32,11 @@ MAX_CANCEL = 1000
 
 @admin.register(Message)
 class MessageAdmin(BigTableAdmin):
-    list_display = ("id", "tenant", "status", "kind", "destination", "queue_name", "label_list",
-                    "retried", "not_before", "created_at")
+    list_display = ("id", "status_badge", "destination", "kind", "queue_name", "label_list",
+                    "retried", "not_before", "created_at", "tenant")
     list_filter = (TenantFilter, "status", "kind", DestinationFilter, QueueFilter, LabelFilter,
-                   ScheduleFilter, FlowControlFilter, ("created_at", admin.DateFieldListFilter),
-                   ("finished_at", admin.DateFieldListFilter))
+                   ScheduleFilter, FlowControlFilter, ("created_at", AwareDateFieldListFilter),
+                   ("finished_at", AwareDateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("id",)
     search_help_text = "An exact message id."
@@ -47,6 +55,10 @@ class MessageAdmin(BigTableAdmin):
                                  "created_at", "finished_at", "callback", "failure_callback",
                                  "flow_control_key", "deduplication_id")}),
     )
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Message) -> str:
+        return badge(obj.status)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body")  # up to a megabyte each

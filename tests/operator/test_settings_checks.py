@@ -99,4 +99,5 @@ def test_celery_transport_needs_a_broker(settings, monkeypatch):
     # The test settings configure no broker for the Celery app; the environment can.
     assert [m for m, _ in found(settings, TRANSPORT="celery")] == ["django_qstash.E013"]
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/tmp/metrics")
     assert found(settings, TRANSPORT="celery") == []
