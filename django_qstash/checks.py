@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from .conf import DEFAULTS, qstash_settings
+from .sqlite_writes import BUSY_TIMEOUT_SECONDS, defers_writes
 
 TRANSPORTS = ("inprocess", "celery")
 # Checked by receiver/checks.py (E101–E108), which also runs without the server's dependencies.
@@ -127,7 +128,18 @@ def check_server_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         messages += _check_celery()
     if "RATE_LIMIT_CACHE_ALIAS" not in wrong:
         messages += _check_rate_limit_cache()
-    return messages
+    return messages + sqlite_write_warnings(settings.DATABASES)
+
+
+def sqlite_write_warnings(databases: Mapping) -> list[CheckMessage]:
+    return [Warning(
+        f"DATABASES[{alias!r}] is SQLite with deferred transactions: when the API, the "
+        "dispatcher and the delivery threads write at once, some fail with 'database is "
+        "locked' (answered 503) instead of waiting",
+        hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {{'transaction_mode': 'IMMEDIATE', "
+             f"'timeout': {BUSY_TIMEOUT_SECONDS}}} (qstash_dev sets it for its own process).",
+        id="django_qstash.W003")
+        for alias, database in databases.items() if defers_writes(database)]
 
 
 def _unknown_keys(given: Mapping) -> list[CheckMessage]:

@@ -16,6 +16,7 @@ from ...dev_admin import ensure_admin_login, remembered
 from ...dev_http import serve
 from ...devserver import export_lines, load_or_create
 from ...dispatcher import Dispatcher
+from ...sqlite_writes import begin_writes_immediately
 
 
 class Command(BaseCommand):
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         settings.QSTASH = {**getattr(settings, "QSTASH", {}), "TRANSPORT": "inprocess",
                            "ALLOW_PRIVATE_DESTINATIONS": True}
         qstash_settings.reload()
+        # API, dispatcher and delivery threads all write: on SQLite they must queue for the
+        # lock, not fail with "database is locked" (a project's own settings rarely say so).
+        begin_writes_immediately()
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         state_file = self._state_file(options["state_file"])
