@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,13 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from .conf import DEFAULTS, qstash_settings
+from .sqlite_writes import BUSY_TIMEOUT_SECONDS, defers_writes
 
 TRANSPORTS = ("inprocess", "celery")
-# Checked by receiver/checks.py (E101–E106), which also runs without the server's dependencies.
+# Checked by receiver/checks.py (E101–E108), which also runs without the server's dependencies.
 RECEIVER_KEYS = frozenset({"CURRENT_SIGNING_KEY", "NEXT_SIGNING_KEY", "CLOCK_TOLERANCE_SECONDS",
                            "CANONICAL_BASE_URL", "PROTECTED_PATHS", "REPLAY_PROTECTION",
-                           "REPLAY_CACHE_ALIAS"})
+                           "REPLAY_CACHE_ALIAS", "LOCAL_TENANT"})
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,18 @@ def check_server_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         messages += _check_celery()
     if "RATE_LIMIT_CACHE_ALIAS" not in wrong:
         messages += _check_rate_limit_cache()
-    return messages
+    return messages + sqlite_write_warnings(settings.DATABASES)
+
+
+def sqlite_write_warnings(databases: Mapping) -> list[CheckMessage]:
+    return [Warning(
+        f"DATABASES[{alias!r}] is SQLite with deferred transactions: when the API, the "
+        "dispatcher and the delivery threads write at once, some fail with 'database is "
+        "locked' (answered 503) instead of waiting",
+        hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {{'transaction_mode': 'IMMEDIATE', "
+             f"'timeout': {BUSY_TIMEOUT_SECONDS}}} (qstash_dev sets it for its own process).",
+        id="django_qstash.W003")
+        for alias, database in databases.items() if defers_writes(database)]
 
 
 def _unknown_keys(given: Mapping) -> list[CheckMessage]:
@@ -152,13 +165,30 @@ def _check_celery() -> list[CheckMessage]:
     # What the transport's tasks are sent with: the Celery app in use (configured from
     # CELERY_BROKER_URL in settings or the environment, or in code).
     if not current_app.conf.broker_url:
-        return [Error(
-            "QSTASH['TRANSPORT'] is 'celery' but no Celery broker is configured: messages "
-            "would never reach a worker",
-            hint="Set CELERY_BROKER_URL (e.g. 'redis://localhost:6379/0') in the settings or "
-                 "the environment, and load your Celery app when Django starts.",
-            id="django_qstash.E013")]
-    return []
+        return [_broker_missing()]
+    return _check_metrics_processes()
+
+
+def _check_metrics_processes() -> list[CheckMessage]:
+    # Deliveries are counted in the Celery workers, publishes in the web processes: without
+    # the shared directory each scrape shows whichever process answered it.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return []
+    return [Warning(
+        "QSTASH['TRANSPORT'] is 'celery' but PROMETHEUS_MULTIPROC_DIR is not set: /metrics "
+        "would count only what the process answering each scrape saw",
+        hint="Set PROMETHEUS_MULTIPROC_DIR to one empty, writable directory in the environment "
+             "of every web, worker and dispatcher process (emptied before they start).",
+        id="django_qstash.W002")]
+
+
+def _broker_missing() -> CheckMessage:
+    return Error(
+        "QSTASH['TRANSPORT'] is 'celery' but no Celery broker is configured: messages "
+        "would never reach a worker",
+        hint="Set CELERY_BROKER_URL (e.g. 'redis://localhost:6379/0') in the settings or "
+             "the environment, and load your Celery app when Django starts.",
+        id="django_qstash.E013")
 
 
 def _check_rate_limit_cache() -> list[CheckMessage]:

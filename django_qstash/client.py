@@ -281,6 +281,11 @@ def publish(
         retry_delay=retry_delay, timeout=timeout, callback=callback,
         failure_callback=failure_callback, deduplication_id=deduplication_id,
         content_based_deduplication=content_based_deduplication, label=label)
+    from .storable_text import reject_unstorable_publish
+
+    # Before any backend: every one of them would store or send this text.
+    reject_unstorable_publish(destination, pairs, queue or "",
+                              body if isinstance(body, str) else None)
     data = body.encode() if isinstance(body, str) else bytes(body)
     message = OutgoingMessage(destination, data, pairs, queue=queue or None, tenant=tenant)
     return get_backend().send(message)

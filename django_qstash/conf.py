@@ -106,6 +106,9 @@ DEFAULTS: dict[str, Any] = {
     # --- receiver -------------------------------------------------------------------------
     "CURRENT_SIGNING_KEY": None,  # falls back to the QSTASH_CURRENT_SIGNING_KEY env var
     "NEXT_SIGNING_KEY": None,  # falls back to the QSTASH_NEXT_SIGNING_KEY env var
+    # With no key above, verify with the signing keys of this tenant of the site's own server
+    # (server and receivers in one project: what it signs, its views accept).
+    "LOCAL_TENANT": None,
     "CLOCK_TOLERANCE_SECONDS": 0,
     "CANONICAL_BASE_URL": "",
     "PROTECTED_PATHS": [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,9 +12,10 @@ import aiohttp
 
 from .destination_url import dialled_url
 from .exceptions import DestinationRefused, InvalidHeader
-from .header_names import canonical, sendable_pairs
+from .header_names import USER_AGENT, canonical, sendable_pairs
 
-USER_AGENT = "Upstash-QStash"
+logger = logging.getLogger("django_qstash.delivery")
+
 NON_RETRYABLE_STATUS = 489
 READ_CHUNK = 64 * 1024
 
@@ -88,6 +90,10 @@ async def deliver(request: DeliveryRequest, *, session: aiohttp.ClientSession,
         return _failure(f"timeout after {request.timeout_seconds:g}s", started)
     except DestinationRefused as exc:
         # Policy, not luck: retrying cannot help, so the message goes straight to the DLQ.
+        # Said in the log too: otherwise only the events and the admin would tell.
+        logger.warning("refused to deliver %s to %s: %s (in development, "
+                       "QSTASH['ALLOW_PRIVATE_DESTINATIONS'] = True allows every address)",
+                       request.message_id, request.url, exc)
         return _failure(f"refused: {exc}", started, non_retryable=True)
     except InvalidHeader as exc:
         # A stored header no request may carry never becomes sendable: to the DLQ, where it

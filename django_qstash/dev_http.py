@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import socketserver
+from collections.abc import Callable
 
 from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
 
@@ -91,10 +92,14 @@ class ChunkedWSGIRequestHandler(WSGIRequestHandler):
             self.rfile = connection_file
 
 
-def serve(addr: str, port: int, application) -> None:
-    """Serve ``application`` on ``addr:port`` with a thread per connection, like runserver."""
+def serve(addr: str, port: int, application,
+          on_bind: Callable[[int], None] | None = None) -> None:
+    """Serve ``application`` on ``addr:port`` with a thread per connection, like runserver;
+    ``on_bind`` is called with the port once it is bound (a busy port raises before it)."""
     server_class = type("WSGIServer", (socketserver.ThreadingMixIn, WSGIServer), {})
     httpd = server_class((addr, port), ChunkedWSGIRequestHandler, ipv6=":" in addr)
     httpd.daemon_threads = True
     httpd.set_app(application)
+    if on_bind is not None:
+        on_bind(httpd.server_port)
     httpd.serve_forever()

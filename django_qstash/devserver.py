@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ids
+from .conf import qstash_settings
 from .models import SigningKeyPair
 from .signing import generate_signing_key
 from .tenants import DEFAULT_TENANT, create_tenant, ensure_credentials
@@ -21,18 +22,21 @@ class DevCredentials:
 
 
 def load_or_create(state_file: Path) -> DevCredentials:
-    """Environment wins; otherwise reuse what the state file and the database remember."""
+    """Settings and environment win; otherwise reuse what the state file and the database
+    remember."""
     tenant = create_tenant(DEFAULT_TENANT)
     stored = json.loads(state_file.read_text()) if state_file.exists() else {}
     keys = SigningKeyPair.for_tenant(tenant)
     token = os.environ.get("QSTASH_TOKEN") or stored.get("token") or ids.api_token()
     # Keys live in the database so that POST /v2/keys/rotate survives a restart.
-    current = os.environ.get("QSTASH_CURRENT_SIGNING_KEY") or keys.current or generate_signing_key()
-    nxt = os.environ.get("QSTASH_NEXT_SIGNING_KEY") or keys.next or generate_signing_key()
+    # QSTASH's keys (or the environment's): receivers configured with them accept what we sign.
+    current = qstash_settings.CURRENT_SIGNING_KEY or keys.current or generate_signing_key()
+    nxt = qstash_settings.NEXT_SIGNING_KEY or keys.next or generate_signing_key()
     ensure_credentials(tenant, token=token, current_key=current, next_key=nxt)
     credentials = DevCredentials(token, current, nxt)
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps({"token": token}))
+    # Other entries (the admin login) stay.
+    state_file.write_text(json.dumps({**stored, "token": token}))
     state_file.chmod(0o600)
     return credentials
 

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from . import clock
 from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
 from .conf import qstash_settings
+from .dispatcher_presence import dispatcher_started, dispatcher_stopped
 from .flow_control import claim_flow_controlled
 from .models import Message, Queue
 from .transport import submit_or_leave_to_lease
@@ -127,6 +128,15 @@ class Dispatcher:
 
     def run(self) -> None:
         logger.info("dispatcher started")
+        dispatcher_started()
+        try:
+            self._loop()
+        finally:
+            dispatcher_stopped()
+        close_old_connections()
+        logger.info("dispatcher stopped")
+
+    def _loop(self) -> None:
         while not self.stop_event.is_set():
             try:
                 busy = self.tick() >= self.batch_size
@@ -136,8 +146,6 @@ class Dispatcher:
                 busy = False
             if not busy:
                 self.stop_event.wait(self.interval)
-        close_old_connections()
-        logger.info("dispatcher stopped")
 
     def start_thread(self) -> threading.Thread:
         self.thread = threading.Thread(target=self.run, name="qstash-dispatcher", daemon=True)

@@ -11,6 +11,9 @@ from .exceptions import InvalidHeader
 # in any form. A forwarded Transfer-Encoding beside the real Content-Length would let a body
 # smuggle a second request onto a keep-alive connection that other tenants' deliveries reuse.
 # Proxy-* (matched by prefix below) belongs here too.
+# What QStash sends as User-Agent with every delivery.
+USER_AGENT = "Upstash-QStash"
+
 NEVER_FORWARDED = frozenset({
     "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
     "upgrade", "expect",
@@ -27,6 +30,11 @@ HOP_HEADERS = NEVER_FORWARDED | SERVER_HEADERS | frozenset({
     "proxy-authorization", "proxy-connection", "authorization", "accept-encoding", "cookie",
     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip",
 })
+# Sent once at most: a second Content-Type leaves each receiver to pick its own, and a
+# second Accept-Encoding beside the one the HTTP client decodes by. The last value given wins
+# (a request's own header comes after its URL group's default).
+SINGLE_VALUED = frozenset({"Content-Type", "Accept-Encoding"})
+_SINGLE_VALUED_LOWER = frozenset(name.lower() for name in SINGLE_VALUED)
 # RFC 9110 field names are tokens; values may not hold control characters other than HTAB
 # (the set aiohttp and Go's net/http refuse to send).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -72,7 +80,11 @@ def forward_map(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for name, value in pairs:
         if is_forwardable(name):
-            result.setdefault(canonical(name), []).append(value)
+            key = canonical(name)
+            if key in SINGLE_VALUED:
+                result[key] = [value]
+            else:
+                result.setdefault(key, []).append(value)
     return result
 
 
@@ -87,7 +99,23 @@ def sendable_pairs(headers: Mapping[str, list[str]]) -> list[tuple[str, str]]:
     pairs = [(name, value) for name, values in headers.items()
              if name and is_forwardable(name) for value in values]
     check_headers(pairs)
-    return pairs
+    return last_of_single_valued(pairs)
+
+
+def last_of_single_valued(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``pairs`` with only the last of each single-valued header, in any case of its name
+    (older rows may hold ``content-type`` beside ``Content-Type``)."""
+    seen: set[str] = set()
+    kept = []
+    for name, value in reversed(pairs):
+        key = name.lower()
+        if key in _SINGLE_VALUED_LOWER:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append((name, value))
+    kept.reverse()
+    return kept
 
 
 def header_map(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

@@ -93,6 +93,7 @@ def parse_publish_headers(
             config[name.lower()] = value
     forward: list[tuple[str, str]] = []
     passthrough: list[tuple[str, str]] = []
+    content_type: list[tuple[str, str]] = []
     for name, value in pairs:
         lower = name.lower()
         if lower.startswith(FORWARD_PREFIX):
@@ -100,10 +101,14 @@ def parse_publish_headers(
         elif lower.startswith("upstash-"):
             config[lower] = value
         elif lower == "content-type":
-            forward.append(("Content-Type", value))
+            content_type = [("Content-Type", value)]
         elif lower not in HOP_HEADERS:
             passthrough.append((name, value))
-    return _build(config, forward, passthrough)
+    # Upstash-Forward-Content-Type names the destination's Content-Type explicitly: it wins
+    # over the publish request's own, which otherwise goes on (once) with the body.
+    if any(name.lower() == "content-type" for name, _ in forward):
+        content_type = []
+    return _build(config, content_type + forward, passthrough)
 
 
 def _check_header_limits(pairs: list[tuple[str, str]]) -> None:

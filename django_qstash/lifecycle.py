@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from . import clock, ids, observability, rollups
 from .backoff import next_retry_delay_seconds
@@ -12,6 +13,7 @@ from .bulk_insert import insert_groups
 from .callbacks import callback_body, callback_message
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome
+from .dispatcher_presence import warn_if_nothing_dispatches
 from .events import event_for
 from .header_names import first_values
 from .models import DeliveryAttempt, DlqEntry, Event, Message
@@ -19,6 +21,9 @@ from .owned_rows import finish_owned
 from .publishing import save_messages
 from .retry_delay import RetryDelayError, compile_retry_delay
 
+logger = logging.getLogger("django_qstash.worker")
+# The database is unreachable: recording the rest one by one would fail the same way.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
 Status = Message.Status
 State = Event.State
 # What recording an outcome may change; the body and the rest stay untouched.
@@ -62,6 +67,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
                     follow_ups.append(callback_message(message, "failure_callback", body, now))
             else:
                 _schedule_retry(message, outcome, now)
+                warn_if_nothing_dispatches(message.id, "is to be retried")
                 events.append(event_for(message, State.RETRY, now,
                                         next_delivery_time=message.not_before))
         if message.callback:
@@ -76,13 +82,40 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
 
 
 def record_outcomes(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
-    """Record many outcomes: plain successes in one transaction, everything else one by one."""
+    """Record many outcomes: plain successes in one transaction, everything else one by one.
+
+    An outcome the database refuses (a constraint, a value the driver cannot encode, ...)
+    is logged and left to its lease; the others are still recorded, or they too would wait
+    for their leases and be delivered twice. A lost connection fails them all at once.
+    """
     simple = [(m, o, t) for m, o, t in results if o.delivered and not m.callback]
     for message, outcome, started_at in results:
         if not (outcome.delivered and not message.callback):
-            record_outcome(message.id, message.claim_token, outcome, started_at)
-    if simple:
-        _record_deliveries(simple)
+            _isolated(message, record_outcome, message.id, message.claim_token, outcome,
+                      started_at)
+    if len(simple) == 1:
+        _isolated(simple[0][0], _record_deliveries, simple)
+    elif simple:
+        try:
+            _record_deliveries(simple)  # the common case: one transaction (savepoint if nested)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception:
+            logger.exception("recording %d deliveries together failed; recording them one "
+                             "by one", len(simple))
+            for result in simple:
+                _isolated(result[0], _record_deliveries, [result])
+
+
+def _isolated(message: Message, record, *args) -> None:
+    """``record(*args)``, its own transaction (savepoint); a refusal is logged, not raised."""
+    try:
+        record(*args)
+    except CONNECTION_ERRORS:
+        raise
+    except Exception:
+        logger.exception("recording the outcome of %s failed; its lease will hand it out again",
+                         message.id)
 
 
 def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:

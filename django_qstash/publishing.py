@@ -16,6 +16,7 @@ from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
 from .destination_url import parse_destination
+from .dispatcher_presence import warn_if_nothing_dispatches
 from .drafts import MessageDraft
 from .events import event_for
 from .exceptions import BadRequest
@@ -23,6 +24,7 @@ from .flow_control import configure_keys
 from .header_names import check_headers
 from .headers import PublishOptions, parse_publish_headers, validate_name
 from .models import Event, Message, Queue, Tenant, UrlGroup
+from .storable_text import reject_unstorable_headers, reject_unstorable_publish
 
 
 @dataclass
@@ -78,7 +80,9 @@ def check_default_headers(headers) -> dict:
             isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
             for v in headers.values()):
         raise BadRequest('headers must be {"Name": "value" or ["values"]}')
-    check_headers(default_pairs(headers))
+    pairs = default_pairs(headers)
+    check_headers(pairs)
+    reject_unstorable_headers(pairs)
     return headers
 
 
@@ -101,6 +105,8 @@ def prepare(tenant: Tenant, destination: str, body: bytes, pairs: Iterable[tuple
     """Parse and validate without writing anything, so a batch can reject items one by one."""
     if not destination:
         raise BadRequest("destination is required")
+    pairs = list(pairs)
+    reject_unstorable_publish(destination, pairs, queue_name)
     targets, group = resolve(tenant, destination)
     # A URL group's default headers apply first; the request's own headers override them.
     options = parse_publish_headers([*group_default_pairs(group), *pairs], query)
@@ -217,6 +223,8 @@ def save_messages(messages: list, now: datetime) -> None:
             message.lease_expires_at = lease_until(message, now)
             events.append(event_for(message, Event.State.ACTIVE, now))
             fast.append((message.id, 1))
+        else:
+            warn_if_nothing_dispatches(message.id, "waits for its time, queue or flow control")
     insert_groups([(Message, messages), (Event, events), *rollups.groups(events)])
     observability.record(events)
     configure_keys(messages)

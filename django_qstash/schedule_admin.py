@@ -10,14 +10,17 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from . import clock, ids, scheduler
+from .admins.badges import badge
 from .admins.base import TenantFilter
 from .cron import CronError, join_zone, next_fire, parse, split_zone, upcoming
 from .exceptions import ApiError
 from .headers import validate_name
 from .models import Message, Schedule
 from .publishing import prepare
+from .storable_text import escaped
 
 PREVIEW_RUNS = 5
 RECENT_MESSAGES = 20
@@ -55,6 +58,8 @@ class ScheduleForm(forms.ModelForm):
     class Meta:
         model = Schedule
         fields = ["tenant", "schedule_id", "destination", "queue_name", "paused"]
+        # One URL or URL group name: a line, not a text area.
+        widgets = {"destination": forms.TextInput(attrs={"class": "vURLField"})}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +73,7 @@ class ScheduleForm(forms.ModelForm):
                 zone, expression = "", instance.cron
             self.initial.update(expression=expression, time_zone=zone)
             pairs = (instance.options or {}).get("headers", [])
-            self.initial["headers"] = "\n".join(f"{n}: {v}" for n, v in pairs)
+            self.initial["headers"] = escaped("\n".join(f"{n}: {v}" for n, v in pairs))
             body = bytes(instance.body or b"")
             try:
                 self.initial["body_text"] = body.decode("utf-8")
@@ -177,8 +182,9 @@ class ScheduleAdminMixin:
     """List columns, read-only panels and pause / resume / run-now actions."""
 
     form = ScheduleForm
-    list_display = ("schedule_id", "tenant", "cron", "destination", "queue_name", "paused",
-                    "last_schedule_time", "next_schedule_time", "last_error")
+    # State and next run first: at 1,400 px they stay in view.
+    list_display = ("schedule_id", "state", "cron", "next_schedule_time", "short_destination",
+                    "queue_name", "last_schedule_time", "last_error", "tenant")
     list_filter = (TenantFilter, "paused")  # names only the tenants the user may see
     list_select_related = ("tenant",)
     search_fields = ("=schedule_id", "destination")
@@ -191,6 +197,15 @@ class ScheduleAdminMixin:
                              "last_error", "caller_ip", "produced_messages")}),
     )
     actions = ["pause", "resume", "run_now"]
+
+    @admin.display(description="state", ordering="paused")
+    def state(self, obj: Schedule) -> str:
+        # A badge instead of the boolean icon, whose red cross read as an error.
+        return badge("paused") if obj.paused else badge("running")
+
+    @admin.display(description="destination", ordering="destination")
+    def short_destination(self, obj: Schedule) -> str:
+        return Truncator(obj.destination).chars(48)
 
     @admin.display(description="Next runs")
     def next_runs(self, obj: Schedule) -> str:

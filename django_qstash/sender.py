@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
 import threading
 from collections.abc import Coroutine
@@ -41,14 +40,15 @@ def _start() -> dict:
                                      cookie_jar=aiohttp.DummyCookieJar())
 
     session = asyncio.run_coroutine_threadsafe(make_session(), loop).result()
-    state = {"pid": os.getpid(), "loop": loop, "session": session,
-             "share": FairShare.from_settings()}
-    atexit.register(_close, state)
-    return state
+    return {"pid": os.getpid(), "loop": loop, "session": session,
+            "share": FairShare.from_settings()}
 
 
-def _close(state: dict) -> None:
-    """At exit: close the session's connections cleanly instead of leaking warnings."""
+def close() -> None:
+    """At exit, once every send is done (``transport`` calls it after its flush): close the
+    session's connections cleanly instead of leaking warnings. Closing it earlier would cut
+    the requests still out, and record them as failed attempts."""
+    state = _state
     if state.get("pid") != os.getpid() or state["loop"].is_closed():
         return
     try:

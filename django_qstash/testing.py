@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http.request import HttpHeaders
 from django.test import Client, RequestFactory
 from django.test.client import MULTIPART_CONTENT
 
-from .conf import qstash_settings
+from . import ids
+from .header_names import USER_AGENT
+from .receiver.keys import signing_keys
 from .receiver.verification import expected_url
 from .signing import DEFAULT_LIFETIME_SECONDS, sign
 
 
 def _token(url: str, body: bytes | str, key: str | None, **options: Any) -> str:
-    key = key or qstash_settings.CURRENT_SIGNING_KEY
+    key = key or signing_keys()[0]
     if not key:
-        raise ValueError("No signing key: pass key= or configure QSTASH['CURRENT_SIGNING_KEY']")
+        raise ValueError("No signing key: pass key=, or configure QSTASH['CURRENT_SIGNING_KEY'] "
+                         "or QSTASH['LOCAL_TENANT']")
     data = body.encode() if isinstance(body, str) else body
     return sign(key=key, url=url, body=data, **options)
+
+
+def delivery_headers(*, message_id: str | None = None, retried: int = 0) -> dict[str, str]:
+    """The headers QStash sends with every delivery besides the signature: a fresh message
+    id (receivers dedupe by it), the retry count and QStash's User-Agent."""
+    return {"Upstash-Message-Id": message_id or ids.message_id(),
+            "Upstash-Retried": str(retried), "User-Agent": USER_AGENT}
 
 
 def sign_request(
@@ -29,13 +40,14 @@ def sign_request(
     lifetime: int = DEFAULT_LIFETIME_SECONDS,
     jwt_id: str | None = None,
 ) -> dict[str, str]:
-    """``{"HTTP_UPSTASH_SIGNATURE": token}`` for ``Client.post(path, data, **extra)``.
+    """``HTTP_UPSTASH_SIGNATURE`` and the other delivery headers (``delivery_headers()``) as
+    ``Client.post(path, data, **extra)`` takes them.
 
     ``url`` is the absolute URL the receiver sees (``http://testserver/...`` by default);
     the key defaults to the configured current signing key.
     """
-    token = _token(url, body, key, now=now, lifetime=lifetime, jwt_id=jwt_id)
-    return {"HTTP_UPSTASH_SIGNATURE": token}
+    headers = signature_headers(url, body, key=key, now=now, lifetime=lifetime, jwt_id=jwt_id)
+    return {HttpHeaders.to_wsgi_name(name): value for name, value in headers.items()}
 
 
 def signature_headers(
@@ -47,13 +59,15 @@ def signature_headers(
     lifetime: int = DEFAULT_LIFETIME_SECONDS,
     jwt_id: str | None = None,
 ) -> dict[str, str]:
-    """``{"Upstash-Signature": token}`` for the ``headers=`` argument of Client and AsyncClient."""
+    """``Upstash-Signature`` and the other delivery headers (``delivery_headers()``) for the
+    ``headers=`` argument of Client and AsyncClient."""
     token = _token(url, body, key, now=now, lifetime=lifetime, jwt_id=jwt_id)
-    return {"Upstash-Signature": token}
+    return {**delivery_headers(), "Upstash-Signature": token}
 
 
 class QStashTestClient(Client):
-    """A test client whose ``post_signed`` sends requests signed as QStash would deliver them."""
+    """A test client whose ``post_signed`` sends requests signed as QStash would deliver them,
+    with the delivery headers too (``headers=`` or ``HTTP_*`` keywords override them)."""
 
     def post_signed(
         self,
@@ -63,6 +77,7 @@ class QStashTestClient(Client):
         *,
         secure: bool = False,
         key: str | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> Any:
         # Build the same request without sending it, to sign exactly the bytes and the URL
@@ -70,7 +85,10 @@ class QStashTestClient(Client):
         factory = RequestFactory(json_encoder=self.json_encoder, **self.defaults)
         probe = factory.post(path, data, content_type=content_type, secure=secure, **extra)
         token = _token(expected_url(probe), probe.body, key)
-        return self.post(path, data, content_type=content_type, secure=secure,
+        sent = {name: value for name, value in delivery_headers().items()
+                if HttpHeaders.to_wsgi_name(name) not in extra}
+        sent.update(headers or {})
+        return self.post(path, data, content_type=content_type, secure=secure, headers=sent,
                          HTTP_UPSTASH_SIGNATURE=token, **extra)
 
 

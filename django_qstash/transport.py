@@ -34,6 +34,7 @@ class InProcessTransport:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstash-worker")
         self._in_flight = 0
         self._idle = threading.Condition()
+        self.pid = os.getpid()
 
     def submit(self, items: list[WorkItem]) -> None:
         from .worker import process_batch_safely
@@ -155,15 +156,34 @@ class Submitter:
 
 
 _submitter = Submitter()
-# At interpreter exit, daemon threads are still alive while atexit handlers run: the hand-over
-# in progress can finish.
-atexit.register(_submitter.flush)
 
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
-    """Hand every message this process accepted to the broker before returning. Commands call
-    it when they finish; processes that end without atexit (Celery's prefork children) too."""
-    return _submitter.flush(timeout)
+    """Hand every message this process accepted over before returning: to the broker, or, with
+    the in-process transport, through its sends and their outcomes (the sender and recorder
+    threads are daemons: a command or script that exits would take claimed messages with it,
+    to wait for their leases). Commands call it when they finish; processes that end without
+    atexit (Celery's prefork children) too."""
+    handed = _submitter.flush(timeout)
+    inprocess = _transports.get("inprocess")
+    if isinstance(inprocess, InProcessTransport) and inprocess.pid == os.getpid():
+        if not inprocess.wait_idle(timeout):
+            logger.warning("in-process deliveries were still under way after %.0f s; their "
+                           "messages are left to their leases", timeout)
+            return False
+    return handed
+
+
+def _at_exit() -> None:
+    from . import sender
+
+    flush()
+    sender.close()  # only now: the sends flush waited for used its connections
+
+
+# At interpreter exit, daemon threads are still alive while atexit handlers run: the hand-over
+# and the sends in progress can finish.
+atexit.register(_at_exit)
 
 
 def hand_over(items: list[WorkItem]) -> None:

@@ -8,6 +8,11 @@ from example_project.database_url import parse_database_url
 # The app list, middleware and templates are the example project's: tests run what users run.
 from example_project.settings import INSTALLED_APPS, MIDDLEWARE, STATIC_URL, TEMPLATES  # noqa: F401
 
+# Less WhiteNoise: a sync-only middleware turns every middleware outside it synchronous, and
+# the receiver's ASGI tests check the async path. The example project's own static files are
+# tested through it (tests/onboarding/test_dev_server_first_use.py).
+MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise.")]
+
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "test-secret-key-not-for-production"
 DEBUG = False

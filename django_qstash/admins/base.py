@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from ..api.filters import is_number
 from ..models import Tenant
+from ..storable_text import escaped
 
 # Staff users who are not superusers see the tenants named by their groups "qstash-tenant:<name>".
 TENANT_GROUP_PREFIX = "qstash-tenant:"
@@ -128,7 +129,7 @@ class BigTableAdmin(TenantScopedAdmin):
 def headers_html(headers: dict | None) -> str:
     if not headers:
         return "-"
-    rows = [(name, value) for name, values in headers.items()
+    rows = [(escaped(str(name)), escaped(str(value))) for name, values in headers.items()
             for value in (values if isinstance(values, list) else [values])]
     return format_html('<table class="qstash-headers">{}</table>',
                        format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
@@ -143,9 +144,15 @@ def body_text(body: bytes | memoryview | None) -> str:
     except UnicodeDecodeError:
         return f"<{len(raw)} bytes of binary data>"
     try:  # JSON reads better indented
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)[:BODY_PREVIEW_BYTES]
+        return escaped(json.dumps(json.loads(raw), indent=2,
+                                  ensure_ascii=False)[:BODY_PREVIEW_BYTES])
     except ValueError:
         return text + ("…" if len(raw) > BODY_PREVIEW_BYTES else "")
+
+
+def json_text(value) -> str:
+    """A JSON column as the admin shows it by default, with any lone surrogate escaped."""
+    return escaped(json.dumps(value, ensure_ascii=False)) if value else "-"
 
 
 def body_html(body: bytes | memoryview | None) -> str:

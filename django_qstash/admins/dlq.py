@@ -23,8 +23,9 @@ from ..dlq_tools import (
     retry_matching,
 )
 from ..models import DlqEntry, Message
+from ..storable_text import escaped
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
-from .filters import DestinationFilter, LabelFilter, QueueFilter, prefixed
+from .filters import AwareDateFieldListFilter, DestinationFilter, LabelFilter, QueueFilter, prefixed
 from .timeline import timeline_html
 
 # One admin request retries or deletes at most this many entries ("select all" included);
@@ -63,11 +64,12 @@ class EditRetryForm(forms.Form):
 
 @admin.register(DlqEntry)
 class DlqEntryAdmin(BigTableAdmin):
-    list_display = ("dlq_id", "tenant", "message_link", "destination", "queue",
-                    "response_status", "short_error", "created_at")
+    # What went wrong first: at 1,400 px the status and the error stay in view.
+    list_display = ("dlq_id", "response_status", "short_error", "destination", "message_link",
+                    "queue", "created_at", "tenant")
     list_filter = (TenantFilter, prefixed(QueueFilter, "message__"),
                    prefixed(DestinationFilter, "message__"), ResponseStatusFilter,
-                   prefixed(LabelFilter, "message__"), ("created_at", admin.DateFieldListFilter))
+                   prefixed(LabelFilter, "message__"), ("created_at", AwareDateFieldListFilter))
     list_select_related = ("tenant", "message")
     search_fields = ("dlq_id",)
     search_help_text = "An exact DLQ id or message id."
@@ -113,7 +115,7 @@ class DlqEntryAdmin(BigTableAdmin):
 
     @admin.display(description="destination")
     def destination(self, obj: DlqEntry) -> str:
-        return Truncator(obj.message.url).chars(70)
+        return Truncator(obj.message.url).chars(48)
 
     @admin.display(description="queue")
     def queue(self, obj: DlqEntry) -> str:
@@ -121,7 +123,7 @@ class DlqEntryAdmin(BigTableAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj: DlqEntry) -> str:
-        return Truncator(obj.error).chars(60)
+        return Truncator(obj.error).chars(48)
 
     @admin.display(description="response headers")
     def response_headers_html(self, obj: DlqEntry) -> str:
@@ -202,7 +204,8 @@ class DlqEntryAdmin(BigTableAdmin):
         except UnicodeDecodeError:
             text, binary = "", True
         form = EditRetryForm(request.POST or None,
-                             initial={"headers": header_lines(message.headers), "body": text})
+                             initial={"headers": escaped(header_lines(message.headers)),
+                                      "body": text})
         if binary:
             form.fields["body"].disabled = True
             form.fields["body"].help_text = "Binary body: it is retried unchanged."

@@ -8,22 +8,23 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from ..models import Event
-from .base import BigTableAdmin, TenantFilter, body_html, headers_html
-from .filters import DestinationFilter, MessageIdFilter, QueueFilter
+from .badges import badge
+from .base import BigTableAdmin, TenantFilter, body_html, headers_html, json_text
+from .filters import AwareDateFieldListFilter, DestinationFilter, MessageIdFilter, QueueFilter
 
 
 @admin.register(Event)
 class EventAdmin(BigTableAdmin):
-    list_display = ("id", "time", "message_link", "state", "destination", "queue_name",
+    list_display = ("id", "time", "message_link", "state_badge", "destination", "queue_name",
                     "response_status")
     list_filter = (TenantFilter, "state", MessageIdFilter, DestinationFilter, QueueFilter,
-                   ("time", admin.DateFieldListFilter))
+                   ("time", AwareDateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("message_id",)
     search_help_text = "An exact message id."
     ordering = ("-pk",)
     fields = ("time", "tenant", "message_link", "state", "url", "topic_name", "endpoint_name",
-              "queue_name", "schedule_id", "flow_control_key", "labels", "error",
+              "queue_name", "schedule_id", "flow_control_key", "label_list", "error",
               "next_delivery_time", "response_status", "headers", "body")
     readonly_fields = fields
 
@@ -43,6 +44,10 @@ class EventAdmin(BigTableAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the log leaves through qstash_purge only
 
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Event) -> str:
+        return badge(obj.state)
+
     @admin.display(description="message", ordering="message_id")
     def message_link(self, obj: Event) -> str:
         url = reverse("admin:django_qstash_message_change", args=[obj.message_id])
@@ -51,6 +56,10 @@ class EventAdmin(BigTableAdmin):
     @admin.display(description="destination")
     def destination(self, obj: Event) -> str:
         return Truncator(obj.url).chars(70)
+
+    @admin.display(description="labels")
+    def label_list(self, obj: Event) -> str:
+        return json_text(obj.labels)
 
     @admin.display(description="response headers")
     def headers(self, obj: Event) -> str:

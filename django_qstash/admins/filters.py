@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from ..models import Queue
 from .base import TextFilter, visible_tenant_ids
@@ -78,3 +80,26 @@ class MessageIdFilter(TextFilter):
 def prefixed(filter_class: type, prefix: str) -> type:
     """The same filter applied through a relation, e.g. a DLQ entry's ``message__``."""
     return type(f"Prefixed{filter_class.__name__}", (filter_class,), {"prefix": prefix})
+
+
+def _aware(value: str) -> object:
+    """A date or date-time typed into the URL, read in the current time zone when it names
+    none (the ORM would warn about a naive datetime and guess the same)."""
+    parsed = parse_datetime(value)
+    if parsed is None and (day := parse_date(value)) is not None:
+        parsed = timezone.datetime(day.year, day.month, day.day)
+    if parsed is None or timezone.is_aware(parsed):
+        return value  # left to the field, which rejects what is invalid
+    return timezone.make_aware(parsed)
+
+
+class AwareDateFieldListFilter(admin.DateFieldListFilter):
+    """The admin's date filter for date-time columns, without naive-datetime warnings for
+    hand-written bounds such as ``?created_at__gte=2026-12-07``."""
+
+    def queryset(self, request, queryset):
+        for name, values in self.used_parameters.items():
+            if name.endswith(("__gte", "__lt", "__lte", "__gt")):
+                self.used_parameters[name] = [_aware(v) for v in values] \
+                    if isinstance(values, list) else _aware(values)
+        return super().queryset(request, queryset)

@@ -14,9 +14,16 @@ from django.views.decorators.http import require_POST
 from .. import observability
 from ..cancellation import cancel
 from ..models import DlqEntry, Message
-from .badges import state_badge
-from .base import BigTableAdmin, TenantFilter, body_html, headers_html
-from .filters import DestinationFilter, FlowControlFilter, LabelFilter, QueueFilter, ScheduleFilter
+from .badges import badge
+from .base import BigTableAdmin, TenantFilter, body_html, headers_html, json_text
+from .filters import (
+    AwareDateFieldListFilter,
+    DestinationFilter,
+    FlowControlFilter,
+    LabelFilter,
+    QueueFilter,
+    ScheduleFilter,
+)
 from .timeline import timeline_html
 
 # Cancelling runs row by row under locks: one request handles at most this many.
@@ -25,11 +32,11 @@ MAX_CANCEL = 1000
 
 @admin.register(Message)
 class MessageAdmin(BigTableAdmin):
-    list_display = ("id", "tenant", "state", "kind", "destination", "queue_name", "labels",
-                    "retried", "not_before", "created_at")
+    list_display = ("id", "status_badge", "destination", "kind", "queue_name", "label_list",
+                    "retried", "not_before", "created_at", "tenant")
     list_filter = (TenantFilter, "status", "kind", DestinationFilter, QueueFilter, LabelFilter,
-                   ScheduleFilter, FlowControlFilter, ("created_at", admin.DateFieldListFilter),
-                   ("finished_at", admin.DateFieldListFilter))
+                   ScheduleFilter, FlowControlFilter, ("created_at", AwareDateFieldListFilter),
+                   ("finished_at", AwareDateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("id",)
     search_help_text = "An exact message id."
@@ -41,13 +48,17 @@ class MessageAdmin(BigTableAdmin):
                            "dlq_link")}),
         ("Timeline", {"fields": ("timeline",)}),
         ("Request", {"fields": ("method", "url", "topic_name", "endpoint_name", "queue_name",
-                                "schedule_id", "labels", "caller_ip", "request_headers",
+                                "schedule_id", "label_list", "caller_ip", "request_headers",
                                 "request_body")}),
         ("Delivery", {"fields": ("max_retries", "retried", "retry_delay_expression",
                                  "timeout_seconds", "not_before", "lease_expires_at",
                                  "created_at", "finished_at", "callback", "failure_callback",
                                  "flow_control_key", "deduplication_id")}),
     )
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Message) -> str:
+        return badge(obj.status)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body")  # up to a megabyte each
@@ -72,10 +83,6 @@ class MessageAdmin(BigTableAdmin):
         term = search_term.strip()
         return (queryset.filter(pk=term) if term else queryset), False
 
-    @admin.display(description="status", ordering="status")
-    def state(self, obj: Message) -> str:
-        return state_badge(obj.status)
-
     @admin.display(description="destination", ordering="url")
     def destination(self, obj: Message) -> str:
         url = Truncator(obj.url).chars(80)
@@ -95,6 +102,10 @@ class MessageAdmin(BigTableAdmin):
             return "-"
         url = reverse("admin:django_qstash_dlqentry_change", args=[entry.pk])
         return format_html('<a href="{}">{}</a>', url, entry.dlq_id)
+
+    @admin.display(description="labels")
+    def label_list(self, obj: Message) -> str:
+        return json_text(obj.labels)
 
     @admin.display(description="headers")
     def request_headers(self, obj: Message) -> str:

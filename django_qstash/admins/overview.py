@@ -15,7 +15,7 @@ from ..api.filters import is_number
 from ..models import Overview, Tenant
 from ..models.rollup import COUNTERS
 from . import overview_queries as figures
-from .badges import state_badge
+from .badges import badge
 from .base import visible_tenant_ids
 from .charts import duration_label, line_chart
 
@@ -85,7 +85,7 @@ def build(scope: list[int] | None, window: figures.Window, chosen: str) -> dict:
         row["mean_label"] = duration_label(row["mean_ms"])
     schedules = figures.schedules(scope)
     for item in schedules:
-        item["last_run"] = [(message_id, state_badge(state))
+        item["last_run"] = [(message_id, badge(state))
                             for message_id, state in item["last_run"]]
     latency_classes = {"p50": "qs-c2", "p95": "qs-c4", "p99": "qs-c5"}
     charts = {

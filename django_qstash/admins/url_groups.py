@@ -12,6 +12,7 @@ from ..exceptions import ApiError
 from ..headers import validate_name
 from ..models import UrlGroup, UrlGroupEndpoint
 from ..publishing import check_default_headers
+from ..storable_text import escaped
 from .base import TenantFilter, TenantScopedAdmin
 
 
@@ -51,7 +52,16 @@ class EndpointInline(admin.TabularInline):
         return super().get_formset(request, obj, validate_max=True, **kwargs)
 
 
+class EscapedJSONField(forms.JSONField):
+    """A JSON editor whose text always encodes: a stored lone surrogate shows as "\\ud800"."""
+
+    def prepare_value(self, value):
+        return escaped(super().prepare_value(value))
+
+
 class UrlGroupForm(forms.ModelForm):
+    default_headers = EscapedJSONField(required=False)
+
     class Meta:
         model = UrlGroup
         fields = ["tenant", "name", "default_headers"]

@@ -3,23 +3,7 @@
 from __future__ import annotations
 
 from ..exceptions import BadRequest
-
-NUL = "a NUL character (\\x00)"
-SURROGATE = "a lone surrogate (\\ud800-\\udfff), which is not valid Unicode"
-
-
-def flaw(text: str, allow_nul: bool = False) -> str | None:
-    """What makes ``text`` unstorable, or None. PostgreSQL refuses NUL in text; UTF-8 (every
-    database, and every response) cannot encode a lone surrogate, which JSON's "\\ud800"
-    escape and the test client can produce."""
-    if not allow_nul and "\x00" in text:
-        return NUL
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return SURROGATE
-    return None
+from ..storable_text import flaw, reject_unstorable
 
 
 def reject_unstorable_request(request, kwargs: dict) -> None:
@@ -38,9 +22,7 @@ def reject_unstorable_request(request, kwargs: dict) -> None:
     parts += [(f"header {key[5:].replace('_', '-').title()}", value)
               for key, value in meta.items() if key.startswith("HTTP_")]
     parts.append(("header Content-Type", meta.get("CONTENT_TYPE") or ""))
-    for where, text in parts:
-        if isinstance(text, str) and (problem := flaw(text)):
-            raise BadRequest(f"{where} contains {problem}, which is not allowed")
+    reject_unstorable(parts)
 
 
 def reject_unstorable_json(data) -> None:

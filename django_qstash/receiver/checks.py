@@ -1,4 +1,4 @@
-"""System checks for the receiver settings (django_qstash.E101–E106, W101–W103)."""
+"""System checks for the receiver settings (django_qstash.E101–E108, W101–W103)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,25 @@ def _check_keys() -> list[CheckMessage]:
         if value is not None and not isinstance(value, str):
             errors.append(Error(f"QSTASH[{name!r}] must be a string, got {type(value).__name__}",
                                 id="django_qstash.E101"))
+    local_tenant = qstash_settings.LOCAL_TENANT
+    if local_tenant is not None and not isinstance(local_tenant, str):
+        errors.append(Error(f"QSTASH['LOCAL_TENANT'] must be a tenant name, got "
+                            f"{type(local_tenant).__name__}", id="django_qstash.E107"))
+    elif local_tenant and "django_qstash" not in settings.INSTALLED_APPS:
+        # The keys are read from this site's own server, whose models come with the app.
+        errors.append(Error("QSTASH['LOCAL_TENANT'] names a tenant of this site's server, but "
+                            "'django_qstash' is not in INSTALLED_APPS",
+                            hint="Add 'django_qstash' to INSTALLED_APPS, or configure "
+                                 "CURRENT_SIGNING_KEY / NEXT_SIGNING_KEY instead.",
+                            id="django_qstash.E108"))
     if not qstash_settings.CURRENT_SIGNING_KEY and not qstash_settings.NEXT_SIGNING_KEY \
-            and _middleware_installed():
+            and not local_tenant and _middleware_installed():
         errors.append(Warning(
             "QStashSignatureMiddleware is installed but no signing key is configured; "
             "every protected request will be rejected.",
             hint="Set QSTASH['CURRENT_SIGNING_KEY'] and QSTASH['NEXT_SIGNING_KEY'] or the "
-                 "QSTASH_CURRENT_SIGNING_KEY / QSTASH_NEXT_SIGNING_KEY environment variables.",
+                 "QSTASH_CURRENT_SIGNING_KEY / QSTASH_NEXT_SIGNING_KEY environment variables, "
+                 "or QSTASH['LOCAL_TENANT'] when this site's own server sends the messages.",
             id="django_qstash.W101"))
     return errors
 

@@ -16,6 +16,7 @@ from django.http.request import RawPostDataException
 
 from ..conf import qstash_settings
 from ..signing import SignatureError, verify
+from .keys import asigning_keys, signing_keys
 
 logger = logging.getLogger("django_qstash.receiver")
 
@@ -60,8 +61,7 @@ def verify_signature(request: HttpRequest, keys: SigningKeys | None = None) -> d
     endpoints, which know their URL and tenant); no replay bookkeeping."""
     token = request.headers.get(SIGNATURE_HEADER, "")
     if keys is None:
-        keys = SigningKeys(expected_url(request), qstash_settings.CURRENT_SIGNING_KEY,
-                           qstash_settings.NEXT_SIGNING_KEY)
+        keys = SigningKeys(expected_url(request), *signing_keys())
     return verify(
         token=token,
         body=_read_body(request) if token else b"",
@@ -118,7 +118,8 @@ async def averify_request(request: HttpRequest) -> dict[str, Any]:
     """verify_request for async code: the cache is reached through its async API."""
     if (claims := getattr(request, "qstash_claims", None)) is not None:
         return claims
-    claims = verify_signature(request)
+    claims = verify_signature(request, SigningKeys(expected_url(request),
+                                                   *await asigning_keys()))
     cache = replay_cache()
     if cache is not None:
         key, timeout = _replay_entry(claims)

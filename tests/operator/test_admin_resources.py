@@ -118,3 +118,13 @@ def test_every_list_page_renders(admin_client, tenant):
     for model in ("message", "dlqentry", "event", "queue", "flowcontrolkey", "urlgroup",
                   "signingkeypair", "apitoken", "tenant", "schedule"):
         assert admin_client.get(f"{ADMIN}/{model}/").status_code == 200, model
+
+
+def test_url_group_default_headers_refuse_a_lone_surrogate(admin_client, tenant):
+    data = {"tenant": tenant.pk, "name": "escaped", "_save": "Save",
+            "default_headers": '{"Upstash-Forward-X": "v\\ud800"}',
+            "endpoints-TOTAL_FORMS": 1, "endpoints-INITIAL_FORMS": 0,
+            "endpoints-0-url": "https://a.example.com/hook", "endpoints-0-name": "a"}
+    response = admin_client.post(f"{ADMIN}/urlgroup/add/", data)
+    assert response.status_code == 200 and "lone surrogate" in response.content.decode()
+    assert not UrlGroup.objects.exists()

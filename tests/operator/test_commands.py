@@ -18,7 +18,7 @@ from django_qstash.retention import PeriodicPurge, Policy
 from .factories import make_dlq, make_message
 
 COMMANDS = ["qstash_dev", "qstash_dispatcher", "qstash_create_token", "qstash_rotate_keys",
-            "qstash_publish", "qstash_dlq", "qstash_purge"]
+            "qstash_publish", "qstash_dlq", "qstash_purge", "qstash_keys"]
 
 
 def run(*args) -> tuple[str, str]:

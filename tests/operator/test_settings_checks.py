@@ -99,4 +99,41 @@ def test_celery_transport_needs_a_broker(settings, monkeypatch):
     # The test settings configure no broker for the Celery app; the environment can.
     assert [m for m, _ in found(settings, TRANSPORT="celery")] == ["django_qstash.E013"]
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/tmp/metrics")
     assert found(settings, TRANSPORT="celery") == []
+
+
+SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x.sqlite3"}
+
+
+@pytest.mark.parametrize(("options", "warned"), [
+    (None, True), ({}, True), ({"transaction_mode": "DEFERRED"}, True),
+    ({"transaction_mode": "IMMEDIATE"}, False), ({"transaction_mode": "immediate"}, False)])
+def test_sqlite_with_deferred_transactions_is_a_warning(options, warned):
+    database = {**SQLITE, **({"OPTIONS": options} if options is not None else {})}
+    found_ids = [message.id for message in checks.sqlite_write_warnings({"extra": database})]
+    assert found_ids == (["django_qstash.W003"] if warned else [])
+
+
+def test_postgresql_is_not_warned_about():
+    assert checks.sqlite_write_warnings({"default": {
+        "ENGINE": "django.db.backends.postgresql", "NAME": "qstash"}}) == []
+
+
+def test_the_dev_server_begins_its_sqlite_writes_immediately():
+    """What qstash_dev applies to its own process, whatever the project configured."""
+    from django.db import connections
+
+    from django_qstash.sqlite_writes import begin_writes_immediately
+
+    connections.settings["deferred"] = {**connections.settings["default"], **SQLITE,
+                                        "OPTIONS": {}}
+    try:
+        changed = begin_writes_immediately()
+        assert "deferred" in changed
+        options = connections.settings["deferred"]["OPTIONS"]
+        assert options == {"transaction_mode": "IMMEDIATE", "timeout": 20}
+        assert connections["deferred"].get_connection_params()["timeout"] == 20
+        assert begin_writes_immediately() == []  # nothing left to change
+    finally:
+        del connections.settings["deferred"]

@@ -174,7 +174,8 @@ def test_register_receiver_checks_is_idempotent():
 def test_sign_request_with_the_plain_client(keys, client):
     body = b'{"a": 1}'
     extra = sign_request("http://testserver/fn/", body)
-    assert list(extra) == ["HTTP_UPSTASH_SIGNATURE"]
+    assert sorted(extra) == ["HTTP_UPSTASH_MESSAGE_ID", "HTTP_UPSTASH_RETRIED",
+                             "HTTP_UPSTASH_SIGNATURE", "HTTP_USER_AGENT"]
     response = client.post("/fn/", body, content_type="application/json", **extra)
     assert response.status_code == 200
     wrong_key = sign_request("http://testserver/fn/", body, key=keys.unknown)

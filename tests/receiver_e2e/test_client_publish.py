@@ -115,3 +115,33 @@ def test_a_wrong_remote_token_is_a_401(settings, remote):
     with pytest.raises(ApiError) as error:
         publish("https://example.com/x")
     assert error.value.status == 401
+
+
+@pytest.mark.parametrize("arguments", [
+    {"body": "text \ud800"},
+    {"headers": {"X-Note": "v\ud800"}},
+    {"headers": {"Upstash-Forward-X-Note": "v\udfff"}},
+    {"label": "l\ud800"},
+    {"destination": "https://example.com/\ud800"},
+    {"callback": "https://example.com/cb\ud800"},
+    {"queue": "q\ud800"},
+])
+def test_a_lone_surrogate_is_a_400_and_nothing_is_written(arguments):
+    arguments = {"destination": "https://example.com/x", "delay": 60, **arguments}
+    with pytest.raises(ApiError, match="lone surrogate") as raised:
+        publish(**arguments)
+    assert raised.value.status == 400
+    assert not Message.objects.exists()
+
+
+def test_prepare_refuses_a_lone_surrogate_from_any_caller():
+    from django_qstash.client import resolve_tenant
+    from django_qstash.publishing import prepare
+
+    tenant = resolve_tenant(None)
+    for destination, pairs in [("https://example.com/\udc00", []),
+                               ("https://example.com/x", [("Upstash-Label", "l\ud800")]),
+                               ("https://example.com/x", [("X-N\udfff", "v")])]:
+        with pytest.raises(BadRequest, match="lone surrogate"):
+            prepare(tenant, destination, b"", pairs)
+    assert not Message.objects.exists()

@@ -78,6 +78,12 @@ def test_url_group_names_and_tenants_are_recorded_not_resolved(qstash_outbox):
     {"method": "TELEPORT"},
     {"callback": "not-a-url"},
     {"queue": "bad queue"},
+    {"body": "text \ud800"},
+    {"headers": {"X-Note": "v\ud800"}},
+    {"label": "l\ud800"},
+    {"destination": "https://example.com/\ud800"},
+    {"destination": "group\ud800"},
+    {"queue": "q\ud800"},
 ])
 def test_the_outbox_rejects_what_the_api_would(qstash_outbox, arguments):
     arguments = {"destination": "https://example.com/x", **arguments}

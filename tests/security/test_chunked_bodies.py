@@ -84,13 +84,13 @@ def test_dev_server_refuses_malformed_chunks_and_keeps_connections_usable(
     auth = f"Authorization: Bearer {dev_server.token}\r\n".encode()
     answer = raw_exchange(dev_server.url,
                           b"POST /v2/publish/" + sink.url.encode() + b"/bad HTTP/1.1\r\n"
-                          b"Host: x\r\n" + auth
+                          b"Host: localhost\r\n" + auth
                           + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n")
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     # Two requests on one connection: the first chunked, the second right behind it.
-    first = (b"POST /v2/publish/" + sink.url.encode() + b"/first HTTP/1.1\r\nHost: x\r\n" + auth
+    first = (b"POST /v2/publish/" + sink.url.encode() + b"/first HTTP/1.1\r\nHost: localhost\r\n" + auth
              + b"Transfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n")
-    second = (b"POST /v2/publish/" + sink.url.encode() + b"/second HTTP/1.1\r\nHost: x\r\n" + auth
+    second = (b"POST /v2/publish/" + sink.url.encode() + b"/second HTTP/1.1\r\nHost: localhost\r\n" + auth
               + b"Content-Length: 3\r\nConnection: close\r\n\r\ntwo")
     answer = raw_exchange(dev_server.url, first + second)
     assert answer.count(b"HTTP/1.1 200") == 2, answer

@@ -228,3 +228,62 @@ def test_stored_rows_with_unsendable_headers_fail_without_retrying(qstash, raw, 
     [attempt] = DeliveryAttempt.objects.filter(message_id=message_id)
     assert "header" in attempt.error and attempt.response_status is None
     assert raw.paths() == [] and "DELIVERED" not in events(qstash, message_id)
+
+
+@pytest.mark.parametrize("headers, content_type", [
+    # The forwarded one is the explicit choice for the destination, whichever comes first.
+    ({"Content-Type": "text/plain", "Upstash-Forward-Content-Type": "application/json"},
+     "application/json"),
+    ({"Upstash-Forward-Content-Type": "application/json", "Content-Type": "text/plain"},
+     "application/json"),
+    ({"Content-Type": "text/plain"}, "text/plain"),
+])
+def test_a_delivery_carries_one_content_type(qstash, raw, headers, content_type):
+    message_id = publish(qstash, f"{raw.url}/ct", headers=headers)
+    wait_for_state(qstash, message_id, "DELIVERED")
+    [request] = raw.wait_for(1)
+    assert_clean(request, qstash, raw, b"payload", message_id)
+    assert request.values("Content-Type") == [content_type], request.head
+    detail = api(qstash, "GET", f"/v2/messages/{message_id}").json()
+    assert detail["header"]["Content-Type"] == [content_type]
+
+
+def test_a_forwarded_accept_encoding_replaces_the_clients_own(qstash, raw):
+    message_id = publish(qstash, f"{raw.url}/ae", headers={
+        "Upstash-Forward-Accept-Encoding": "identity", "Upstash-Forward-Accept": "text/csv"})
+    wait_for_state(qstash, message_id, "DELIVERED")
+    [request] = raw.wait_for(1)
+    assert_clean(request, qstash, raw, b"payload", message_id)
+    assert request.values("Accept-Encoding") == ["identity"], request.head
+    assert request.values("Accept") == ["text/csv"], request.head
+
+
+def test_a_url_groups_default_content_type_and_accept_encoding_yield_to_the_publishers(qstash,
+                                                                                       raw):
+    group = api(qstash, "POST", "/v2/topics/enc/endpoints",
+                json={"endpoints": [{"url": f"{raw.url}/group"}]})
+    assert group.status_code == 200, group.text
+    patched = api(qstash, "PATCH", "/v2/topics/enc", json={"headers": {
+        "Content-Type": "text/plain", "Upstash-Forward-Accept-Encoding": "gzip"}})
+    assert patched.status_code == 200, patched.text
+    response = api(qstash, "POST", "/v2/publish/enc", content=b"payload", headers={
+        "Content-Type": "application/json", "Upstash-Forward-Accept-Encoding": "identity"})
+    assert response.status_code == 200, response.text
+    [published] = response.json()
+    wait_for_state(qstash, published["messageId"], "DELIVERED")
+    [request] = raw.wait_for(1)
+    assert request.values("Content-Type") == ["application/json"], request.head
+    assert request.values("Accept-Encoding") == ["identity"], request.head
+
+
+def test_rows_stored_with_two_content_types_send_one(qstash, raw):
+    message_id = stored_row(qstash, f"{raw.url}/two", b"x", {
+        "Content-Type": ["text/plain", "application/json"],
+        "Accept-Encoding": ["gzip", "identity"], "accept-encoding": ["br"]})
+    wait_for_state(qstash, message_id, "DELIVERED")
+    [request] = raw.wait_for(1)
+    assert_clean(request, qstash, raw, b"x", message_id)
+    assert request.values("Content-Type") == ["application/json"], request.head
+    # Which of two spellings comes last depends on the database's key order; one is sent.
+    assert len(request.values("Accept-Encoding")) == 1, request.head
+    assert request.values("Accept-Encoding")[0] in ("identity", "br"), request.head

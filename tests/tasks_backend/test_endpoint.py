@@ -31,8 +31,8 @@ def deliver(body: bytes, *, key: str | None, url: str = URL, retried: int = 0,
             message_id: str = "msg_test"):
     extra = sign_request(url, body, key=key) if key else {}
     return Client().post("/qstash/tasks/default", body, content_type="application/json",
-                         HTTP_UPSTASH_RETRIED=str(retried), HTTP_UPSTASH_MESSAGE_ID=message_id,
-                         **extra)
+                         **{**extra, "HTTP_UPSTASH_RETRIED": str(retried),
+                            "HTTP_UPSTASH_MESSAGE_ID": message_id})
 
 
 def test_enqueue_writes_a_result_and_one_message_for_the_endpoint(outbox):

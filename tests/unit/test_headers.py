@@ -111,3 +111,18 @@ def test_options_round_trip_through_a_dict():
     opts = parse_publish_headers([("Upstash-Callback", "https://cb"), ("Upstash-Retries", "1"),
                                   ("Upstash-Label", "x")])
     assert PublishOptions.from_dict(opts.to_dict()) == opts
+
+
+@pytest.mark.parametrize("pairs, expected", [
+    ([("Content-Type", "text/plain"), ("Upstash-Forward-Content-Type", "application/json")],
+     {"Content-Type": ["application/json"]}),
+    ([("upstash-forward-content-type", "application/json"), ("content-type", "text/plain")],
+     {"Content-Type": ["application/json"]}),
+    ([("Content-Type", "text/plain"), ("Content-Type", "text/csv")],
+     {"Content-Type": ["text/csv"]}),
+    ([("Upstash-Forward-Accept-Encoding", "gzip"), ("Upstash-Forward-accept-encoding", "br"),
+      ("Upstash-Forward-X-Many", "1"), ("Upstash-Forward-X-Many", "2")],
+     {"Accept-Encoding": ["br"], "X-Many": ["1", "2"]}),
+])
+def test_content_type_and_accept_encoding_keep_one_value(pairs, expected):
+    assert parse_publish_headers(pairs).headers == expected

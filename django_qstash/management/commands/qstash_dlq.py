@@ -14,6 +14,7 @@ from ...durations import DurationError, parse_duration
 from ...models import DlqEntry, Tenant
 from ...transport import flush
 
+LIST_HEADER = ("DLQ ID", "TENANT", "MESSAGE ID", "URL", "QUEUE", "STATUS", "ERROR", "CREATED")
 FILTERS = ("tenant", "queue", "url_prefix", "url_group", "label", "response_status", "dlq_id",
            "message_id", "older_than", "newer_than")
 
@@ -97,8 +98,11 @@ class Command(BaseCommand):
         return entries
 
     def list(self, entries: QuerySet, options) -> None:
-        rows = (entries.select_related("tenant", "message").defer("response_body", "message__body")
-                .order_by("-pk")[: options["limit"] or 50])
+        rows = list(entries.select_related("tenant", "message")
+                    .defer("response_body", "message__body").order_by("-pk")[: options["limit"] or 50])
+        if not options["json"]:
+            # --json stays one object a line (nothing when empty), for scripts.
+            self.stdout.write("\t".join(LIST_HEADER) if rows else "no DLQ entries")
         for entry in rows:
             data = {"dlqId": entry.dlq_id, "tenant": entry.tenant.name,
                     "messageId": entry.message_id, "url": entry.message.url,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...exceptions import ApiError
-from ...models import Tenant
+from ...client import resolve_tenant
+from ...exceptions import ApiError, NotFound
 from ...publishing import prepare, publish_specs
 from ...tenants import DEFAULT_TENANT
 from ...transport import flush, get_transport
@@ -40,7 +40,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("destination", help="a URL or the name of a URL group")
-        parser.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant name")
+        parser.add_argument("--tenant", default=DEFAULT_TENANT,
+                            help="tenant name (the default tenant is created on first use)")
         body = parser.add_mutually_exclusive_group()
         body.add_argument("--body", default=None, help="the body as text")
         body.add_argument("--body-file", default=None, help="read the body from a file, - = stdin")
@@ -60,10 +61,13 @@ class Command(BaseCommand):
                             help="with the in-process transport, do not wait for delivery")
 
     def handle(self, *args, **options):
-        tenant = Tenant.objects.filter(name=options["tenant"]).first()
-        if tenant is None:
+        try:
+            # As the Python client: "default" comes into being on first use, others never
+            # by a typo.
+            tenant = resolve_tenant(options["tenant"])
+        except NotFound:
             raise CommandError(f"unknown tenant {options['tenant']!r} "
-                               "(qstash_create_token --tenant NAME creates one)")
+                               "(qstash_create_token --tenant NAME creates one)") from None
         pairs = [header_pair(h) for h in options["header"]]
         pairs += [(header, options[o]) for o, header in HEADER_OPTIONS.items()
                   if options[o] is not None]
