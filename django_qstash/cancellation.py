@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import QuerySet
 
-from . import clock, observability, rollups
-from .bulk_insert import insert_groups
+from . import clock, observability
+from .bulk_insert import insert_rows
 from .events import event_for
 from .models import Event, Message
 
@@ -31,6 +31,6 @@ def cancel(messages: QuerySet) -> int:
         Message.objects.filter(id__in=pending).update(
             status=Message.Status.CANCELED, cancel_requested=True, finished_at=now)
         Message.objects.filter(id__in=active).update(cancel_requested=True)
-        insert_groups([(Event, events), *rollups.groups(events)])
+        insert_rows(Event, events)
         observability.record(events)
     return count

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from django.db import InterfaceError, OperationalError, transaction
 
-from . import clock, ids, observability, rollups
+from . import clock, ids, observability
 from .backoff import next_retry_delay_seconds
-from .bulk_insert import insert_groups
+from .bulk_insert import insert_rows
 from .callbacks import callback_body, callback_message
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome
@@ -41,7 +41,6 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
         if message is None:
             return None
         response_body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
-        facts = rollups.attempt_facts(message, outcome, started_at)  # before retried changes
         DeliveryAttempt.objects.create(
             message=message, retried=message.retried, started_at=started_at,
             duration_ms=outcome.duration_ms, response_status=outcome.status,
@@ -75,7 +74,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
             follow_ups.insert(0, callback_message(message, "callback", body, now))
         message.lease_expires_at = None
         message.save(update_fields=SAVED_FIELDS)
-        insert_groups([(Event, events), *rollups.groups(events, [facts], now)])
+        insert_rows(Event, events)
         observability.record(events, [(message, outcome, started_at)])
         save_messages(follow_ups, now)
     return message
@@ -134,9 +133,8 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
                 response_headers=outcome.headers, response_body=body))
             events.append(event_for(message, State.DELIVERED, now, response_status=outcome.status,
                                     response_headers=outcome.headers, response_body=body))
-        facts = [rollups.attempt_facts(m, o, t) for m, o, t in results]
-        insert_groups([(DeliveryAttempt, attempts), (Event, events),
-                       *rollups.groups(events, facts, now)])
+        insert_rows(DeliveryAttempt, attempts)
+        insert_rows(Event, events)
         observability.record(events, results)
 
 
@@ -152,7 +150,7 @@ def cancel_claimed(message_id: str, claim_token: int) -> None:
         message.lease_expires_at = None
         message.save(update_fields=SAVED_FIELDS)
         event = event_for(message, State.CANCELED, now)
-        insert_groups([(Event, [event]), *rollups.groups([event])])
+        insert_rows(Event, [event])
         observability.record([event])
 
 

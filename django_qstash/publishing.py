@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from . import clock, ids, observability, rollups
+from . import clock, ids, observability
 from .bulk_insert import insert_groups
 from .claiming import lease_until
 from .conf import qstash_settings
@@ -225,7 +225,7 @@ def save_messages(messages: list, now: datetime) -> None:
             fast.append((message.id, 1))
         else:
             warn_if_nothing_dispatches(message.id, "waits for its time, queue or flow control")
-    insert_groups([(Message, messages), (Event, events), *rollups.groups(events)])
+    insert_groups([(Message, messages), (Event, events)])
     observability.record(events)
     configure_keys(messages)
     if fast:

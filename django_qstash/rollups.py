@@ -1,9 +1,7 @@
-"""Rollup rows for recorded events and attempts, written in the same statement as the events."""
+"""Rollup rows for recorded events and attempts: what one batch of them adds to each period."""
 
 from __future__ import annotations
 
-import os
-import threading
 from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime
@@ -14,8 +12,6 @@ from .drafts import Draft
 from .models import ActivityHour, ActivityMinute, DestinationHour
 from .models.rollup import LATENCY_BOUNDS_MS, done_column, wait_column
 
-# Rows per (tenant, minute): concurrent writers mostly hit different ones (see ActivityMinute).
-SHARDS = 4
 COUNTED_STATES = {"CREATED": "published", "DELIVERED": "delivered", "RETRY": "retried",
                   "FAILED": "failed", "CANCELED": "canceled"}
 
@@ -45,12 +41,6 @@ class AttemptFacts(NamedTuple):
     delivered: bool
 
 
-def attempt_facts(message, outcome, started_at: datetime) -> AttemptFacts:
-    return AttemptFacts(message.tenant_id, message.url, message.created_at,
-                        message.not_before if message.retried == 0 else None, started_at,
-                        outcome.duration_ms or 0, outcome.status, bool(outcome.delivered))
-
-
 def latency_bucket(milliseconds: float) -> int:
     return bisect_left(LATENCY_BOUNDS_MS, max(milliseconds, 0))
 
@@ -69,16 +59,11 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{port}' if port else ''}"[:300]
 
 
-def _shard() -> int:
-    # Native thread ids count up (get_ident() is an aligned address: always 0 modulo 4).
-    return (os.getpid() + threading.get_native_id()) % SHARDS
-
-
-def groups(events: Iterable, attempts: Iterable[AttemptFacts] = (),
-           now: datetime | None = None) -> list[tuple[type, list]]:
-    """(model, rows) pairs to pass to ``insert_groups`` next to the events: one row per
-    tenant and minute (and per destination and hour), however many events there are."""
-    shard = _shard()
+def groups(events: Iterable, attempts: Iterable[AttemptFacts] = ()) -> list[tuple[type, list]]:
+    """(model, rows) pairs to pass to ``insert_groups``: one row per tenant and minute (and
+    per destination and hour), however many events there are. An attempt counts in the
+    period it started in."""
+    shard = 0  # one process folds at a time: the shards of the old write path stay unused
     activity: dict[tuple[int, datetime], ActivityDraft] = {}
     destinations: dict[tuple[int, datetime, str], DestinationDraft] = {}
 
@@ -108,7 +93,7 @@ def groups(events: Iterable, attempts: Iterable[AttemptFacts] = (),
         if counter == "failed":
             destination_row(event.tenant_id, event.time, event.url).failed += 1
     for facts in attempts:
-        at = now or facts.started_at
+        at = facts.started_at
         row = minute_row(facts.tenant_id, at)
         if facts.first_due is not None:
             waited = (facts.started_at - facts.first_due).total_seconds() * 1000

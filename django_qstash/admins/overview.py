@@ -14,6 +14,7 @@ from .. import clock
 from ..api.filters import is_number
 from ..models import Overview, Tenant
 from ..models.rollup import COUNTERS
+from ..rollup_fold import unfolded
 from . import overview_queries as figures
 from .badges import badge
 from .base import visible_tenant_ids
@@ -75,9 +76,10 @@ def message_list_url(**params) -> str:
 
 def build(scope: list[int] | None, window: figures.Window, chosen: str) -> dict:
     now = clock.now()
-    activity = figures.activity(scope, window, now)
+    live = unfolded(scope)  # read once for both: the minutes not folded into the rollups yet
+    activity = figures.activity(scope, window, now, live)
     dlq = figures.dlq(scope, window, now)
-    destinations = figures.destinations(scope, window, now)
+    destinations = figures.destinations(scope, window, now, live)
     for row in destinations["failing"] + destinations["slowest"]:
         row["failed_url"] = message_list_url(tenant=chosen, destination=row["origin"],
                                              status__exact="failed")

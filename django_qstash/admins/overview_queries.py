@@ -1,4 +1,5 @@
-"""The dashboard's figures: series from the rollups, live backlogs, DLQ, destinations, schedules."""
+"""The dashboard's figures: series from the rollups (plus what is not folded into them yet),
+live backlogs, DLQ, destinations, schedules."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..models import (
     Schedule,
 )
 from ..models.rollup import BUCKETS, COUNTERS, LATENCY_BOUNDS_MS, done_column, wait_column
+from ..rollup_fold import unfolded
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,10 @@ class Activity:
         return {f"p{round(q * 100)}": percentile(summed, q) for q in PERCENTILES}
 
 
-def activity(tenant_ids: list[int] | None, window: Window, now: datetime) -> Activity:
-    """Counters and histograms per step, from the per-minute rollups (one grouped query)."""
+def activity(tenant_ids: list[int] | None, window: Window, now: datetime,
+             live: list[tuple[type, list]] | None = None) -> Activity:
+    """Counters and histograms per step, from the rollups (one grouped query) plus ``live``:
+    the rows of what is not folded into them yet (``unfolded``)."""
     start, end = window_bounds(window, now)
     steps = window.span // window.step
     waits, dones = ([wait_column(b) for b in range(BUCKETS)],
@@ -100,6 +104,8 @@ def activity(tenant_ids: list[int] | None, window: Window, now: datetime) -> Act
     rows = (scoped(model.objects, tenant_ids)
             .filter(**{f"{period}__gte": start, f"{period}__lt": end})
             .order_by().values(period).annotate(**{f"s_{c}": Sum(c) for c in columns}))
+    rows = [*rows, *pending_rows(model, period, columns, start, end,
+                                 unfolded(tenant_ids) if live is None else live)]
     result = Activity(starts=[start + i * window.step for i in range(steps)],
                       counters={c: [0] * steps for c in COUNTERS},
                       wait=[[0] * BUCKETS for _ in range(steps)],
@@ -113,6 +119,14 @@ def activity(tenant_ids: list[int] | None, window: Window, now: datetime) -> Act
             result.done[index][bucket] += row[f"s_{dones[bucket]}"] or 0
     result.totals = {c: sum(values) for c, values in result.counters.items()}
     return result
+
+
+def pending_rows(model, period: str, columns: list[str], start: datetime, end: datetime,
+                 live: list[tuple[type, list]]) -> list[dict]:
+    """The unfolded rows of ``model`` in [start, end), shaped like the grouped query's."""
+    return [{period: getattr(draft, period), **{f"s_{c}": getattr(draft, c) for c in columns}}
+            for kind, drafts in live if kind is model for draft in drafts
+            if start <= getattr(draft, period) < end]
 
 
 def dlq(tenant_ids: list[int] | None, window: Window, now: datetime) -> dict:
@@ -167,15 +181,33 @@ def waitlists(tenant_ids: list[int] | None) -> list[dict]:
     return rows
 
 
-def destinations(tenant_ids: list[int] | None, window: Window, now: datetime) -> dict:
-    """Origins ranked by messages failed and by mean attempt time, over the window's hours."""
-    start = window_bounds(window, now)[0]
-    hours = scoped(DestinationHour.objects, tenant_ids).filter(
-        hour__gte=start.replace(minute=0, second=0, microsecond=0))
+def destinations(tenant_ids: list[int] | None, window: Window, now: datetime,
+                 live: list[tuple[type, list]] | None = None) -> dict:
+    """Origins ranked by messages failed and by mean attempt time, over the window's hours
+    (the rollups plus ``live``, the unfolded rows)."""
+    first_hour = window_bounds(window, now)[0].replace(minute=0, second=0, microsecond=0)
+    hours = scoped(DestinationHour.objects, tenant_ids).filter(hour__gte=first_hour)
     totals = (hours.order_by().values("origin")
               .annotate(failed=Sum("failed"), errors=Sum("errors"), attempts=Sum("attempts"),
                         duration=Sum("duration_ms"), last_at=Max("last_at")))
-    rows = list(totals)
+    by_origin = {row["origin"]: row for row in totals}
+    latest: dict[str, tuple[datetime, int | None]] = {}
+    for kind, drafts in unfolded(tenant_ids) if live is None else live:
+        for draft in drafts if kind is DestinationHour else ():
+            if draft.hour < first_hour:
+                continue
+            row = by_origin.setdefault(draft.origin, {
+                "origin": draft.origin, "failed": 0, "errors": 0, "attempts": 0,
+                "duration": 0, "last_at": None})
+            row["failed"] += draft.failed
+            row["errors"] += draft.errors
+            row["attempts"] += draft.attempts
+            row["duration"] += draft.duration_ms
+            if draft.last_at is not None and (row["last_at"] is None
+                                              or draft.last_at >= row["last_at"]):
+                row["last_at"] = draft.last_at
+                latest[draft.origin] = (draft.last_at, draft.last_status)
+    rows = list(by_origin.values())
     for row in rows:
         row["mean_ms"] = row["duration"] / row["attempts"] if row["attempts"] else 0
     failing = sorted((r for r in rows if r["failed"] or r["errors"]),
@@ -187,6 +219,8 @@ def destinations(tenant_ids: list[int] | None, window: Window, now: datetime) ->
     for origin, status in (hours.filter(origin__in=shown, last_at__isnull=False)
                            .order_by("origin", "-last_at").values_list("origin", "last_status")):
         last.setdefault(origin, status)
+    for origin, (_, status) in latest.items():
+        last[origin] = status  # newer than anything folded
     for row in rows:
         row["last_status"] = last.get(row["origin"])
     return {"failing": failing, "slowest": slowest}

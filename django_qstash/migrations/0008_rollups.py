@@ -1,4 +1,5 @@
-# Rollups for the admin dashboard: activity per minute and hour, destinations per hour.
+# Rollups for the admin dashboard: activity per minute and hour, destinations per hour, and how
+# far events and attempts have been folded into them.
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -142,5 +143,16 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['hour'], name='qstash_destination_hour')],
                 'constraints': [models.UniqueConstraint(fields=('tenant', 'hour', 'origin', 'shard'), name='qstash_destination_hour_key')],
             },
+        ),
+        migrations.CreateModel(
+            name='RollupFold',
+            fields=[
+                ('name', models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ('events_folded', models.BigIntegerField(default=0)),
+                ('events_seen', models.BigIntegerField(default=0)),
+                ('attempts_folded', models.BigIntegerField(default=0)),
+                ('attempts_seen', models.BigIntegerField(default=0)),
+                ('seen_at', models.DateTimeField(blank=True, null=True)),
+            ],
         ),
     ]

@@ -4,7 +4,7 @@ from .dlq import DlqEntry
 from .event import Event
 from .message import DeliveryAttempt, Message
 from .overview import Overview
-from .rollup import ActivityHour, ActivityMinute, DestinationHour
+from .rollup import ActivityHour, ActivityMinute, DestinationHour, RollupFold
 from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGroupEndpoint
 from .schedule import Schedule
 from .task_result import TaskResultRecord
@@ -12,6 +12,6 @@ from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
 
 __all__ = [
     "ActivityHour", "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
-    "Message", "Overview", "Queue", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
+    "Message", "Overview", "Queue", "RollupFold", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
     "UrlGroupEndpoint", "hash_token",
 ]

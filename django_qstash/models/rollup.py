@@ -28,8 +28,8 @@ def counter() -> models.PositiveIntegerField:
 
 
 class ActivityCounts(models.Model):
-    """What happened in one period for one tenant. Concurrent writers add to different shards
-    (rows), so that they do not queue behind one row lock; readers sum the shards."""
+    """What happened in one period for one tenant, added up by the fold (rollup_fold), off
+    the paths that publish and record. Readers sum the rows of a period (``shard``)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False,
                                related_name="+")
@@ -63,7 +63,7 @@ class ActivityMinute(ActivityCounts):
 
 
 class ActivityHour(ActivityCounts):
-    """The same sums per hour, written with the minutes: a week is 168 periods, not 10,080."""
+    """The same sums per hour, folded with the minutes: a week is 168 periods, not 10,080."""
 
     ADDITIVE_KEY = ("tenant_id", "hour", "shard")
     SPREAD_COLUMN = "shard"
@@ -112,3 +112,19 @@ class DestinationHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.origin} {self.hour:%Y-%m-%d %H:00}"
+
+
+class RollupFold(models.Model):
+    """How far events and delivery attempts have been added into the rollups (by id), and the
+    newest ids seen when ``seen_at`` was taken: those are folded once their writes are surely
+    over. One row; the process holding its lock is the only one folding."""
+
+    name = models.CharField(primary_key=True, max_length=40)
+    events_folded = models.BigIntegerField(default=0)
+    events_seen = models.BigIntegerField(default=0)
+    attempts_folded = models.BigIntegerField(default=0)
+    attempts_seen = models.BigIntegerField(default=0)
+    seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,4 +1,4 @@
-"""Rollup rows: written in the statement that writes the events, added up, never inflated."""
+"""Rollup rows: folded from the events off the write path, added up, never counted twice."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, merge_additive
 from django_qstash.clock import FrozenClock, SystemClock, set_clock
-from django_qstash.models import ActivityHour, ActivityMinute, DestinationHour
+from django_qstash.models import ActivityHour, ActivityMinute, DestinationHour, RollupFold
 from django_qstash.publishing import prepare, publish_specs
+from django_qstash.rollup_fold import SAFETY_MARGIN, STATE, fold
 from django_qstash.rollups import ActivityDraft, DestinationDraft, latency_bucket, origin
 from django_qstash.tenants import create_tenant
 
@@ -66,8 +67,107 @@ def test_the_newest_status_wins_and_a_missing_one_keeps_the_last():
     assert (saved.attempts, saved.last_status) == (3, 200)
 
 
+def publish_delayed(tenant, count: int = 1) -> None:
+    for _ in range(count):
+        publish_specs(tenant, [prepare(tenant, "https://a.example.com/x", b"",
+                                       [("Upstash-Delay", "1h")])])
+
+
+def fold_all(clock) -> None:
+    """Note the newest ids, let the safety margin pass, fold them."""
+    fold()
+    clock.advance(seconds=SAFETY_MARGIN.total_seconds())
+    while fold():
+        pass
+
+
+def hour_published(tenant) -> int:
+    return sum(ActivityHour.objects.filter(tenant=tenant).values_list("published", flat=True))
+
+
+def test_publishing_writes_no_rollup_rows(frozen):
+    """The publish path writes the message and its events, nothing for the dashboard."""
+    tenant = create_tenant("quiet")
+    publish_delayed(tenant, 3)
+    assert not ActivityMinute.objects.exists() and not ActivityHour.objects.exists()
+    fold_all(frozen)
+    assert published(tenant) == hour_published(tenant) == 3
+
+
+def test_nothing_is_folded_before_the_margin_and_nothing_twice(frozen):
+    tenant = create_tenant("twice")
+    publish_delayed(tenant, 2)
+    assert fold() is False  # the newest ids are noted, not folded: writes may be under way
+    publish_delayed(tenant, 1)  # after the note: waits for the next one
+    frozen.advance(seconds=SAFETY_MARGIN.total_seconds() - 1)
+    assert fold() is False and published(tenant) == 0
+    frozen.advance(seconds=1)
+    assert fold() is True and published(tenant) == 2
+    for _ in range(3):  # folding again, however often, adds nothing that was folded
+        fold()
+        assert published(tenant) == 2
+    frozen.advance(seconds=SAFETY_MARGIN.total_seconds())
+    fold()
+    fold()
+    assert published(tenant) == hour_published(tenant) == 3
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_folder_holding_the_lock_keeps_the_others_out(frozen):
+    """Several dispatchers: one folds, the others skip the locked row and count nothing."""
+    tenant = create_tenant("locked")
+    publish_delayed(tenant, 2)
+    fold()
+    frozen.advance(seconds=SAFETY_MARGIN.total_seconds())
+    answers = []
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic():
+                RollupFold.objects.select_for_update().get(name=STATE)
+                holding.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(10)
+    answers.append(fold())  # returns at once: SKIP LOCKED, no wait
+    done.set()
+    holder.join()
+    assert answers == [False] and published(tenant) == 0
+    assert fold() is True and published(tenant) == 2
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_dispatchers_folding_at_once_count_every_event_once(frozen):
+    tenant = create_tenant("racing")
+    publish_delayed(tenant, 5)
+    fold()
+    frozen.advance(seconds=SAFETY_MARGIN.total_seconds())
+    start, results, errors = threading.Barrier(4), [], []
+
+    def race():
+        try:
+            start.wait(10)
+            results.append(fold())
+        except Exception as exc:  # noqa: BLE001  collected for the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and results.count(True) == 1
+    assert published(tenant) == hour_published(tenant) == 5
+
+
 def test_concurrent_publishes_count_every_message(frozen):
-    """Publishes sharing a group commit (and its statement) add up; none is lost."""
+    """Publishes sharing a group commit (and its statement) are all folded; none is lost."""
     tenant = create_tenant("busy")
     errors = []
 
@@ -86,9 +186,8 @@ def test_concurrent_publishes_count_every_message(frozen):
     for thread in threads:
         thread.join()
     assert not errors
-    assert published(tenant) == 60
-    assert sum(ActivityHour.objects.filter(tenant=tenant).values_list("published",
-                                                                      flat=True)) == 60
+    fold_all(frozen)
+    assert published(tenant) == hour_published(tenant) == 60
 
 
 def test_latency_buckets_and_origins():

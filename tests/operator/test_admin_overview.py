@@ -16,6 +16,7 @@ from django_qstash.lifecycle import record_outcome, record_outcomes
 from django_qstash.models import ActivityMinute, DlqEntry, Message
 from django_qstash.models.rollup import LATENCY_BOUNDS_MS
 from django_qstash.publishing import prepare, publish_specs
+from django_qstash.rollup_fold import SAFETY_MARGIN, fold, unfolded
 from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,11 +67,28 @@ def traffic(tenant, host: str, delivered: int, failed: int, retried: int, cancel
         record_outcome(message.id, message.claim_token, outcome(500), started)
 
 
-@pytest.fixture
-def two_tenants_traffic(frozen):
+def fold_all(clock) -> None:
+    fold()
+    clock.advance(seconds=SAFETY_MARGIN.total_seconds())
+    while fold():
+        pass
+
+
+# Every figure is checked with the traffic still unfolded (read live from the events),
+# folded into the rollups, and half of each.
+@pytest.fixture(params=["live", "folded", "mixed"])
+def two_tenants_traffic(request, frozen):
     ours, theirs = create_tenant("ours"), create_tenant("theirs")
-    traffic(ours, "a.example.com", delivered=6, failed=2, retried=1, canceled=1)
-    traffic(theirs, "b.example.com", delivered=3, failed=4, retried=0, canceled=2)
+    if request.param == "mixed":
+        traffic(ours, "a.example.com", delivered=6, failed=2, retried=1, canceled=1)
+        fold_all(frozen)
+        traffic(theirs, "b.example.com", delivered=3, failed=4, retried=0, canceled=2)
+    else:
+        traffic(ours, "a.example.com", delivered=6, failed=2, retried=1, canceled=1)
+        traffic(theirs, "b.example.com", delivered=3, failed=4, retried=0, canceled=2)
+        if request.param == "folded":
+            fold_all(frozen)
+            assert not any(rows for _, rows in unfolded())
     frozen.advance(seconds=DELAY + 5)
     return ours, theirs
 
@@ -145,12 +163,30 @@ def test_bad_input_is_a_4xx(admin_client, frozen):
 def test_a_rolled_back_outcome_counts_nothing(frozen):
     tenant = create_tenant("rollback")
     [message_id] = publish(tenant, "https://a.example.com/ok", 1)
-    before = list(ActivityMinute.objects.values_list("delivered", flat=True))
     with pytest.raises(RuntimeError), transaction.atomic():
         [message] = claimed([message_id], START + timedelta(seconds=DELAY))
         record_outcome(message.id, message.claim_token, outcome(200), START)
         raise RuntimeError("the outcome's transaction fails")
-    assert list(ActivityMinute.objects.values_list("delivered", flat=True)) == before
+    fold_all(frozen)
+    counts = ActivityMinute.objects.values_list("published", "delivered")
+    assert [sum(column) for column in zip(*counts, strict=True)] == [1, 0]
+
+
+def test_the_same_traffic_reads_the_same_folded_or_not(admin_client, frozen):
+    tenant = create_tenant("same")
+    traffic(tenant, "c.example.com", delivered=4, failed=1, retried=2, canceled=1)
+    frozen.advance(seconds=DELAY + 5)
+
+    def figures(window):
+        context = admin_client.get(OVERVIEW, {"range": window}).context
+        activity = context["activity"]
+        return (activity.counters, activity.wait, activity.done,
+                context["destinations"]["failing"], context["destinations"]["slowest"])
+    live = {window: figures(window) for window in ("hour", "day", "week")}
+    fold_all(frozen)
+    frozen.advance(seconds=-SAFETY_MARGIN.total_seconds())  # the same windows as before
+    assert ActivityMinute.objects.exists() and not any(rows for _, rows in unfolded())
+    assert {window: figures(window) for window in ("hour", "day", "week")} == live
 
 
 def test_users_without_message_access_do_not_see_it(client, two_tenants_traffic):
