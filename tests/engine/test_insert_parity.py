@@ -1,0 +1,185 @@
+"""Rows written by bulk_insert (one statement, COPY, group commit) equal the ORM's, column by column."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import DatabaseError, IntegrityError, transaction
+
+from django_qstash import clock, ids
+from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
+from django_qstash.drafts import EventDraft, MessageDraft
+from django_qstash.models import DeliveryAttempt, Event, Message
+from django_qstash.tenants import create_tenant
+from tests.support.rows import assert_same_row
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KOLKATA = ZoneInfo("Asia/Kolkata")  # a non-UTC offset with half hours
+ALL_BYTES = bytes(range(256))
+
+
+def message_cases(now: datetime) -> dict[str, dict]:
+    """Field values for one message each, beyond id and tenant; every column is exercised."""
+    return {
+        "required only": dict(url="https://example.com/", not_before=now, created_at=now),
+        "every column": dict(
+            kind=Message.Kind.CALLBACK, source_message_id="msg_source", url="https://example.com/x?a=1",
+            method="PUT", headers={"Content-Type": ["application/json"], "X-Many": ["1", "2"]},
+            body=b'{"a": 1}', topic_name="t", endpoint_name="e", queue_name="q",
+            schedule_id="scd_1", caller_ip="2001:db8::1", max_retries=0, retried=2,
+            retry_delay_expression="pow(2, retried) * 1000", timeout_seconds=7,
+            callback="https://example.com/cb", callback_headers={"A": ["b"]},
+            callback_options={"method": "PUT", "retries": None, "timeout": 5},
+            failure_callback="https://example.com/fcb", failure_callback_headers={"B": ["c"]},
+            failure_callback_options={"delay": 10}, labels=["billing", "eu"],
+            label_index=",billing,eu,", redact_fields=["body", "header[Authorization]"],
+            flow_control_key="fck", flow_control_parallelism=3, flow_control_rate=10,
+            flow_control_period=60, deduplication_id="dedup-1", status=Message.Status.ACTIVE,
+            cancel_requested=True, not_before=now + timedelta(microseconds=123457),
+            created_at=now, finished_at=now + timedelta(seconds=3),
+            lease_expires_at=now + timedelta(minutes=5), claim_token=2**31 - 1),
+        "unicode": dict(
+            url="https://例え.jp/パス?q=✓", headers={"X-Name": ["Zoë", "日本語", "🙂"]},
+            body="héllo wörld 🙂".encode(), labels=["ünï", "日本"], label_index=",ünï,日本,",
+            callback_options={"note": "naïve \u2028 line"}, caller_ip="::1", topic_name="tö",
+            not_before=now, created_at=now),
+        "binary body": dict(url="https://example.com/", body=b"\x00" + ALL_BYTES * 4,
+                            not_before=now, created_at=now),
+        "empty body and json": dict(url="https://example.com/", body=b"", headers={},
+                                    labels=[], redact_fields=[], callback_options={},
+                                    not_before=now, created_at=now),
+        "large body": dict(url="https://example.com/", body=ALL_BYTES * 4096 + b"end",
+                           headers={f"X-H{i}": [str(i) * 50] for i in range(60)},
+                           not_before=now, created_at=now),
+        "nested json": dict(url="https://example.com/",
+                            callback_options={"a": {"b": [1, 2.5, True, False, None, "s"]},
+                                              "empty": {}, "list": []},
+                            not_before=now, created_at=now),
+        "other time zones": dict(url="https://example.com/",
+                                 not_before=datetime(2031, 3, 30, 2, 30, 0, 1, tzinfo=KOLKATA),
+                                 created_at=now.astimezone(KOLKATA),
+                                 finished_at=datetime(1999, 12, 31, 23, 59, 59, 999999,
+                                                      tzinfo=timezone(timedelta(hours=-11)))),
+    }
+
+
+CASES = list(message_cases(clock.now()))
+
+
+def twins(case: str, count: int) -> tuple[list[MessageDraft], list[Message]]:
+    """``count`` drafts for the fast path and as many model instances for the ORM, alike but
+    for their ids."""
+    tenant = create_tenant(f"parity-{ids.message_id()[-8:]}")
+    fields = message_cases(clock.now())[case]
+    drafts = [MessageDraft(id=ids.message_id(), tenant_id=tenant.pk, **fields) for _ in range(count)]
+    models = [Message(id=ids.message_id(), tenant_id=tenant.pk, **fields) for _ in range(count)]
+    return drafts, models
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("count", [1, 3, COPY_THRESHOLD + 1], ids=["one", "few", "copy"])
+def test_inserted_messages_equal_bulk_created_ones(case, count):
+    drafts, models = twins(case, count)
+    insert_rows(Message, drafts)
+    Message.objects.bulk_create(models)
+    for draft, model in zip(drafts, models):
+        assert_same_row(Message, draft.id, model.id)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_inserted_messages_equal_created_ones_inside_a_transaction(case):
+    drafts, models = twins(case, 1)
+    with transaction.atomic():  # no group commit: the caller's own transaction
+        insert_rows(Message, drafts)
+    fields = {f.attname: getattr(models[0], f.attname) for f in Message._meta.concrete_fields}
+    Message.objects.create(**fields)
+    assert_same_row(Message, drafts[0].id, models[0].id)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_model_instances_go_in_as_drafts_do(case):
+    drafts, models = twins(case, 2)
+    insert_rows(Message, [models[0]])  # insert_rows takes model instances too
+    models[1].save(force_insert=True)
+    assert_same_row(Message, models[0].id, models[1].id)
+
+
+def test_rows_shared_by_a_group_commit_equal_the_orm_ones():
+    """Writers in several threads at once share one statement and commit."""
+    pairs = [twins(case, 2) for case in CASES]
+    start = threading.Barrier(len(pairs))
+    errors: list[BaseException] = []
+
+    def write(drafts):
+        try:
+            start.wait(timeout=10)
+            events = [EventDraft(tenant_id=d.tenant_id, message_id=d.id, state=Event.State.CREATED,
+                                 time=d.created_at, url=d.url, labels=d.labels) for d in drafts]
+            insert_groups([(Message, drafts), (Event, events)])
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(drafts,)) for drafts, _ in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    for drafts, models in pairs:
+        Message.objects.bulk_create(models)
+        for draft, model in zip(drafts, models):
+            assert_same_row(Message, draft.id, model.id)
+            assert Event.objects.filter(message_id=draft.id, state="CREATED").count() == 1
+
+
+@pytest.mark.parametrize("count", [1, COPY_THRESHOLD + 1], ids=["one", "copy"])
+@pytest.mark.parametrize("response", [
+    dict(response_status=None, response_headers=None, response_body=None),
+    dict(response_status=200, response_headers={}, response_body=b""),
+    dict(response_status=503, response_headers={"Retry-After": ["1"], "X-Ü": ["ö"]},
+         response_body=ALL_BYTES, error="busy 🙂", next_delivery_time=clock.now()),
+], ids=["nulls", "empty", "filled"])
+def test_inserted_events_equal_bulk_created_ones(count, response):
+    tenant = create_tenant("parity-events")
+    now = clock.now()
+    common = dict(tenant_id=tenant.pk, message_id="msg_x", state=Event.State.ERROR, time=now,
+                  url="https://example.com/é", labels=["a"], label_index=",a,", **response)
+    insert_rows(Event, [EventDraft(**common) for _ in range(count)])
+    Event.objects.bulk_create([Event(**common) for _ in range(count)])
+    rows = list(Event.objects.filter(tenant=tenant).order_by("id").values_list("id", flat=True))
+    fast, orm = rows[:count], rows[count:]
+    for fast_pk, orm_pk in zip(fast, orm):
+        assert_same_row(Event, fast_pk, orm_pk, skip=("id",))
+
+
+def test_inserted_attempts_equal_created_ones():
+    tenant = create_tenant("parity-attempts")
+    [message] = twins("required only", 1)[1]
+    message.tenant_id = tenant.pk
+    message.save(force_insert=True)
+    common = dict(message_id=message.id, retried=1, started_at=clock.now().astimezone(KOLKATA),
+                  duration_ms=12, response_status=None, response_headers={"A": ["ü"]},
+                  response_body=b"\x00\xff", error="")
+    fast = DeliveryAttempt(**common)
+    insert_rows(DeliveryAttempt, [fast])
+    orm = DeliveryAttempt.objects.create(**common)
+    [fast_pk] = DeliveryAttempt.objects.exclude(pk=orm.pk).values_list("pk", flat=True)
+    assert_same_row(DeliveryAttempt, fast_pk, orm.pk, skip=("id",))
+
+
+@pytest.mark.parametrize("count", [1, COPY_THRESHOLD + 1], ids=["one", "copy"])
+@pytest.mark.parametrize("column", ["headers", "labels", "callback_options"])
+def test_none_in_a_json_column_that_takes_no_null_is_refused_as_by_the_orm(count, column):
+    drafts, models = twins("required only", count)
+    for draft, model in zip(drafts, models):
+        setattr(draft, column, None)
+        setattr(model, column, None)
+    with pytest.raises(IntegrityError):
+        Message.objects.bulk_create(models)
+    with pytest.raises(DatabaseError):
+        insert_rows(Message, drafts)
+    assert not Message.objects.filter(id__in=[d.id for d in drafts]).exists()
