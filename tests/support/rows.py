@@ -33,7 +33,12 @@ def field_values(instance: models.Model, skip=("id", *WRITE_TIME)) -> dict:
 
 def assert_same_row(model: type[models.Model], fast_pk, orm_pk, skip=("id", *WRITE_TIME)) -> None:
     """The two rows agree in every column, as stored and as loaded through the ORM."""
-    assert stored_columns(model, fast_pk, skip) == stored_columns(model, orm_pk, skip)
+    _assert_equal(stored_columns(model, fast_pk, skip), stored_columns(model, orm_pk, skip))
     manager = model._base_manager
-    assert (field_values(manager.get(pk=fast_pk), skip)
-            == field_values(manager.get(pk=orm_pk), skip))
+    _assert_equal(field_values(manager.get(pk=fast_pk), skip),
+                  field_values(manager.get(pk=orm_pk), skip))
+
+
+def _assert_equal(fast: dict, orm: dict) -> None:
+    differences = {name: (fast[name], orm[name]) for name in fast if fast[name] != orm[name]}
+    assert not differences, f"fast path vs ORM: {differences}"
