@@ -178,3 +178,15 @@ def test_every_endpoint_answers_json_whatever_the_client_asks_for(client, path, 
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "application/json"
     json.loads(response.content)
+
+
+def test_a_schedule_destination_keeps_its_format_parameter(client):
+    """The DRF path takes the destination's query as the lean one does: ?format= is its own."""
+    token = world("parity-schedule")["rw"]
+    response = client.post(f"/v2/schedules/{DESTINATION}?format=csv", data=b"x",
+                           content_type="text/plain",
+                           headers={"Authorization": f"Bearer {token}", "Upstash-Cron": "* * * * *"})
+    assert response.status_code == 200, response.content
+    schedule_id = response.json()["scheduleId"]
+    listed = client.get(f"/v2/schedules/{schedule_id}", headers={"Authorization": f"Bearer {token}"})
+    assert listed.json()["destination"] == f"{DESTINATION}?format=csv"
