@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.core.cache import caches
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
+from django.http import Http404
 from django.test import RequestFactory
 from django.urls import resolve
 
@@ -16,6 +20,8 @@ from django_qstash.api.base import QStashView
 from django_qstash.api.lean import LeanQStashView
 from django_qstash.api.views.publish import BatchView, EnqueueView, PublishView
 from django_qstash.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.exceptions import BadRequest
+from django_qstash.group_commit import GroupCommitTimeout
 from django_qstash.models import ApiToken
 from django_qstash.tenants import create_tenant
 
@@ -190,3 +196,27 @@ def test_a_schedule_destination_keeps_its_format_parameter(client):
     schedule_id = response.json()["scheduleId"]
     listed = client.get(f"/v2/schedules/{schedule_id}", headers={"Authorization": f"Bearer {token}"})
     assert listed.json()["destination"] == f"{DESTINATION}?format=csv"
+
+
+def raising(exc: Exception):
+    class Raising(LeanQStashView):
+        def post(self, request, *args, **kwargs):
+            raise exc
+
+    return Raising
+
+
+@pytest.mark.parametrize("exc", [
+    Http404(), Http404("no such thing"), DjangoPermissionDenied(), ValueError("a bug"),
+    OperationalError("connection refused"), GroupCommitTimeout("slow", stored_unknown=True),
+    BadRequest("nope", status=431), RequestDataTooBig(),
+], ids=lambda exc: type(exc).__name__)
+def test_unexpected_errors_get_the_same_answer_on_both_paths(exc):
+    tokens = world("parity-errors")
+    answers = []
+    for view in (raising(exc).as_view(), full_path(raising(exc))):
+        request = request_for(Call(PUBLISH), tokens)
+        answers.append(answer(view(request)))
+    assert answers[0] == answers[1]
+    status, _, body = answers[0]
+    assert status >= 400 and set(body) == {"error"} and body["error"].strip(), answers[0]
