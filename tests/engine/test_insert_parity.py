@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 
-from django_qstash import clock, ids
+from django_qstash import bulk_insert, clock, ids
 from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
 from django_qstash.drafts import EventDraft, MessageDraft
+from django_qstash.group_commit import GroupCommit
 from django_qstash.models import DeliveryAttempt, Event, Message
 from django_qstash.tenants import create_tenant
 from tests.support.message_fields import ALL_BYTES, KOLKATA, message_cases
@@ -133,3 +135,39 @@ def test_none_in_a_json_column_that_takes_no_null_is_refused_as_by_the_orm(count
     with pytest.raises(DatabaseError):
         insert_rows(Message, drafts)
     assert not Message.objects.filter(id__in=[d.id for d in drafts]).exists()
+
+
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_rows_merged_into_one_shared_write_equal_the_orm_ones():
+    """Held behind a first write, every other caller's rows go out in ONE merged write."""
+    pairs = [twins(case, 2) for case in CASES]
+    release, sizes = threading.Event(), []
+
+    def write(groups):
+        sizes.append(sum(len(objs) for _, objs in groups))
+        if len(sizes) == 1:
+            release.wait(timeout=10)
+        bulk_insert._write(groups)
+
+    committer = GroupCommit(write)
+    threads = [threading.Thread(target=committer.submit, args=([(Message, drafts)],))
+               for drafts, _ in pairs]
+    threads[0].start()
+    wait_until(lambda: sizes)
+    for thread in threads[1:]:
+        thread.start()
+    wait_until(lambda: len(committer.queue) == len(threads) - 1)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sizes == [2, 2 * (len(pairs) - 1)]  # the others shared one write
+    for drafts, models in pairs:
+        Message.objects.bulk_create(models)
+        for draft, model in zip(drafts, models):
+            assert_same_row(Message, draft.id, model.id)
