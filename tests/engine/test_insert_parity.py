@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from django_qstash import bulk_insert, clock, ids
 from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
@@ -74,6 +74,8 @@ def test_rows_shared_by_a_group_commit_equal_the_orm_ones():
             insert_groups([(Message, drafts), (Event, events)])
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
+        finally:
+            connections.close_all()
 
     threads = [threading.Thread(target=write, args=(drafts,)) for drafts, _ in pairs]
     for thread in threads:
@@ -156,8 +158,13 @@ def test_rows_merged_into_one_shared_write_equal_the_orm_ones():
         bulk_insert._write(groups)
 
     committer = GroupCommit(write)
-    threads = [threading.Thread(target=committer.submit, args=([(Message, drafts)],))
-               for drafts, _ in pairs]
+    def submit(drafts):
+        try:
+            committer.submit([(Message, drafts)])
+        finally:
+            connections.close_all()  # this thread's connection, so the test database can go
+
+    threads = [threading.Thread(target=submit, args=(drafts,)) for drafts, _ in pairs]
     threads[0].start()
     wait_until(lambda: sizes)
     for thread in threads[1:]:
