@@ -34,7 +34,7 @@ class Table:
         self.columns = [f.column for f in fields]
         # Callable defaults (dict, list) are called once: values are only read, never changed.
         self.defaults = [f.get_default() if f.has_default() else None for f in fields]
-        self.json = [(i, f.null) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+        self.json = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
         self.datetimes = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
         self.auto_now = [i for i, f in enumerate(fields) if getattr(f, "auto_now", False)]
         self.auto_now_add = [i for i, f in enumerate(fields) if getattr(f, "auto_now_add", False)]
@@ -57,9 +57,11 @@ class Table:
         for index in self.choices:
             if isinstance(values[index], enum.Enum):
                 values[index] = values[index].value
-        for index, nullable in self.json:
+        for index in self.json:
             value = values[index]
-            if value is None and nullable:
+            if value is None:
+                # SQL NULL, as the ORM writes it: a column that takes no null refuses it,
+                # rather than store JSON null where the code expects a dict or list.
                 continue
             if isinstance(value, (dict, list)) and not value:
                 # Most JSON columns hold an empty dict or list: no encoder call for those.

@@ -27,14 +27,6 @@ class InvalidHeader(BadRequest):
     """A header name or value that no HTTP request may carry (CR, LF, NUL, a space in a name)."""
 
 
-class Unauthorized(ApiError):
-    status = 401
-
-
-class Forbidden(ApiError):
-    status = 403
-
-
 class NotFound(ApiError):
     status = 404
 

@@ -118,12 +118,5 @@ def last_of_single_valued(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]
     return kept
 
 
-def header_map(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for name, value in pairs:
-        result.setdefault(canonical(name), []).append(value)
-    return result
-
-
 def first_values(headers: Mapping[str, list[str]]) -> dict[str, str]:
     return {name: values[0] for name, values in headers.items() if values}

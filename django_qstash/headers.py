@@ -15,7 +15,6 @@ from .retry_delay import RetryDelayError, validate_retry_delay
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 FORWARD_PREFIX = "upstash-forward-"
-CALLBACK_OPTION_NAMES = ("method", "timeout", "retries", "retry-delay", "delay")
 MAX_STORED_INT = 2**31 - 1  # the database column is a 32-bit integer on PostgreSQL
 
 

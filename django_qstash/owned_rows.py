@@ -88,7 +88,7 @@ def _from_rows(connection, sql: str, values: list) -> list[Message]:
     for row in rows:
         row = list(row)
         key = row.pop()
-        for index, _ in spec.json:
+        for index in spec.json:
             if isinstance(row[index], str):
                 row[index] = json.loads(row[index])
         message = Message.from_db(connection.alias, spec.attnames, row)

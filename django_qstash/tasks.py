@@ -18,6 +18,11 @@ from .worker import process_batch_safely
 logger = logging.getLogger("django_qstash.worker")
 
 
+# acks_late: on a broker with real acknowledgements (RabbitMQ, SQS), a task whose worker
+# loses its broker connection before the sends start goes to another worker at once instead
+# of waiting for the database leases to lapse; that run sends only the messages still held
+# under the same claim token, as a lapsed lease would. On Redis with ack emulation off it
+# changes nothing, and costs nothing.
 @shared_task(name="django_qstash.deliver_batch", ignore_result=True, acks_late=True)
 def deliver_batch(items: list[list]) -> None:
     """``items``: [[message id, claim token], ...] claimed by a dispatcher or the fast path."""

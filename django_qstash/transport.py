@@ -65,9 +65,6 @@ class InProcessTransport:
                 return False
         return recorder.drain(max(0.0, deadline - time.monotonic()))
 
-    def shutdown(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
 
 class CeleryTransport:
     """One Celery task per batch of claimed messages; tasks carry ids only, never the message."""

@@ -158,8 +158,3 @@ def json_text(value) -> str:
 def body_html(body: bytes | memoryview | None) -> str:
     text = body_text(body)
     return format_html('<pre class="qstash-body">{}</pre>', text) if text else "-"
-
-
-def count_message(verb: str, done: int, noun: str, more: int = 0) -> str:
-    tail = f"; more match, run the action again for the next {more}" if more else ""
-    return f"{verb} {done} {noun}{'' if done == 1 else 's'}{tail}"

@@ -11,7 +11,7 @@ from ..exceptions import BadRequest, LengthRequired, PayloadTooLarge
 from .authentication import HasTenantToken, QStashTokenAuthentication
 from .errors import exception_handler
 from .ratelimit import check_burst, check_daily_quota
-from .rendering import QStashJSONRenderer
+from .rendering import JSONOnly, QStashJSONRenderer
 from .storable import reject_unstorable_json, reject_unstorable_request
 
 
@@ -20,6 +20,7 @@ class QStashView(APIView):
     permission_classes = [HasTenantToken]
     renderer_classes = [QStashJSONRenderer]
     parser_classes: list = []  # bodies are read raw: publish bodies are passed through untouched
+    content_negotiation_class = JSONOnly
     throttle_classes: list = []
 
     def get_exception_handler(self):

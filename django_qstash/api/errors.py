@@ -39,7 +39,9 @@ def exception_handler(exc, context):
                         headers={"WWW-Authenticate": 'Bearer realm="qstash"'})
     response = drf_exception_handler(exc, context)
     if response is not None:
-        response.data = {"error": _text(exc.detail) if hasattr(exc, "detail") else str(exc)}
+        text = _text(exc.detail) if hasattr(exc, "detail") else str(exc)
+        # Django's Http404 and PermissionDenied usually carry no message: say what the status says.
+        response.data = {"error": text.strip() or response.status_text.lower()}
         return response
     if isinstance(exc, (InterfaceError, OperationalError)):
         logger.exception("database unavailable")

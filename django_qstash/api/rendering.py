@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
 
@@ -24,3 +25,15 @@ class QStashJSONRenderer(JSONRenderer):
         except UnicodeEncodeError:
             self.ensure_ascii = True  # this instance renders this one response
             return super().render(data, accepted_media_type, renderer_context)
+
+
+class JSONOnly(BaseContentNegotiation):
+    """The API answers JSON whatever the client asks for, as QStash does (and the lean POST
+    path): neither ``Accept`` nor ``?format=`` is consulted; ``format`` may well belong to a
+    publish destination's own query string. Request bodies are read raw, never parsed."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

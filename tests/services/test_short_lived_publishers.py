@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from tests.support.services import require_services
@@ -25,7 +26,7 @@ def stack():
     from tests.support.stack import drop_stack, start_stack
 
     stack = start_stack(workers=1, dispatchers=1)
-    stack.manage("qstash_create_token", "--tenant", "acme", "--quiet")
+    ACME_TOKEN.append(stack.manage("qstash_create_token", "--tenant", "acme", "--quiet").strip())
     yield stack
     drop_stack(stack)
 
@@ -33,6 +34,17 @@ def stack():
 def arrival_delay(sink, path: str, started: float) -> float:
     [arrival] = sink.wait_for(1, path, timeout=PROMPT_SECONDS)
     return arrival.at - started
+
+
+ACME_TOKEN: list[str] = []
+# From the moment the command's message was accepted (its row's creation) to its arrival.
+HANDED_OVER_SECONDS = 1.0
+
+
+def created_at(stack, message_id: str) -> float:
+    answer = httpx.get(f"{stack.url}/v2/messages/{message_id}", timeout=10,
+                       headers={"Authorization": f"Bearer {ACME_TOKEN[-1]}"})
+    return answer.json()["createdAt"] / 1000
 
 
 def test_qstash_publish_command_hands_its_message_over_before_exiting(stack, sink):
@@ -45,6 +57,9 @@ def test_qstash_publish_command_hands_its_message_over_before_exiting(stack, sin
         [arrival] = sink.received(f"/command/{run}")
         assert (arrival.body, arrival.headers["Upstash-Message-Id"]) == (
             b"hi", answer["messageId"])
+        # The process start-up is the command's; once accepted, the message is with a
+        # worker at once, not left for a lease.
+        assert arrival.at - created_at(stack, answer["messageId"]) < HANDED_OVER_SECONDS
 
 
 def test_a_script_using_the_client_hands_its_messages_over_before_exiting(stack, sink):

@@ -8,6 +8,29 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+OPT_IN = "QSTASH_TEST_CHAOS"
+OPT_IN_REASON = (f"SKIPPING: this test stops and restarts the machine's own PostgreSQL and Redis, "
+                 f"which would break everything else using them; opt in with {OPT_IN}=1 "
+                 f"(CI=true runs it)")
+
+
+def opted_in() -> bool:
+    """Restarting shared services is allowed only on request, or in CI (a machine of its own)."""
+    return (os.environ.get(OPT_IN, "").lower() in ("1", "true", "yes")
+            or os.environ.get("CI", "").lower() == "true")
+
+
+# Put on every test (or module, as ``pytestmark``) that calls the functions below.
+requires_opt_in = pytest.mark.skipif(not opted_in(), reason=OPT_IN_REASON)
+
+
+def _refuse_unless_opted_in() -> None:
+    # A second guard: a test that forgot the mark still cannot touch the shared services.
+    if not opted_in():
+        raise RuntimeError(OPT_IN_REASON)
+
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
                "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
                "--logfile", "/var/log/redis/ci.log"]
@@ -35,18 +58,21 @@ def postgres_version() -> str:
 
 
 def stop_postgres() -> None:
+    _refuse_unless_opted_in()
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main",
                     "stop", "-m", "fast"], check=True, timeout=60)
     wait_port(5432, up=False)
 
 
 def start_postgres() -> None:
+    _refuse_unless_opted_in()
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main",
                     "start"], check=True, timeout=60)
     wait_port(5432, up=True)
 
 
 def restart_redis() -> None:
+    _refuse_unless_opted_in()
     subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], timeout=30)
     wait_port(6379, up=False)
     Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
