@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Case, Count, F, FloatField, Func, Max, Min, Q, Sum, Value, When
+from django.db.models.functions import TruncHour, TruncMinute
+from django.db.models.lookups import LessThanOrEqual
 
 from . import clock
 from .bulk_insert import insert_groups
 from .models import DeliveryAttempt, Event, RollupFold
-from .rollups import COUNTED_STATES, AttemptFacts, groups
+from .models.rollup import LATENCY_BOUNDS_MS
+from .rollups import COUNTED_STATES, AttemptGroup, groups, latency_bucket
 
 logger = logging.getLogger("django_qstash.rollups")
 STATE = "activity"
@@ -31,10 +34,31 @@ _last_try = 0.0
 
 
 class EventFacts(NamedTuple):
+    """``count`` events of one tenant that entered ``state`` in the minute ``time``."""
+
     tenant_id: int
     state: str
     time: datetime
-    url: str
+    url: str  # only for FAILED: the destinations count failures per origin
+    count: int
+
+
+class EpochMs(Func):
+    """A datetime column as milliseconds since 1970, so that latencies are bucketed in SQL."""
+
+    output_field = FloatField()
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000)"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, **extra,
+                              template="((julianday(%(expressions)s) - 2440587.5) * 86400000.0)")
+
+
+def bucket(milliseconds) -> Case:
+    """``latency_bucket`` in SQL: the first bound at or above the value (negatives in 0)."""
+    return Case(*[When(LessThanOrEqual(milliseconds, Value(float(bound))), then=Value(index))
+                  for index, bound in enumerate(LATENCY_BOUNDS_MS)],
+                default=Value(len(LATENCY_BOUNDS_MS)))
 
 
 def fold_due(now: datetime | None = None) -> None:
@@ -87,38 +111,73 @@ def _fold_batch(state: RollupFold) -> bool:
 
 
 def event_facts(after: int, upto: int | None = None) -> list[EventFacts]:
-    """The counted events with ids in (after, upto]: a range of the primary key."""
-    rows = Event.objects.filter(id__gt=after, state__in=list(COUNTED_STATES)).order_by()
+    """The counted events with ids in (after, upto] (a range of the primary key), counted
+    by the database per tenant, minute and state (and destination, for failures)."""
+    rows = Event.objects.filter(id__gt=after).order_by()
     if upto is not None:
         rows = rows.filter(id__lte=upto)
-    return [EventFacts(*row) for row in rows.values_list("tenant_id", "state", "time", "url")]
-
-
-def attempt_facts(after: int, upto: int | None = None) -> list[AttemptFacts]:
-    """The delivery attempts with ids in (after, upto], with the timings the latency
-    histograms need: due -> first attempt, publish -> delivered."""
-    rows = DeliveryAttempt.objects.filter(id__gt=after).order_by("id")
-    if upto is not None:
-        rows = rows.filter(id__lte=upto)
-    rows = list(rows.values_list(
-        "message_id", "retried", "started_at", "duration_ms", "response_status",
-        "message__tenant_id", "message__url", "message__created_at", "message__not_before",
-        "message__retried"))
-    # A message retried since its first attempt has a new due time; its first claim (the
-    # ACTIVE event written with the due time or later) stands in for the one it replaced.
-    moved = {row[0] for row in rows if row[1] == 0 and row[9] > 0}
-    first_claims = dict(Event.objects.filter(message_id__in=moved, state=Event.State.ACTIVE)
-                        .order_by().values("message_id").annotate(t=Min("time"))
-                        .values_list("message_id", "t")) if moved else {}
     facts = []
-    for (message_id, retried, started_at, duration_ms, status, tenant_id, url, created_at,
-         not_before, retried_now) in rows:
-        due = None
-        if retried == 0:
-            due = not_before if retried_now == 0 else first_claims.get(message_id)
-        facts.append(AttemptFacts(tenant_id, url, created_at, due, started_at, duration_ms or 0,
-                                  status, status is not None and 200 <= status < 300))
+    for states, columns in (([s for s in COUNTED_STATES if s != Event.State.FAILED], ()),
+                            ([Event.State.FAILED], ("url",))):
+        grouped = (rows.filter(state__in=states).annotate(minute=TruncMinute("time"))
+                   .values("tenant_id", "state", "minute", *columns).annotate(n=Count("id")))
+        facts += [EventFacts(row["tenant_id"], row["state"], row["minute"], row.get("url", ""),
+                             row["n"]) for row in grouped]
     return facts
+
+
+def attempt_facts(after: int, upto: int | None = None) -> list[AttemptGroup]:
+    """The delivery attempts with ids in (after, upto], counted by the database per tenant,
+    URL, minute and latency buckets (due -> first attempt, publish -> delivered)."""
+    rows = DeliveryAttempt.objects.filter(id__gt=after).order_by()
+    if upto is not None:
+        rows = rows.filter(id__lte=upto)
+    delivered = Q(response_status__gte=200, response_status__lt=300)
+    started = EpochMs("started_at")
+    # A message retried since its first attempt has a new due time: see moved_first_waits.
+    first = Q(retried=0, message__retried=0)
+    grouped = (rows.annotate(
+        minute=TruncMinute("started_at"),
+        ok=Case(When(delivered, then=Value(1)), default=Value(0)),
+        wait_b=Case(When(first, then=bucket(started - EpochMs("message__not_before"))),
+                    default=None),
+        done_b=Case(When(delivered, then=bucket(
+            started - EpochMs("message__created_at") + F("duration_ms"))), default=None))
+        .values("message__tenant_id", "message__url", "minute", "ok", "wait_b", "done_b")
+        .annotate(n=Count("id"), duration=Sum("duration_ms")))
+    facts = [AttemptGroup(row["message__tenant_id"], row["message__url"], row["minute"],
+                          row["n"], 0 if row["ok"] else row["n"], row["duration"] or 0,
+                          row["n"], row["wait_b"], row["done_b"]) for row in grouped]
+    return facts + moved_first_waits(rows) + latest_attempts(rows)
+
+
+def moved_first_waits(rows) -> list[AttemptGroup]:
+    """First attempts of messages retried since (their due time has moved): the first claim,
+    an ACTIVE event written at the due time or later, stands in for the due time."""
+    moved = list(rows.filter(retried=0, message__retried__gt=0)
+                 .values_list("message_id", "started_at", "message__tenant_id", "message__url"))
+    if not moved:
+        return []
+    claims = dict(Event.objects.filter(message_id__in=[m[0] for m in moved],
+                                       state=Event.State.ACTIVE)
+                  .order_by().values("message_id").annotate(t=Min("time"))
+                  .values_list("message_id", "t"))
+    return [AttemptGroup(tenant_id, url, started_at.replace(second=0, microsecond=0), 0, 0, 0, 1,
+                         latency_bucket((started_at - claims[message_id]).total_seconds() * 1000),
+                         None)
+            for message_id, started_at, tenant_id, url in moved if message_id in claims]
+
+
+def latest_attempts(rows) -> list[AttemptGroup]:
+    """The newest attempt per tenant, URL and hour: the destinations show its status."""
+    newest = (rows.annotate(hour=TruncHour("started_at"))
+              .values("message__tenant_id", "message__url", "hour").annotate(last=Max("id"))
+              .values_list("last", flat=True))
+    return [AttemptGroup(tenant_id, url, started_at.replace(second=0, microsecond=0), 0, 0, 0, 0,
+                         None, None, started_at, status)
+            for tenant_id, url, started_at, status in DeliveryAttempt.objects.filter(
+                id__in=list(newest)).values_list("message__tenant_id", "message__url",
+                                                 "started_at", "response_status")]
 
 
 def unfolded(tenant_ids: list[int] | None = None) -> list[tuple[type, list]]:

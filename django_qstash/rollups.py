@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -28,23 +29,28 @@ class DestinationDraft(Draft):
     model = DestinationHour
 
 
-class AttemptFacts(NamedTuple):
-    """What the rollups need of one attempt, taken before recording changes the message."""
+class AttemptGroup(NamedTuple):
+    """Attempts to one URL of one tenant that started in one minute, with the same latency
+    buckets (or, with ``attempts`` 0, latency samples or the latest attempt alone)."""
 
     tenant_id: int
     url: str
-    created_at: datetime | None
-    first_due: datetime | None  # the due time when this was the first attempt, else None
-    started_at: datetime
-    duration_ms: int
-    status: int | None
-    delivered: bool
+    started: datetime  # the minute
+    attempts: int
+    errors: int  # of them, not delivered
+    duration_ms: int  # summed
+    samples: int  # how many count in the histograms below
+    wait_bucket: int | None  # first attempts: due -> start
+    done_bucket: int | None  # delivered: publish -> delivered
+    last_at: datetime | None = None
+    last_status: int | None = None
 
 
 def latency_bucket(milliseconds: float) -> int:
     return bisect_left(LATENCY_BOUNDS_MS, max(milliseconds, 0))
 
 
+@lru_cache(maxsize=4096)  # a fold sees the same few destinations over and over
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of a destination: what the dashboard ranks and links by.
     Credentials in the URL are left out: the dashboard shows origins to every operator."""
@@ -59,7 +65,7 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{port}' if port else ''}"[:300]
 
 
-def groups(events: Iterable, attempts: Iterable[AttemptFacts] = ()) -> list[tuple[type, list]]:
+def groups(events: Iterable, attempts: Iterable[AttemptGroup] = ()) -> list[tuple[type, list]]:
     """(model, rows) pairs to pass to ``insert_groups``: one row per tenant and minute (and
     per destination and hour), however many events there are. An attempt counts in the
     period it started in."""
@@ -88,27 +94,25 @@ def groups(events: Iterable, attempts: Iterable[AttemptFacts] = ()) -> list[tupl
         counter = COUNTED_STATES.get(event.state)
         if counter is None:
             continue
+        count = getattr(event, "count", 1)  # events may come counted already
         row = minute_row(event.tenant_id, event.time)
-        setattr(row, counter, getattr(row, counter) + 1)
+        setattr(row, counter, getattr(row, counter) + count)
         if counter == "failed":
-            destination_row(event.tenant_id, event.time, event.url).failed += 1
-    for facts in attempts:
-        at = facts.started_at
-        row = minute_row(facts.tenant_id, at)
-        if facts.first_due is not None:
-            waited = (facts.started_at - facts.first_due).total_seconds() * 1000
-            column = wait_column(latency_bucket(waited))
-            setattr(row, column, getattr(row, column) + 1)
-        if facts.delivered and facts.created_at is not None:
-            took = ((facts.started_at - facts.created_at).total_seconds() * 1000
-                    + facts.duration_ms)
-            column = done_column(latency_bucket(took))
-            setattr(row, column, getattr(row, column) + 1)
-        destination = destination_row(facts.tenant_id, at, facts.url)
-        destination.attempts += 1
-        destination.errors += 0 if facts.delivered else 1
-        destination.duration_ms += facts.duration_ms
-        destination.last_status, destination.last_at = facts.status, at
+            destination_row(event.tenant_id, event.time, event.url).failed += count
+    for group in attempts:
+        row = minute_row(group.tenant_id, group.started)
+        for column, bucket in ((wait_column, group.wait_bucket), (done_column, group.done_bucket)):
+            if bucket is not None and group.samples:
+                name = column(bucket)
+                setattr(row, name, getattr(row, name) + group.samples)
+        if group.attempts or group.last_at is not None:
+            destination = destination_row(group.tenant_id, group.started, group.url)
+            destination.attempts += group.attempts
+            destination.errors += group.errors
+            destination.duration_ms += group.duration_ms
+            if group.last_at is not None and (destination.last_at is None
+                                              or group.last_at >= destination.last_at):
+                destination.last_status, destination.last_at = group.last_status, group.last_at
     return [(ActivityMinute, list(activity.values())), (ActivityHour, _hours(activity.values())),
             (DestinationHour, list(destinations.values()))]
 
