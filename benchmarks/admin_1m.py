@@ -258,11 +258,20 @@ def mark_folded() -> None:
         "attempts_seen": attempts, "seen_at": timezone.now()})
 
 
-def fill_unfolded(n: int) -> None:
+def drop_unfolded() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        for table in ("deliveryattempt", "event"):
+            cursor.execute(f"DELETE FROM django_qstash_{table} WHERE message_id LIKE 'msg_live%%'")
         cursor.execute("DELETE FROM django_qstash_message WHERE id LIKE 'msg_live%%'")
+
+
+def fill_unfolded(n: int) -> None:
+    from django.db import connection
+
+    drop_unfolded()
+    with connection.cursor() as cursor:
         for label, sql in zip(("messages", "events", "attempts"), FILL_UNFOLDED, strict=True):
             step = time.perf_counter()
             cursor.execute(sql.replace("{n}", str(int(n))))
@@ -345,10 +354,7 @@ def main() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     fill(args.messages, args.refill)
     fill_rollups()
-    from django.db import connection
-
-    with connection.cursor() as cursor:  # a run interrupted before leaves its recent traffic
-        cursor.execute("DELETE FROM django_qstash_message WHERE id LIKE 'msg_live%%'")
+    drop_unfolded()  # an earlier run's recent traffic
     mark_folded()
     print(f"{'page':<32} {'median ms':>10} {'max ms':>8} {'bytes':>8}")
     for label, median, worst, size in measure(args.runs):

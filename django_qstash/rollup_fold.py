@@ -43,20 +43,24 @@ class EventFacts(NamedTuple):
     count: int
 
 
-class EpochMs(Func):
-    """A datetime column as milliseconds since 1970, so that latencies are bucketed in SQL."""
+class EpochMicros(Func):
+    """A datetime column as whole microseconds since 1970 (exact: no float rounding), so that
+    latencies are bucketed in SQL exactly as ``latency_bucket`` buckets them."""
 
     output_field = FloatField()
-    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000)"
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)"
 
     def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, **extra,
-                              template="((julianday(%(expressions)s) - 2440587.5) * 86400000.0)")
+        # Stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds, then the microseconds.
+        return super().as_sql(
+            compiler, connection, **extra,
+            template="(CAST(strftime('%%%%s', substr(%(expressions)s, 1, 19)) AS INTEGER) * 1000000"
+                     " + CAST(substr(%(expressions)s, 21) AS INTEGER))")
 
 
-def bucket(milliseconds) -> Case:
+def bucket(microseconds) -> Case:
     """``latency_bucket`` in SQL: the first bound at or above the value (negatives in 0)."""
-    return Case(*[When(LessThanOrEqual(milliseconds, Value(float(bound))), then=Value(index))
+    return Case(*[When(LessThanOrEqual(microseconds, Value(bound * 1000)), then=Value(index))
                   for index, bound in enumerate(LATENCY_BOUNDS_MS)],
                 default=Value(len(LATENCY_BOUNDS_MS)))
 
@@ -133,16 +137,17 @@ def attempt_facts(after: int, upto: int | None = None) -> list[AttemptGroup]:
     if upto is not None:
         rows = rows.filter(id__lte=upto)
     delivered = Q(response_status__gte=200, response_status__lt=300)
-    started = EpochMs("started_at")
+    started = EpochMicros("started_at")
     # A message retried since its first attempt has a new due time: see moved_first_waits.
     first = Q(retried=0, message__retried=0)
     grouped = (rows.annotate(
         minute=TruncMinute("started_at"),
         ok=Case(When(delivered, then=Value(1)), default=Value(0)),
-        wait_b=Case(When(first, then=bucket(started - EpochMs("message__not_before"))),
+        wait_b=Case(When(first, then=bucket(started - EpochMicros("message__not_before"))),
                     default=None),
         done_b=Case(When(delivered, then=bucket(
-            started - EpochMs("message__created_at") + F("duration_ms"))), default=None))
+            started - EpochMicros("message__created_at") + F("duration_ms") * 1000)),
+            default=None))
         .values("message__tenant_id", "message__url", "minute", "ok", "wait_b", "done_b")
         .annotate(n=Count("id"), duration=Sum("duration_ms")))
     facts = [AttemptGroup(row["message__tenant_id"], row["message__url"], row["minute"],

@@ -227,3 +227,46 @@ def test_one_statement_writes_one_row_per_key_whatever_the_writers_shards():
     assert list(ActivityMinute.objects.filter(tenant=tenant).values_list("published", flat=True)) \
         == [5]
     assert [r.published for r in rows] == [1] * 5
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_folded_latencies_land_in_the_buckets_they_belong_to(frozen, retries):
+    """The fold buckets in SQL; each latency lands where ``latency_bucket`` puts it, also on
+    a bound and a microsecond either side of it."""
+    from datetime import timedelta
+
+    from django_qstash.claiming import claim
+    from django_qstash.delivery import DeliveryOutcome
+    from django_qstash.lifecycle import record_outcome
+    from django_qstash.models import Message
+    from django_qstash.models.rollup import done_column, wait_column
+
+    tenant = create_tenant(f"buckets-{retries}")
+    waits_ms = [0, 9.999, 10, 10.001, 25, 999.999, 1_000, 2_500.001, 3_600_000, 3_600_000.001]
+    ids = [p.message_id for p in publish_specs(tenant, [
+        prepare(tenant, "https://a.example.com/x", b"", [("Upstash-Delay", "30s"),
+                                                         ("Upstash-Retries", str(retries))])
+        for _ in waits_ms])]
+    due = frozen.now() + timedelta(seconds=30)
+    with transaction.atomic():
+        claim(list(Message.objects.select_for_update().filter(pk__in=ids)), due)
+    # Failing with a retry left moves the message's due time: the first claim stands in.
+    status = 500 if retries else 200
+    for message, wait in zip(Message.objects.filter(pk__in=ids).order_by("created_at", "id"),
+                             sorted(waits_ms), strict=True):
+        record_outcome(message.id, message.claim_token, DeliveryOutcome(
+            status=status, headers={}, body=b"", error="", duration_ms=7),
+            due + timedelta(milliseconds=wait))
+    fold_all(frozen)
+    rows = ActivityMinute.objects.filter(tenant=tenant)
+    wait_counts = [sum(getattr(r, wait_column(b)) for r in rows) for b in range(16)]
+    expected = [0] * 16
+    for wait in waits_ms:
+        expected[latency_bucket(wait)] += 1
+    assert wait_counts == expected, str((wait_counts, expected))
+    done_counts = [sum(getattr(r, done_column(b)) for r in rows) for b in range(16)]
+    expected_done = [0] * 16
+    if not retries:
+        for wait in waits_ms:
+            expected_done[latency_bucket(30_000 + wait + 7)] += 1
+    assert done_counts == expected_done
