@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Case, Count, F, FloatField, Func, Max, Min, Q, Sum, Value, When
-from django.db.models.functions import TruncHour, TruncMinute
+from django.db.models.functions import TruncMinute
 from django.db.models.lookups import LessThanOrEqual
 
 from . import clock
@@ -28,6 +28,7 @@ STATE = "activity"
 SAFETY_MARGIN = timedelta(minutes=2)
 # Rows read per fold; a backlog (the first fold of existing history) is caught up over ticks.
 BATCH = 20_000
+ATTEMPT_SLICE = 5_000
 # How often a dispatcher tries to fold; between folds the page reads the rest live.
 INTERVAL_SECONDS = 5.0
 _last_try = 0.0
@@ -132,37 +133,55 @@ def event_facts(after: int, upto: int | None = None) -> list[EventFacts]:
 
 def attempt_facts(after: int, upto: int | None = None) -> list[AttemptGroup]:
     """The delivery attempts with ids in (after, upto], counted by the database per tenant,
-    URL, minute and latency buckets (due -> first attempt, publish -> delivered)."""
-    rows = DeliveryAttempt.objects.filter(id__gt=after).order_by()
-    if upto is not None:
-        rows = rows.filter(id__lte=upto)
+    URL, minute, status and latency buckets (due -> first attempt, publish -> delivered)."""
+    if upto is None:
+        upto = DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or after
+    facts: list[AttemptGroup] = []
+    # In slices: a few thousand attempts join their messages by primary key; many more at
+    # once and PostgreSQL would rather scan the whole message table.
+    for start in range(after, upto, ATTEMPT_SLICE):
+        facts += _attempt_slice(DeliveryAttempt.objects.filter(
+            id__gt=start, id__lte=min(start + ATTEMPT_SLICE, upto)).order_by())
+    return facts
+
+
+def _attempt_slice(rows) -> list[AttemptGroup]:
     delivered = Q(response_status__gte=200, response_status__lt=300)
     started = EpochMicros("started_at")
     # A message retried since its first attempt has a new due time: see moved_first_waits.
-    first = Q(retried=0, message__retried=0)
+    moved = Q(retried=0, message__retried__gt=0)
     grouped = (rows.annotate(
         minute=TruncMinute("started_at"),
-        ok=Case(When(delivered, then=Value(1)), default=Value(0)),
-        wait_b=Case(When(first, then=bucket(started - EpochMicros("message__not_before"))),
+        moved=Case(When(moved, then=Value(1)), default=Value(0)),
+        wait_b=Case(When(retried=0, message__retried=0,
+                         then=bucket(started - EpochMicros("message__not_before"))),
                     default=None),
         done_b=Case(When(delivered, then=bucket(
             started - EpochMicros("message__created_at") + F("duration_ms") * 1000)),
             default=None))
-        .values("message__tenant_id", "message__url", "minute", "ok", "wait_b", "done_b")
-        .annotate(n=Count("id"), duration=Sum("duration_ms")))
-    facts = [AttemptGroup(row["message__tenant_id"], row["message__url"], row["minute"],
-                          row["n"], 0 if row["ok"] else row["n"], row["duration"] or 0,
-                          row["n"], row["wait_b"], row["done_b"]) for row in grouped]
-    return facts + moved_first_waits(rows) + latest_attempts(rows)
+        .values("message__tenant_id", "message__url", "minute", "response_status", "moved",
+                "wait_b", "done_b")
+        .annotate(n=Count("id"), duration=Sum("duration_ms"), last_at=Max("started_at"),
+                  last_id=Max("id")))
+    facts, any_moved = [], False
+    # Oldest first: the destinations keep the status of the last one (attempts that started
+    # at the same time: the one recorded last).
+    for row in sorted(grouped, key=lambda r: (r["last_at"], r["last_id"])):
+        status = row["response_status"]
+        ok = status is not None and 200 <= status < 300
+        facts.append(AttemptGroup(
+            row["message__tenant_id"], row["message__url"], row["minute"], row["n"],
+            0 if ok else row["n"], row["duration"] or 0, row["n"], row["wait_b"],
+            row["done_b"], row["last_at"], status))
+        any_moved = any_moved or bool(row["moved"])
+    return facts + (moved_first_waits(rows.filter(moved)) if any_moved else [])
 
 
 def moved_first_waits(rows) -> list[AttemptGroup]:
     """First attempts of messages retried since (their due time has moved): the first claim,
     an ACTIVE event written at the due time or later, stands in for the due time."""
-    moved = list(rows.filter(retried=0, message__retried__gt=0)
-                 .values_list("message_id", "started_at", "message__tenant_id", "message__url"))
-    if not moved:
-        return []
+    moved = list(rows.values_list("message_id", "started_at", "message__tenant_id",
+                                  "message__url"))
     claims = dict(Event.objects.filter(message_id__in=[m[0] for m in moved],
                                        state=Event.State.ACTIVE)
                   .order_by().values("message_id").annotate(t=Min("time"))
@@ -171,18 +190,6 @@ def moved_first_waits(rows) -> list[AttemptGroup]:
                          latency_bucket((started_at - claims[message_id]).total_seconds() * 1000),
                          None)
             for message_id, started_at, tenant_id, url in moved if message_id in claims]
-
-
-def latest_attempts(rows) -> list[AttemptGroup]:
-    """The newest attempt per tenant, URL and hour: the destinations show its status."""
-    newest = (rows.annotate(hour=TruncHour("started_at"))
-              .values("message__tenant_id", "message__url", "hour").annotate(last=Max("id"))
-              .values_list("last", flat=True))
-    return [AttemptGroup(tenant_id, url, started_at.replace(second=0, microsecond=0), 0, 0, 0, 0,
-                         None, None, started_at, status)
-            for tenant_id, url, started_at, status in DeliveryAttempt.objects.filter(
-                id__in=list(newest)).values_list("message__tenant_id", "message__url",
-                                                 "started_at", "response_status")]
 
 
 def unfolded(tenant_ids: list[int] | None = None) -> list[tuple[type, list]]:
