@@ -134,8 +134,13 @@ def event_facts(after: int, upto: int | None = None) -> list[EventFacts]:
 def attempt_facts(after: int, upto: int | None = None) -> list[AttemptGroup]:
     """The delivery attempts with ids in (after, upto], counted by the database per tenant,
     URL, minute, status and latency buckets (due -> first attempt, publish -> delivered)."""
-    if upto is None:
-        upto = DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or after
+    present = DeliveryAttempt.objects.filter(id__gt=after)
+    if upto is not None:
+        present = present.filter(id__lte=upto)
+    bounds = present.aggregate(first=Min("id"), last=Max("id"))
+    if bounds["first"] is None:
+        return []
+    after, upto = bounds["first"] - 1, bounds["last"]
     facts: list[AttemptGroup] = []
     # In slices: a few thousand attempts join their messages by primary key; many more at
     # once and PostgreSQL would rather scan the whole message table.
