@@ -4,7 +4,7 @@ Usage:
     createdb -h 127.0.0.1 -U postgres qstash_admin_bench      # or let the script create it
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qstash_admin_bench \
         .venv/bin/python benchmarks/admin_1m.py [--messages 1000000] [--refill] [--runs 5] \
-        [--unfolded 24000]
+        [--unfolded 12500]
 
 Fills the database once (set-based INSERT … SELECT generate_series: about a minute), keeps it
 for later runs (--refill starts over), then renders each page with Django's test Client as a
@@ -117,7 +117,8 @@ FROM django_qstash_activityminute GROUP BY 1, 2, 3
     return activity, hours, destinations
 
 
-# Recent traffic the fold has not reached: messages over the last four minutes, each
+# Recent traffic the fold has not reached (the safety margin plus one fold interval: 125 s),
+# each
 # CREATED, ACTIVE and DELIVERED with one attempt, as a dispatcher would have left them.
 FILL_UNFOLDED = [
     """
@@ -132,7 +133,7 @@ SELECT 'msg_live' || lpad(i::text, 9, '0'), t.ids[1 + i % 3], 'message', '',
   '', '', '{}', '{}', '', '{}', '{}', '[]', '', '[]', '', '', 'delivered', false, ts, ts, ts,
   ts + interval '0.3 second', 1
 FROM generate_series(1, {n}) AS i,
-     LATERAL (SELECT now() - ({n} - i) * interval '240 second' / {n} AS ts) AS s,
+     LATERAL (SELECT now() - ({n} - i) * interval '125 second' / {n} AS ts) AS s,
      (SELECT array_agg(id ORDER BY name) AS ids FROM django_qstash_tenant
       WHERE name LIKE 'bench-%') AS t
 """,
@@ -246,7 +247,6 @@ def fill_rollups() -> None:
 def mark_folded() -> None:
     """The fold's cursors at the newest event and attempt: where a dispatcher would be."""
     from django.db.models import Max
-    from django.utils import timezone
 
     from django_qstash.models import DeliveryAttempt, Event, RollupFold
     from django_qstash.rollup_fold import STATE
@@ -254,8 +254,7 @@ def mark_folded() -> None:
     events = Event.objects.aggregate(m=Max("id"))["m"] or 0
     attempts = DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0
     RollupFold.objects.update_or_create(name=STATE, defaults={
-        "events_folded": events, "events_seen": events, "attempts_folded": attempts,
-        "attempts_seen": attempts, "seen_at": timezone.now()})
+        "events_folded": events, "attempts_folded": attempts, "marks": []})
 
 
 def drop_unfolded() -> None:
@@ -321,10 +320,10 @@ def fold_cost() -> None:
     from django_qstash.rollup_fold import SAFETY_MARGIN, STATE, fold
 
     with transaction.atomic():
-        RollupFold.objects.filter(name=STATE).update(
-            seen_at=timezone.now() - 2 * SAFETY_MARGIN,
-            events_seen=Event.objects.aggregate(m=Max("id"))["m"],
-            attempts_seen=DeliveryAttempt.objects.aggregate(m=Max("id"))["m"])
+        noted = (timezone.now() - 2 * SAFETY_MARGIN).isoformat()
+        RollupFold.objects.filter(name=STATE).update(marks=[[
+            noted, Event.objects.aggregate(m=Max("id"))["m"],
+            DeliveryAttempt.objects.aggregate(m=Max("id"))["m"]]])
         started, batches = time.perf_counter(), 0
         while fold():
             batches += 1
@@ -338,8 +337,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--refill", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--unfolded", type=int, default=24_000,
-                        help="recent messages not folded yet (4 minutes at 100/s: 24,000)")
+    parser.add_argument("--unfolded", type=int, default=12_500,
+                        help="recent messages not folded yet (125 s at 100/s: 12,500)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):

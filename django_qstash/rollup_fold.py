@@ -80,8 +80,9 @@ def fold_due(now: datetime | None = None) -> None:
 
 
 def fold(now: datetime | None = None) -> bool:
-    """Add the next settled events and attempts to the rollups; False when another process
-    holds the fold (it is doing the same) or nothing has settled yet."""
+    """Note the newest ids, and add the events and attempts noted at least the safety margin
+    ago to the rollups; False when another process holds the fold (it is doing the same) or
+    nothing has settled yet."""
     now = now or clock.now()
     RollupFold.objects.bulk_create([RollupFold(name=STATE)], ignore_conflicts=True)
     with transaction.atomic():
@@ -89,22 +90,26 @@ def fold(now: datetime | None = None) -> bool:
                  .filter(name=STATE).first())
         if state is None:
             return False  # another dispatcher is folding
-        folded = False
-        if state.seen_at is not None and now >= state.seen_at + SAFETY_MARGIN:
-            folded = _fold_batch(state)
-        if state.events_folded >= state.events_seen and \
-                state.attempts_folded >= state.attempts_seen:
-            # Everything seen is folded: note the newest ids now, to fold after the margin.
-            state.events_seen = Event.objects.aggregate(m=Max("id"))["m"] or 0
-            state.attempts_seen = DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0
-            state.seen_at = now
+        settled = [m for m in state.marks
+                   if datetime.fromisoformat(m[0]) + SAFETY_MARGIN <= now]
+        folded = _fold_batch(state, settled[-1][1], settled[-1][2]) if settled else False
+        # Marks folded up to are spent; a new one every interval (the span the page reads
+        # live is the margin plus one interval).
+        marks = [m for m in state.marks
+                 if m[1] > state.events_folded or m[2] > state.attempts_folded]
+        if not marks or datetime.fromisoformat(marks[-1][0]) + \
+                timedelta(seconds=INTERVAL_SECONDS) <= now:
+            marks.append([now.isoformat(), Event.objects.aggregate(m=Max("id"))["m"] or 0,
+                          DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0])
+        state.marks = marks
         state.save()
     return folded
 
 
-def _fold_batch(state: RollupFold) -> bool:
-    events_to = min(state.events_seen, state.events_folded + BATCH)
-    attempts_to = min(state.attempts_seen, state.attempts_folded + BATCH)
+def _fold_batch(state: RollupFold, events_upto: int, attempts_upto: int) -> bool:
+    events_to = min(max(events_upto, state.events_folded), state.events_folded + BATCH)
+    attempts_to = min(max(attempts_upto, state.attempts_folded),
+                      state.attempts_folded + BATCH)
     events = event_facts(state.events_folded, events_to)
     attempts = attempt_facts(state.attempts_folded, attempts_to)
     rows = [(model, drafts) for model, drafts in groups(events, attempts) if drafts]

@@ -149,10 +149,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('name', models.CharField(max_length=40, primary_key=True, serialize=False)),
                 ('events_folded', models.BigIntegerField(default=0)),
-                ('events_seen', models.BigIntegerField(default=0)),
                 ('attempts_folded', models.BigIntegerField(default=0)),
-                ('attempts_seen', models.BigIntegerField(default=0)),
-                ('seen_at', models.DateTimeField(blank=True, null=True)),
+                ('marks', models.JSONField(blank=True, default=list)),
             ],
         ),
     ]

@@ -115,16 +115,15 @@ class DestinationHour(models.Model):
 
 
 class RollupFold(models.Model):
-    """How far events and delivery attempts have been added into the rollups (by id), and the
-    newest ids seen when ``seen_at`` was taken: those are folded once their writes are surely
-    over. One row; the process holding its lock is the only one folding."""
+    """How far events and delivery attempts have been added into the rollups (by id), and
+    the newest ids noted at recent times (``marks``: [[iso time, event id, attempt id], …]):
+    those are folded once their writes are surely over. One row; the process holding its
+    lock is the only one folding."""
 
     name = models.CharField(primary_key=True, max_length=40)
     events_folded = models.BigIntegerField(default=0)
-    events_seen = models.BigIntegerField(default=0)
     attempts_folded = models.BigIntegerField(default=0)
-    attempts_seen = models.BigIntegerField(default=0)
-    seen_at = models.DateTimeField(null=True, blank=True)
+    marks = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.name
