@@ -24,7 +24,8 @@ STATE = "activity"
 # Publishes and outcomes commit within about a second of taking theirs (group commit and the
 # recorder hold a write for at most ~1 s), so once this long has passed since the newest id
 # was seen, every row up to it has been committed or rolled back: none can still appear
-# below it. The margin is generous so that a slow disk or a long lock wait stays inside it.
+# below it. The margin is generous so that a slow disk, a long lock wait or clocks of two
+# dispatchers a little apart stay inside it.
 SAFETY_MARGIN = timedelta(minutes=2)
 # Rows read per fold; a backlog (the first fold of existing history) is caught up over ticks.
 BATCH = 20_000
