@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
@@ -128,7 +129,10 @@ def check_server_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         messages += _check_celery()
     if "RATE_LIMIT_CACHE_ALIAS" not in wrong:
         messages += _check_rate_limit_cache()
-    return messages + sqlite_write_warnings(settings.DATABASES)
+    # Only a site that runs the server (its API needs DRF) writes from several threads.
+    if apps.is_installed("rest_framework"):
+        messages += sqlite_write_warnings(settings.DATABASES)
+    return messages
 
 
 def sqlite_write_warnings(databases: Mapping) -> list[CheckMessage]:

@@ -15,6 +15,7 @@ import pytest
 from qstash import QStash
 
 from tests.operator.browser import ensure_chromium, start_driver
+from tests.operator.test_browser import wait_until
 from tests.receiver_e2e.test_dev_server_roundtrip import wait_for
 
 from .test_dev_server_first_use import ADMIN_LINE, start  # noqa: F401  (fixture)
@@ -65,6 +66,10 @@ def test_the_dev_admin_at_1400px(start, browser, tmp_path):  # noqa: F811
     browser.find_element("name", "username").send_keys(user)
     browser.find_element("name", "password").send_keys(password)
     browser.find_element("css selector", "input[type=submit]").click()
+    # The click returns before the answer to the login form has loaded: wait for the page it
+    # leads to (the index, or the form again with its error).
+    wait_until(lambda: "Site administration" in browser.page_source
+               or "errornote" in browser.page_source, what="the answer to the login form")
     assert "/admin/login/" not in browser.current_url, "the printed login was refused"
     # Styled: the admin's stylesheet colours the header (unstyled, it is transparent).
     header = browser.execute_script(
