@@ -270,3 +270,20 @@ def test_folded_latencies_land_in_the_buckets_they_belong_to(frozen, retries):
         for wait in waits_ms:
             expected_done[latency_bucket(30_000 + wait + 7)] += 1
     assert done_counts == expected_done
+
+
+def test_the_dispatchers_tick_folds_every_few_seconds(frozen, monkeypatch):
+    from django_qstash import rollup_fold
+    from django_qstash.dispatcher import Dispatcher
+
+    tenant = create_tenant("ticks")
+    publish_delayed(tenant, 2)
+    dispatcher = Dispatcher(interval=0)
+    monkeypatch.setattr(rollup_fold, "_last_try", 0.0)  # as if the last try was long ago
+    dispatcher.tick()  # notes the newest ids
+    frozen.advance(seconds=SAFETY_MARGIN.total_seconds())
+    dispatcher.tick()  # within the interval: no fold yet
+    assert published(tenant) == 0
+    monkeypatch.setattr(rollup_fold, "_last_try", 0.0)
+    dispatcher.tick()
+    assert published(tenant) == hour_published(tenant) == 2
