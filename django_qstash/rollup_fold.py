@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import transaction
@@ -130,7 +130,8 @@ def event_facts(after: int, upto: int | None = None) -> list[EventFacts]:
     facts = []
     for states, columns in (([s for s in COUNTED_STATES if s != Event.State.FAILED], ()),
                             ([Event.State.FAILED], ("url",))):
-        grouped = (rows.filter(state__in=states).annotate(minute=TruncMinute("time"))
+        grouped = (rows.filter(state__in=states)
+                   .annotate(minute=TruncMinute("time", tzinfo=UTC))  # hours: UTC hours
                    .values("tenant_id", "state", "minute", *columns).annotate(n=Count("id")))
         facts += [EventFacts(row["tenant_id"], row["state"], row["minute"], row.get("url", ""),
                              row["n"]) for row in grouped]
@@ -162,7 +163,7 @@ def _attempt_slice(rows) -> list[AttemptGroup]:
     # A message retried since its first attempt has a new due time: see moved_first_waits.
     moved = Q(retried=0, message__retried__gt=0)
     grouped = (rows.annotate(
-        minute=TruncMinute("started_at"),
+        minute=TruncMinute("started_at", tzinfo=UTC),
         moved=Case(When(moved, then=Value(1)), default=Value(0)),
         wait_b=Case(When(retried=0, message__retried=0,
                          then=bucket(started - EpochMicros("message__not_before"))),

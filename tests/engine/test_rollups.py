@@ -287,3 +287,14 @@ def test_the_dispatchers_tick_folds_every_few_seconds(frozen, monkeypatch):
     monkeypatch.setattr(rollup_fold, "_last_try", 0.0)
     dispatcher.tick()
     assert published(tenant) == hour_published(tenant) == 2
+
+
+def test_periods_are_utc_minutes_and_hours_whatever_the_time_zone(frozen, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30: its hours start at :30 UTC
+    tenant = create_tenant("kolkata")
+    publish_delayed(tenant, 1)
+    fold_all(frozen)
+    assert list(ActivityMinute.objects.filter(tenant=tenant).values_list("minute", flat=True)) \
+        == [MINUTE]
+    assert list(ActivityHour.objects.filter(tenant=tenant).values_list("hour", flat=True)) \
+        == [MINUTE.replace(minute=0)]
