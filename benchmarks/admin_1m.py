@@ -1,13 +1,16 @@
-"""Time the admin's message and DLQ lists with 1,000,000 messages in PostgreSQL.
+"""Time the admin's lists and overview with 1,000,000 messages in PostgreSQL.
 
 Usage:
     createdb -h 127.0.0.1 -U postgres qstash_admin_bench      # or let the script create it
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qstash_admin_bench \
-        .venv/bin/python benchmarks/admin_1m.py [--messages 1000000] [--refill] [--runs 5]
+        .venv/bin/python benchmarks/admin_1m.py [--messages 1000000] [--refill] [--runs 5] \
+        [--unfolded 12500]
 
 Fills the database once (set-based INSERT … SELECT generate_series: about a minute), keeps it
 for later runs (--refill starts over), then renders each page with Django's test Client as a
 logged-in superuser: one warm-up, then --runs timed requests; prints median and max in ms.
+The overview is then timed again with --unfolded more messages (delivered: three events and
+one attempt each) written past the fold's cursors, which the page reads live.
 Results are in docs/benchmarks-admin.md.
 """
 
@@ -68,6 +71,89 @@ FROM django_qstash_message m,
      LATERAL (VALUES ('CREATED'), (upper(m.status))) AS e(state)
 ORDER BY m.created_at
 """
+# The dashboard's rollups as the write path would have left them: four writers (shards) per
+# tenant and minute, latencies spread over the histogram, destinations over 25 origins by hour.
+WAIT_BUCKET = "(2 + i % 7)"  # 25 ms .. 2.5 s
+DONE_BUCKET = "(4 + i % 9)"  # 250 ms .. 60 s
+
+
+def fill_rollups_sql() -> tuple[str, str]:
+    from django_qstash.models.rollup import BUCKETS, done_column, wait_column
+
+    histogram = ", ".join(
+        [f"SUM(CASE WHEN {WAIT_BUCKET} = {b} AND state <> 'pending' THEN 1 ELSE 0 END)"
+         for b in range(BUCKETS)]
+        + [f"SUM(CASE WHEN {DONE_BUCKET} = {b} AND state = 'delivered' THEN 1 ELSE 0 END)"
+           for b in range(BUCKETS)])
+    columns = ", ".join([wait_column(b) for b in range(BUCKETS)]
+                        + [done_column(b) for b in range(BUCKETS)])
+    activity = f"""
+INSERT INTO django_qstash_activityminute (tenant_id, minute, shard, published, delivered,
+  retried, failed, canceled, {columns})
+SELECT tenant_id, date_trunc('minute', created_at), i % 4, COUNT(*),
+  SUM((state = 'delivered')::int), SUM((retried > 0)::int), SUM((state = 'failed')::int),
+  SUM((state = 'canceled')::int), {histogram}
+FROM (SELECT tenant_id, created_at, status AS state, retried,
+             substr(id, 10)::int AS i FROM django_qstash_message) m
+GROUP BY 1, 2, 3
+"""
+    destinations = """
+INSERT INTO django_qstash_destinationhour (tenant_id, hour, origin, shard, attempts, errors,
+  failed, duration_ms, last_status, last_at)
+SELECT tenant_id, date_trunc('hour', created_at),
+  'https://dest-' || (split_part(url, '/', 5)::int % 25) || '.example.com', 0,
+  COUNT(*) + SUM(retried), SUM(retried), SUM((status = 'failed')::int),
+  SUM(40 + (split_part(url, '/', 5)::int % 25) * 30 + retried * 200), MAX(CASE WHEN status
+  = 'failed' THEN 500 ELSE 200 END), MAX(created_at)
+FROM django_qstash_message GROUP BY 1, 2, 3
+"""
+    hours = f"""
+INSERT INTO django_qstash_activityhour (tenant_id, hour, shard, published, delivered, retried,
+  failed, canceled, {columns})
+SELECT tenant_id, date_trunc('hour', minute), shard, SUM(published), SUM(delivered),
+  SUM(retried), SUM(failed), SUM(canceled), {", ".join(f"SUM({c})" for c in columns.split(", "))}
+FROM django_qstash_activityminute GROUP BY 1, 2, 3
+"""
+    return activity, hours, destinations
+
+
+# Recent traffic the fold has not reached (the safety margin plus one fold interval: 125 s),
+# each
+# CREATED, ACTIVE and DELIVERED with one attempt, as a dispatcher would have left them.
+FILL_UNFOLDED = [
+    """
+INSERT INTO django_qstash_message (id, tenant_id, kind, source_message_id, url, method, headers,
+  body, topic_name, endpoint_name, queue_name, schedule_id, caller_ip, max_retries, retried,
+  retry_delay_expression, callback, callback_headers, callback_options, failure_callback,
+  failure_callback_headers, failure_callback_options, labels, label_index, redact_fields,
+  flow_control_key, deduplication_id, status, cancel_requested, not_before, created_at,
+  updated_at, finished_at, claim_token)
+SELECT 'msg_live' || lpad(i::text, 9, '0'), t.ids[1 + i % 3], 'message', '',
+  'https://hooks.example.com/path/' || (i % 100), 'POST', '{}', '', '', '', '', '', '', 3, 0,
+  '', '', '{}', '{}', '', '{}', '{}', '[]', '', '[]', '', '', 'delivered', false, ts, ts, ts,
+  ts + interval '0.3 second', 1
+FROM generate_series(1, {n}) AS i,
+     LATERAL (SELECT now() - ({n} - i) * interval '125 second' / {n} AS ts) AS s,
+     (SELECT array_agg(id ORDER BY name) AS ids FROM django_qstash_tenant
+      WHERE name LIKE 'bench-%') AS t
+""",
+    """
+INSERT INTO django_qstash_event (tenant_id, message_id, state, time, url, topic_name,
+  endpoint_name, queue_name, schedule_id, flow_control_key, labels, label_index, error)
+SELECT m.tenant_id, m.id, e.state, m.created_at + e.after, m.url, '', '', '', '', '', '[]', '',
+  ''
+FROM django_qstash_message m,
+     LATERAL (VALUES ('CREATED', interval '0'), ('ACTIVE', interval '0.01 second'),
+                     ('DELIVERED', interval '0.3 second')) AS e(state, after)
+WHERE m.id LIKE 'msg_live%' ORDER BY m.created_at
+""",
+    """
+INSERT INTO django_qstash_deliveryattempt (message_id, retried, started_at, duration_ms,
+  response_status, response_headers, response_body, error)
+SELECT id, 0, created_at + interval '0.05 second', 250, 200, '{}', '', ''
+FROM django_qstash_message WHERE id LIKE 'msg_live%' ORDER BY created_at
+""",
+]
 PAGES = [
     ("messages", "/admin/django_qstash/message/"),
     ("messages, page 50", "/admin/django_qstash/message/?p=50"),
@@ -92,7 +178,15 @@ PAGES = [
     ("queues", "/admin/django_qstash/queue/"),
     ("flow-control keys", "/admin/django_qstash/flowcontrolkey/"),
     ("/metrics", "/metrics"),
+    ("overview, last hour", "/admin/django_qstash/overview/?range=hour"),
+    ("overview, last day", "/admin/django_qstash/overview/?range=day"),
+    ("overview, last week", "/admin/django_qstash/overview/?range=week"),
+    ("overview, last week, one tenant",
+     "/admin/django_qstash/overview/?range=week&tenant={tenant}"),
 ]
+
+
+OVERVIEW_PAGES = [page for page in PAGES if page[0].startswith("overview")]
 
 
 def ensure_database(url: str) -> None:
@@ -116,7 +210,9 @@ def fill(n: int, refill: bool) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE django_qstash_event, django_qstash_dlqentry, "
-                       "django_qstash_deliveryattempt, django_qstash_message")
+                       "django_qstash_deliveryattempt, django_qstash_message, "
+                       "django_qstash_activityminute, django_qstash_activityhour, "
+                       "django_qstash_destinationhour")
     tenants = [create_tenant(name) for name in TENANTS]
     for index in range(20):
         Queue.objects.get_or_create(tenant=tenants[index % 3], name=f"queue-{index}")
@@ -132,7 +228,58 @@ def fill(n: int, refill: bool) -> None:
     print(f"filled in {time.perf_counter() - started:.1f}s")
 
 
-def measure(runs: int) -> list[tuple[str, float, float, int]]:
+def fill_rollups() -> None:
+    from django.db import connection
+
+    from django_qstash.models import ActivityMinute
+
+    if ActivityMinute.objects.exists():
+        return
+    with connection.cursor() as cursor:
+        for label, sql in zip(("activity per minute", "activity per hour",
+                               "destinations per hour"), fill_rollups_sql(), strict=True):
+            step = time.perf_counter()
+            cursor.execute(sql)
+            print(f"  {label}: {cursor.rowcount} rows in {time.perf_counter() - step:.1f}s")
+        cursor.execute("ANALYZE")
+
+
+def mark_folded() -> None:
+    """The fold's cursors at the newest event and attempt: where a dispatcher would be."""
+    from django.db.models import Max
+
+    from django_qstash.models import DeliveryAttempt, Event, RollupFold
+    from django_qstash.rollup_fold import STATE
+
+    events = Event.objects.aggregate(m=Max("id"))["m"] or 0
+    attempts = DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0
+    RollupFold.objects.update_or_create(name=STATE, defaults={
+        "events_folded": events, "attempts_folded": attempts, "marks": []})
+
+
+def drop_unfolded() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("deliveryattempt", "event"):
+            cursor.execute(f"DELETE FROM django_qstash_{table} WHERE message_id LIKE 'msg_live%%'")
+        cursor.execute("DELETE FROM django_qstash_message WHERE id LIKE 'msg_live%%'")
+
+
+def fill_unfolded(n: int) -> None:
+    from django.db import connection
+
+    drop_unfolded()
+    with connection.cursor() as cursor:
+        for label, sql in zip(("messages", "events", "attempts"), FILL_UNFOLDED, strict=True):
+            step = time.perf_counter()
+            cursor.execute(sql.replace("{n}", str(int(n))))
+            print(f"  unfolded {label}: {cursor.rowcount} rows in "
+                  f"{time.perf_counter() - step:.1f}s")
+        cursor.execute("ANALYZE")
+
+
+def measure(runs: int, pages=PAGES) -> list[tuple[str, float, float, int]]:
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
@@ -148,7 +295,7 @@ def measure(runs: int) -> list[tuple[str, float, float, int]]:
     values = {"tenant": Tenant.objects.get(name="bench-b").pk,
               "week_ago": (timezone.now() - timedelta(days=7)).date().isoformat()}
     results = []
-    for label, path in PAGES:
+    for label, path in pages:
         url = path.format(**values)
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
@@ -162,11 +309,36 @@ def measure(runs: int) -> list[tuple[str, float, float, int]]:
     return results
 
 
+def fold_cost() -> None:
+    """The fold of the unfolded traffic, as a dispatcher would run it (then rolled back, so
+    that a later run finds the rollups as they were filled)."""
+    from django.db import transaction
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from django_qstash.models import DeliveryAttempt, Event, RollupFold
+    from django_qstash.rollup_fold import SAFETY_MARGIN, STATE, fold
+
+    with transaction.atomic():
+        noted = (timezone.now() - 2 * SAFETY_MARGIN).isoformat()
+        RollupFold.objects.filter(name=STATE).update(marks=[[
+            noted, Event.objects.aggregate(m=Max("id"))["m"],
+            DeliveryAttempt.objects.aggregate(m=Max("id"))["m"]]])
+        started, batches = time.perf_counter(), 0
+        while fold():
+            batches += 1
+        spent = time.perf_counter() - started
+        transaction.set_rollback(True)
+    print(f"fold of the unfolded traffic: {spent * 1000:.0f} ms in {batches} batches")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--refill", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--unfolded", type=int, default=12_500,
+                        help="recent messages not folded yet (125 s at 100/s: 12,500)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -180,9 +352,18 @@ def main() -> None:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     fill(args.messages, args.refill)
+    fill_rollups()
+    drop_unfolded()  # an earlier run's recent traffic
+    mark_folded()
     print(f"{'page':<32} {'median ms':>10} {'max ms':>8} {'bytes':>8}")
     for label, median, worst, size in measure(args.runs):
         print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")
+    if args.unfolded:
+        fill_unfolded(args.unfolded)
+        print(f"with {args.unfolded:,} messages not folded yet:")
+        for label, median, worst, size in measure(args.runs, OVERVIEW_PAGES):
+            print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")
+        fold_cost()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ if SERVER_INSTALLED:
     from .models import Schedule
     from .schedule_admin import ScheduleAdminMixin
 
+    # Say what this admin is, unless the project has named its site itself.
+    if admin.site.site_header == admin.AdminSite.site_header:
+        admin.site.site_header = "QStash server administration"
+    if admin.site.site_title == admin.AdminSite.site_title:
+        admin.site.site_title = "QStash server"
+
     @admin.register(Schedule)
     class ScheduleAdmin(ScheduleAdminMixin, TenantScopedAdmin):
         """Validated cron and zone, next-run preview, recent messages, pause/resume/run now."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
 import json
 import threading
@@ -87,14 +88,65 @@ def marks(vendor: str, count: int, start: int = 1) -> str:
 
 
 @lru_cache(maxsize=256)
-def values_sql(model: type[models.Model], vendor: str, rows: int, start: int = 1) -> str:
-    """``INSERT INTO t (cols) VALUES (...), (...)`` for ``rows`` rows, numbering from ``start``."""
+def values_sql(model: type[models.Model], vendor: str, rows: int, start: int = 1,
+               used: tuple[int, ...] | None = None) -> str:
+    """``INSERT INTO t (cols) VALUES (...), (...)`` for ``rows`` rows, numbering from ``start``;
+    ``used``: the indexes of the columns given (the others take their database default)."""
     quote = connections[router.db_for_write(model)].ops.quote_name
     spec = table(model)
-    width = len(spec.columns)
+    columns = spec.columns if used is None else [spec.columns[i] for i in used]
+    width = len(columns)
     values = ", ".join(f"({marks(vendor, width, start + row * width)})" for row in range(rows))
-    return (f"INSERT INTO {quote(spec.table)} ({', '.join(quote(c) for c in spec.columns)}) "
-            f"VALUES {values}")
+    return (f"INSERT INTO {quote(spec.table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES {values}{conflict_sql(model, quote, columns)}")
+
+
+def conflict_sql(model: type[models.Model], quote, columns: Sequence[str]) -> str:
+    """For models with ``ADDITIVE_KEY``: a row whose key exists adds its counts to that row's
+    (``LATEST_COLUMNS`` are overwritten unless null): counters need no read, no extra trip."""
+    key = getattr(model, "ADDITIVE_KEY", None)
+    if not key:
+        return ""
+    name, latest = quote(table(model).table), getattr(model, "LATEST_COLUMNS", ())
+    sets = [f"{quote(c)} = COALESCE(EXCLUDED.{quote(c)}, {name}.{quote(c)})" if c in latest
+            else f"{quote(c)} = {name}.{quote(c)} + EXCLUDED.{quote(c)}"
+            for c in columns if c not in key]
+    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+    return f" ON CONFLICT ({', '.join(quote(c) for c in key)}) {action}"
+
+
+def used_columns(model: type[models.Model], rows: list[list]) -> tuple[int, ...] | None:
+    """Additive rows name only their key and the counters some row moves: a publish adds to
+    one counter of dozens, and every value sent costs encoding, binding and WAL."""
+    if not hasattr(model, "ADDITIVE_KEY"):
+        return None
+    spec = table(model)
+    return tuple(i for i, column in enumerate(spec.columns)
+                 if column in model.ADDITIVE_KEY or any(row[i] for row in rows))
+
+
+def merge_additive(model: type[models.Model], objs: Sequence) -> list:
+    """One row per key, counts summed and in key order: a statement may not touch a row twice,
+    and writers that lock rows in the same order cannot deadlock."""
+    key, latest = model.ADDITIVE_KEY, getattr(model, "LATEST_COLUMNS", ())
+    # Rows spread over shards so that concurrent transactions do not wait on one row lock;
+    # within one statement (one transaction) they need not: one row per key is enough.
+    spread = getattr(model, "SPREAD_COLUMN", None)
+    same = [k for k in key if k != spread]
+    merged: dict[tuple, object] = {}
+    for obj in objs:
+        values = obj.__dict__
+        found = merged.get(ident := tuple(values[k] for k in same))
+        if found is None:  # a copy: a batch written again row by row must not see the sums
+            merged[ident] = copy.copy(obj)
+            continue
+        into = found.__dict__
+        for name, value in values.items():
+            if name in latest:
+                into[name] = value if value is not None else into.get(name)
+            elif name not in key and isinstance(value, int) and not isinstance(value, bool):
+                into[name] = into.get(name, 0) + value
+    return [merged[ident] for ident in sorted(merged, key=lambda k: tuple(map(str, k)))]
 
 
 @lru_cache(maxsize=None)
@@ -136,21 +188,29 @@ def _group_commit(alias: str) -> GroupCommit:
 
 
 def _write(groups) -> None:
+    groups = [(model, merge_additive(model, objs) if hasattr(model, "ADDITIVE_KEY") else objs)
+              for model, objs in groups]
     alias = router.db_for_write(groups[0][0])
     connection = connections[alias]
     vendor = connection.vendor
     now = timezone.now()
     adapt = None if vendor == "postgresql" else connection.ops.adapt_datetimefield_value
-    rows = [(model, [table(model).row(obj, now, adapt) for obj in objs]) for model, objs in groups]
-    total = sum(len(r) for _, r in rows)
+    rows = []
+    for model, objs in groups:
+        model_rows = [table(model).row(obj, now, adapt) for obj in objs]
+        used = used_columns(model, model_rows)
+        if used is not None:
+            model_rows = [[row[i] for i in used] for row in model_rows]
+        rows.append((model, model_rows, used))
+    total = sum(len(r) for _, r, _ in rows)
     if vendor == "postgresql" and total < COPY_THRESHOLD:
         sql, params = _one_statement(rows, vendor)
         with fast_cursor(connection) as cursor:
             cursor.execute(sql, params)
     else:
         with transaction.atomic(using=alias, savepoint=False), fast_cursor(connection) as cursor:
-            for model, model_rows in rows:
-                _write_many(cursor, model, model_rows, vendor)
+            for model, model_rows, used in rows:
+                _write_many(cursor, model, model_rows, vendor, used)
     for _, objs in groups:
         for obj in objs:
             state = getattr(obj, "_state", None)
@@ -160,8 +220,8 @@ def _write(groups) -> None:
 
 def _one_statement(rows, vendor: str) -> tuple[str, list]:
     parts, params = [], []
-    for model, model_rows in rows:
-        parts.append(values_sql(model, vendor, len(model_rows), len(params) + 1))
+    for model, model_rows, used in rows:
+        parts.append(values_sql(model, vendor, len(model_rows), len(params) + 1, used))
         for row in model_rows:
             params.extend(row)
     *first, last = parts
@@ -169,15 +229,17 @@ def _one_statement(rows, vendor: str) -> tuple[str, list]:
     return (f"WITH {ctes} {last}" if ctes else last), params
 
 
-def _write_many(cursor, model, rows: list[list], vendor: str) -> None:
-    if vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+def _write_many(cursor, model, rows: list[list], vendor: str,
+                used: tuple[int, ...] | None = None) -> None:
+    if vendor == "postgresql" and len(rows) >= COPY_THRESHOLD and used is None:
         with cursor.copy(copy_sql(model, vendor)) as copy:
             for row in rows:
                 copy.write_row(row)
     elif vendor == "postgresql":
-        cursor.execute(values_sql(model, vendor, len(rows)), [v for row in rows for v in row])
+        cursor.execute(values_sql(model, vendor, len(rows), 1, used),
+                       [v for row in rows for v in row])
     else:
-        cursor.executemany(values_sql(model, vendor, 1), rows)
+        cursor.executemany(values_sql(model, vendor, 1, 1, used), rows)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Retention: delete old finished messages, events, DLQ entries, dedup records, task results."""
+"""Retention: delete old finished messages, events, DLQ entries, dedup records, task results,
+dashboard rollups."""
 
 from __future__ import annotations
 
@@ -11,10 +12,24 @@ from django.db import transaction
 
 from . import clock
 from .conf import qstash_settings
-from .models import DeduplicationRecord, DeliveryAttempt, DlqEntry, Event, Message, TaskResultRecord
+from .models import (
+    ActivityHour,
+    ActivityMinute,
+    DeduplicationRecord,
+    DeliveryAttempt,
+    DestinationHour,
+    DlqEntry,
+    Event,
+    Message,
+    TaskResultRecord,
+)
 
 logger = logging.getLogger("django_qstash.retention")
-KINDS = ("dlq", "messages", "events", "deduplication", "tasks")
+KINDS = ("dlq", "messages", "events", "deduplication", "tasks", "rollups")
+# The overview draws at most a day from minute rows and a week from hour rows; hour rows are
+# small (one per tenant, hour and writer) and kept longer for a look back.
+ROLLUP_MINUTES_KEPT = timedelta(days=8)
+ROLLUP_HOURS_KEPT = timedelta(days=90)
 FINISHED = [Message.Status.DELIVERED, Message.Status.FAILED, Message.Status.CANCELED]
 
 
@@ -39,6 +54,8 @@ class Policy:
     def cutoff(self, kind: str, now: datetime) -> datetime | None:
         if kind == "deduplication":
             return now  # a record is useless once its window has passed
+        if kind == "rollups":
+            return now - ROLLUP_MINUTES_KEPT
         # A finished task's result lives as long as a finished message.
         age = self.messages if kind == "tasks" else getattr(self, kind)
         return None if age is None else now - timedelta(seconds=age)
@@ -84,6 +101,18 @@ def purge_batch(kind: str, cutoff: datetime, size: int) -> tuple[int, bool]:
         if pks:
             TaskResultRecord.objects.filter(pk__in=pks).delete()
         return len(pks), len(pks) == size
+    if kind == "rollups":
+        deleted, more = 0, False
+        hours_cutoff = cutoff + ROLLUP_MINUTES_KEPT - ROLLUP_HOURS_KEPT
+        for model, field, before in ((ActivityMinute, "minute", cutoff),
+                                     (ActivityHour, "hour", hours_cutoff),
+                                     (DestinationHour, "hour", hours_cutoff)):
+            pks = list(model.objects.filter(**{f"{field}__lt": before}).order_by()
+                       .values_list("pk", flat=True)[:size])
+            if pks:
+                model.objects.filter(pk__in=pks).delete()
+            deleted, more = deleted + len(pks), more or len(pks) == size
+        return deleted, more
     raise ValueError(f"unknown kind {kind!r}")
 
 

@@ -37,9 +37,10 @@ def shots(tmp_path):
     directory = DOCS if os.environ.get("QSTASH_SAVE_SCREENSHOTS") == "1" else tmp_path / "shots"
     directory.mkdir(parents=True, exist_ok=True)
 
-    def take(driver, name: str, height: int = 1000) -> Path:
+    def take(driver, name: str, height: int = 1000, width: int = 1680) -> Path:
+        driver.set_window_size(width, 1000)
         full = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1680, max(height, min(full, 2400)))
+        driver.set_window_size(width, max(height, min(full, 2400)))
         path = directory / f"{name}.png"
         driver.save_screenshot(str(path))
         driver.set_window_size(1680, 1000)
@@ -117,3 +118,69 @@ def test_retry_a_dlq_entry_from_the_admin(qstash, sink, browser, shots, monkeypa
     wait_until(delivered_on_page, what="DELIVERED on the message page")
     assert Message.objects.get(pk=new_id).status == "delivered"
     assert not DlqEntry.objects.exists()
+
+
+def test_overview_with_real_traffic(qstash, sink, browser, shots, django_user_model):
+    """Half an hour of traffic under a clock moved a minute at a time, then the overview."""
+    from datetime import timedelta
+
+    from selenium.webdriver.common.by import By
+
+    from django_qstash import clock, scheduler
+    from django_qstash.models import Message, Queue
+
+    frozen = clock.FrozenClock(clock.now().replace(second=0, microsecond=0)
+                               - timedelta(minutes=34))
+    clock.set_clock(frozen)
+    try:
+        django_user_model.objects.create_superuser("admin", "admin@example.com", "pw-for-tests")
+        refused = "http://127.0.0.1:1/down"  # loopback, nothing listens: refused at once
+        for minute in range(35):
+            sent = [publish(qstash, f"{sink.url}/sleep/0.0{minute % 7}", "ok")
+                    for _ in range(3 + minute * 5 % 9)]
+            sent += [publish(qstash, f"{sink.url}/status/500", "x", Upstash_Retries="0")
+                     for _ in range(minute % 6 == 0 and 2 or minute % 4 == 1)]
+            sent += [publish(qstash, refused, "x", Upstash_Retries="0")
+                     for _ in range(minute % 9 == 4)]
+            sent += [publish(qstash, f"{sink.url}/flaky/1", "x", Upstash_Retries="2",
+                             Upstash_Retry_Delay="1000") for _ in range(minute % 3 == 0)]
+            sent += [publish(qstash, f"{sink.url}/later", "x", Upstash_Delay="20s")
+                     for _ in range(2 + minute % 4)]
+            if minute % 5 == 2:
+                doomed = publish(qstash, f"{sink.url}/later", "x", Upstash_Delay="1h")
+                api(qstash, "DELETE", f"/v2/messages/{doomed}")
+            frozen.advance(20 + minute % 5 * 4 + (minute % 11 == 0) * 30)  # the delayed are due
+            wait_until(lambda ids=sent: not Message.objects.filter(
+                pk__in=ids, status__in=["active"]).exists() and not Message.objects.filter(
+                pk__in=ids, status="pending", not_before__lte=frozen.now()).exists(),
+                what=f"minute {minute}'s deliveries")
+            frozen.set(frozen.now().replace(second=0) + timedelta(minutes=1))
+        Queue.objects.create(tenant=qstash.tenant, name="orders", parallelism=2, paused=True)
+        for number in range(7):
+            api(qstash, "POST", f"/v2/enqueue/orders/{sink.url}/orders", content=str(number))
+        for number in range(4):
+            publish(qstash, f"{sink.url}/sleep/2", str(number),
+                    Upstash_Flow_Control_Key="customer-42",
+                    Upstash_Flow_Control_Value="parallelism=1")
+        scheduler.create_or_replace(qstash.tenant, f"{sink.url}/nightly", b"",
+                                    [("Upstash-Cron", "0 3 * * *")])
+        scheduler.create_or_replace(qstash.tenant, f"{sink.url}/reports", b"",
+                                    [("Upstash-Cron", "*/15 * * * *")])
+
+        browser.get(f"{qstash.url}/admin/login/?next=/admin/")
+        browser.find_element(By.NAME, "username").send_keys("admin")
+        browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
+        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        wait_until(lambda: "QStash overview" in browser.page_source, what="the admin index")
+        browser.find_element(By.LINK_TEXT, "QStash overview").click()
+        wait_until(lambda: "Messages per minute" in browser.page_source, what="the overview")
+        assert browser.find_elements(By.CSS_SELECTOR, "svg polyline.qs-published")
+        shots(browser, "overview", height=1400, width=1400)
+        browser.execute_script("localStorage.setItem('theme', 'dark')")
+        browser.refresh()
+        shots(browser, "overview-dark", height=1400, width=1400)
+        browser.execute_script("localStorage.setItem('theme', 'auto')")
+        browser.get(f"{qstash.url}/admin/django_qstash/message/")
+        shots(browser, "message-list")
+    finally:
+        clock.set_clock(clock.SystemClock())
