@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
-from qstash import QStash, Receiver
+from qstash import Receiver
 from qstash.log import LogState
 
+from tests.support.polling import wait
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def client(qstash):
-    return QStash(qstash.token, base_url=qstash.url, retry=False)
-
-
-def wait(predicate, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_publish_json_is_delivered_and_verifies_with_the_sdk_receiver(client, qstash, sink):

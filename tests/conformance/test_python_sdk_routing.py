@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from qstash import QStash
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def client(qstash):
-    return QStash(qstash.token, base_url=qstash.url, retry=False)
 
 
 def test_url_groups(client, sink):

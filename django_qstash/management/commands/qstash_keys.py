@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from ...client import resolve_tenant
-from ...exceptions import NotFound
 from ...models import SigningKeyPair
 from ...tenants import DEFAULT_TENANT
+from ..tenant_option import tenant_named
 
 
 class Command(BaseCommand):
@@ -19,11 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant name")
 
     def handle(self, *args, **options):
-        try:
-            tenant = resolve_tenant(options["tenant"])
-        except NotFound:
-            raise CommandError(f"unknown tenant {options['tenant']!r} "
-                               "(qstash_create_token --tenant NAME creates one)") from None
+        tenant = tenant_named(options["tenant"])
         keys = SigningKeyPair.for_tenant(tenant)
         self.stdout.write(f"QSTASH_CURRENT_SIGNING_KEY={keys.current}\n"
                           f"QSTASH_NEXT_SIGNING_KEY={keys.next}")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...client import resolve_tenant
-from ...exceptions import ApiError, NotFound
+from ...exceptions import ApiError
 from ...publishing import prepare, publish_specs
 from ...tenants import DEFAULT_TENANT
 from ...transport import flush, get_transport
+from ..tenant_option import tenant_named
 
 # option -> the header it stands for; each takes one value.
 HEADER_OPTIONS = {
@@ -61,13 +61,7 @@ class Command(BaseCommand):
                             help="with the in-process transport, do not wait for delivery")
 
     def handle(self, *args, **options):
-        try:
-            # As the Python client: "default" comes into being on first use, others never
-            # by a typo.
-            tenant = resolve_tenant(options["tenant"])
-        except NotFound:
-            raise CommandError(f"unknown tenant {options['tenant']!r} "
-                               "(qstash_create_token --tenant NAME creates one)") from None
+        tenant = tenant_named(options["tenant"])
         pairs = [header_pair(h) for h in options["header"]]
         pairs += [(header, options[o]) for o, header in HEADER_OPTIONS.items()
                   if options[o] is not None]

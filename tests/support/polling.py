@@ -1,0 +1,16 @@
+"""Wait for a condition the server reaches in its own time: ask again until it holds."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait(predicate, timeout: float = 20, every: float = 0.02):
+    """The first truthy value of ``predicate()``, asked every ``every`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
