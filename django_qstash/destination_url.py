@@ -47,6 +47,11 @@ def dialled_url(url: str) -> URL:
     return parsed
 
 
+def parsed_destination(url: str) -> URL:
+    """The parsed URL (cached), or InvalidDestination: for code keyed by the dialled host."""
+    return _parse(url)
+
+
 @lru_cache(maxsize=CACHE_SIZE)  # the same few destinations come again and again
 def _parse(url: str) -> URL:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):

@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, OrderedDict, deque
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from .claiming import lease_until
 from .conf import qstash_settings
+from .destination_url import InvalidDestination, parsed_destination
 
 Key = tuple[int, str]  # (tenant id, destination host)
 
 
 def host_of(url: str) -> str:
     """Host and port: what a slow server holds connections on. Two servers on one address
-    (different ports) are different destinations."""
-    parts = urlsplit(url)
+    (different ports) are different destinations. Read by the parser the send dials with
+    (cached), so the share is keyed by the host actually connected to."""
     try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = 443 if parts.scheme == "https" else 80
-    return f"{(parts.hostname or '').lower()}:{port or default}"
+        parsed = parsed_destination(url)
+    except InvalidDestination:
+        return ""  # refused when it is sent: it takes no share for long
+    return f"{(parsed.raw_host or '').lower()}:{parsed.port}"
 
 
 def share_cap(value: int | None, total: int) -> int:
