@@ -60,6 +60,10 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
                 events.append(event_for(message, State.CANCELED, now))
             elif outcome.non_retryable or message.retried >= message.max_retries:
                 dlq_id = _fail(message, outcome, response_body, now)
+                if message.workflow_run_id:
+                    from .engine.workflow.steps import mark_failed  # workflow steps only
+
+                    mark_failed(message.tenant_id, message.workflow_run_id, dlq_id, now)
                 events.append(event_for(message, State.FAILED, now, error=outcome.error, **response))
                 if message.failure_callback:
                     body = callback_body(message, outcome, attempt_retried, dlq_id)

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from . import clock, ids, observability
 from .bulk_insert import insert_groups
+from .callbacks import callback_options, label_index
 from .claiming import lease_until
 from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
@@ -134,7 +135,7 @@ def publish_specs(tenant: Tenant, specs: list[PublishSpec]) -> list[Published | 
     """
     now = clock.now()
     needs_transaction = any(spec.queue_name or spec.options.flow_control_key
-                            or spec.options.deduplication_id
+                            or spec.options.workflow or spec.options.deduplication_id
                             or spec.options.content_based_deduplication for spec in specs)
     with transaction.atomic() if needs_transaction else nullcontext():
         return _write_specs(tenant, specs, now)
@@ -151,6 +152,12 @@ def _write_specs(tenant: Tenant, specs: list[PublishSpec], now: datetime) -> lis
             # A microsecond apart, so FIFO queues keep the order of a batch's items.
             message = build_message(tenant, target, spec, now,
                                     created_at=now + timedelta(microseconds=len(messages)))
+            if spec.options.workflow:
+                from .engine.workflow.steps import accept  # only workflow messages need it
+
+                if original := accept(tenant, message, spec.options, now):
+                    published.append(Published(original, target.url, deduplicated=True))
+                    continue
             key = deduplication_key(target.url, spec.body, spec.options)
             original = claim_deduplication(tenant, key, message.id, now) if key else None
             if original:
@@ -189,16 +196,9 @@ def build_message(tenant: Tenant, target: Target, spec: PublishSpec, now: dateti
         if cb:
             fields[kind] = cb.url
             fields[f"{kind}_headers"] = cb.headers
-            fields[f"{kind}_options"] = {
-                "method": cb.method, "timeout_seconds": cb.timeout_seconds,
-                "retries": cb.retries, "retry_delay": cb.retry_delay,
-            }
+            fields[f"{kind}_options"] = callback_options(cb)
     fields.update(overrides)
     return MessageDraft(**fields)
-
-
-def label_index(labels: list[str]) -> str:
-    return f",{','.join(labels)}," if labels else ""
 
 
 def takes_fast_path(message: Message, now: datetime) -> bool:

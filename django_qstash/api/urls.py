@@ -4,7 +4,8 @@ from django.urls import path, re_path
 
 from .errors import UnknownEndpointView
 from .schema import OpenApiView
-from .views import dlq, events, flow_control, keys, messages, publish, queues, schedules, topics
+from .views import (dlq, events, flow_control, keys, messages, publish, queues, schedules, topics,
+                    workflows)
 
 urlpatterns = [
     re_path(r"^v2/publish/(?P<destination>.+)$", publish.PublishView.as_view()),
@@ -38,6 +39,10 @@ urlpatterns = [
     re_path(r"^v2/[sS]chedules/(?P<schedule_id>[A-Za-z0-9._-]+)/(?P<action>pause|resume)$",
             schedules.ScheduleActionView.as_view()),
     re_path(r"^v2/[sS]chedules/(?P<target>.+)$", schedules.ScheduleView.as_view()),
+    path("v2/workflows/runs", workflows.WorkflowRunListView.as_view()),
+    path("v2/workflows/runs/<str:run_id>", workflows.WorkflowRunView.as_view()),
+    path("v2/workflows/logs", workflows.WorkflowLogsView.as_view()),
+    path("v2/workflows/events", workflows.WorkflowLogsView.as_view()),
     path("v2/openapi.json", OpenApiView.as_view()),
     re_path(r"^v2/", UnknownEndpointView.as_view()),  # keep last: JSON 404 for the rest
 ]

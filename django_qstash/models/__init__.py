@@ -9,9 +9,10 @@ from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGr
 from .schedule import Schedule
 from .task_result import TaskResultRecord
 from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
+from .workflow import WorkflowRun, WorkflowStep
 
 __all__ = [
     "ActivityHour", "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
     "Message", "Overview", "Queue", "RollupFold", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
-    "UrlGroupEndpoint", "hash_token",
+    "UrlGroupEndpoint", "WorkflowRun", "WorkflowStep", "hash_token",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.urls import resolve
 
 # Placeholders filled with tenant B's resources: {message} {dlq} {queue} {group} {schedule} {key}
+# {run}
 NOT_FOUND, OWN, LIST, PUBLIC = "404", "own", "list", "public"
 ITEM_NOT_FOUND = "item 404"  # batch: 200, each item an {"error": "... not found"}
 
@@ -69,6 +70,11 @@ CALLS = [
     Call("DELETE", "/v2/schedules/{schedule}", NOT_FOUND),
     Call("POST", "/v2/schedules/{schedule}/pause", NOT_FOUND),
     Call("PATCH", "/v2/schedules/{schedule}/resume", NOT_FOUND),
+    Call("GET", "/v2/workflows/runs/{run}", NOT_FOUND),
+    Call("DELETE", "/v2/workflows/runs/{run}", NOT_FOUND, params={"cancel": "true"}),
+    Call("DELETE", "/v2/workflows/runs", OWN, params={"workflowRunIds": "{run}"}),
+    Call("GET", "/v2/workflows/logs", LIST, params={"workflowRunId": "{run}"}),
+    Call("GET", "/v2/workflows/events", LIST, params={"workflowRunId": "{run}"}),
     Call("GET", "/v2/openapi.json", PUBLIC),
 ]
 
@@ -97,5 +103,6 @@ def routes_and_methods() -> set[tuple[str, str]]:
 
 
 def covered(calls: list[Call]) -> set[tuple[str, str]]:
-    sample = dict(message="msg_x", dlq="1-0", queue="q", group="g", schedule="s", key="k")
+    sample = dict(message="msg_x", dlq="1-0", queue="q", group="g", schedule="s", key="k",
+                  run="wfr_x")
     return {(resolve(fill(c.path, sample)).route, c.method) for c in calls}

@@ -37,7 +37,10 @@ UPSTASH_HEADERS = ["Upstash-Delay", "Upstash-Retries", "Upstash-Timeout", "Upsta
                    "Upstash-Deduplication-Id", "Upstash-Content-Based-Deduplication",
                    "Upstash-Forward-X-Custom", "Upstash-Not-Before", "Upstash-Flow-Control-Key",
                    "Upstash-Flow-Control-Value", "Upstash-Cron", "Upstash-Schedule-Id",
-                   "Upstash-Retry-Delay", "Upstash-Queue-Name", "X-Custom", "Content-Type"]
+                   "Upstash-Retry-Delay", "Upstash-Queue-Name", "X-Custom", "Content-Type",
+                   "Upstash-Workflow-RunId", "Upstash-Callback-Workflow-RunId",
+                   "Upstash-Failure-Callback-Flow-Control-Value",
+                   "Upstash-Callback-Failure-Callback"]
 HEADER_VALUES = [SURROGATE, "a\x00b", "-1", "1e999", "abc", "9" * 400, "x" * 5000, "",
                  "ftp://x", "http://[::1", "é"]
 
@@ -111,8 +114,11 @@ def world(sink):
     message = make_message(tenant, status="pending", url=f"{sink.url}/m")
     dlq = make_dlq(tenant, url=f"{sink.url}/d")
     names = dict(message=message.id, dlq=dlq.dlq_id, queue="sweep-q", group="sweep-g",
-                 schedule="sweep-s", key="sweep-k", sink=sink.url)
+                 schedule="sweep-s", key="sweep-k", run="wfr_sweep", sink=sink.url)
     sweep = Sweep(token)
+    assert sweep.send("POST", f"/v2/publish/{sink.url}/wf", b"{}",
+                      HTTP_UPSTASH_WORKFLOW_INIT="true", HTTP_UPSTASH_WORKFLOW_RUNID="wfr_sweep",
+                      HTTP_UPSTASH_DELAY="1h").status_code == 200
     assert sweep.json("POST", "/v2/queues", {"queueName": "sweep-q"}).status_code == 200
     assert sweep.json("POST", "/v2/topics/sweep-g/endpoints",
                       {"endpoints": [{"url": f"{sink.url}/g"}]}).status_code == 200
@@ -169,7 +175,7 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
         for method, template in {(c.method, c.path) for c in CALLS}:
             if "{" in template:
                 path = template.format(**dict.fromkeys(
-                    ("message", "dlq", "queue", "group", "schedule", "key"), part))
+                    ("message", "dlq", "queue", "group", "schedule", "key", "run"), part))
                 sweep.send(method, path)
         sweep.send("POST", f"/v2/publish/{part}")
         sweep.send("POST", f"/v2/enqueue/{part}/{sink}/p")

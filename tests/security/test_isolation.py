@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from django_qstash.models import FlowControlKey, Message, Queue, Schedule, SigningKeyPair, UrlGroup
+from django_qstash.models import (FlowControlKey, Message, Queue, Schedule, SigningKeyPair, UrlGroup,
+                                  WorkflowRun)
 from tests.security.endpoints import (
     CALLS,
     ITEM_NOT_FOUND,
@@ -50,6 +51,10 @@ def tenant_b(qstash, other_tenant, sink):
            headers={"Upstash-Retries": "0"})
     b_call(qstash, other_tenant, "POST", f"/v2/schedules/{sink.url}/s",
            headers={"Upstash-Cron": "0 0 1 1 *", "Upstash-Schedule-Id": "b-schedule"})
+    names["run"] = "wfr_b-run"
+    b_call(qstash, other_tenant, "POST", f"/v2/publish/{sink.url}/wf",
+           headers={"Upstash-Workflow-Init": "true", "Upstash-Workflow-RunId": "wfr_b-run",
+                    "Upstash-Delay": "1h"})
     failing = b_call(qstash, other_tenant, "POST", f"/v2/publish/{sink.url}/status/500",
                      headers={"Upstash-Retries": "0"}).json()["messageId"]
     deadline = time.monotonic() + 20
@@ -76,6 +81,7 @@ def snapshot(tenant) -> dict:
                        .values_list("key", "paused", "parallelism_max")),
         "dlq": sorted(tenant.dlq_entries.values_list("dlq_id", flat=True)),
         "signing": SigningKeyPair.objects.filter(tenant=tenant).values_list("current", "next")[0],
+        "runs": sorted(WorkflowRun.objects.filter(tenant=tenant).values_list("run_id", "state")),
     }
 
 

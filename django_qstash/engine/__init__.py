@@ -1,0 +1,1 @@
+"""The delivery engine: accepting, scheduling and finishing messages."""
