@@ -39,7 +39,10 @@ class WorkflowRun(models.Model):
         constraints = [models.UniqueConstraint(fields=["tenant", "run_id"],
                                                name="qstash_wfrun_unique_id")]
         # No index on the URL: a long one would not fit a B-tree entry on PostgreSQL.
-        indexes = [models.Index(fields=["tenant", "-id"], name="qstash_wfrun_tenant_id")]
+        indexes = [models.Index(fields=["tenant", "-id"], name="qstash_wfrun_tenant_id"),
+                   # Retention looks for ended runs only.
+                   models.Index(fields=["completed_at"], name="qstash_wfrun_completed",
+                                condition=models.Q(completed_at__isnull=False))]
 
     def __str__(self) -> str:
         return self.run_id
