@@ -38,6 +38,29 @@ def _step_json(run: WorkflowRun, step: WorkflowStep, retries: int) -> dict:
     return data
 
 
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _call_details(step: WorkflowStep, out) -> dict:
+    """What context.call sent (its request message) and what came back (the result step)."""
+    data: dict = {}
+    request = Message.objects.filter(pk=step.message_id).only(
+        "url", "method", "headers", "body").first()
+    if request is not None:
+        data.update(callUrl=request.url, callMethod=request.method,
+                    callHeaders=request.headers, callBody=_json_or_text(_text(request.body)))
+    response = _json_or_text(out) if isinstance(out, str) else None
+    if isinstance(response, dict):
+        data.update(callResponseStatus=response.get("status"),
+                    callResponseBody=_json_or_text(response.get("body") or ""),
+                    callResponseHeaders=response.get("header") or {})
+    return data
+
+
 def _groups(run: WorkflowRun, steps: list[WorkflowStep], retries: int) -> list[dict]:
     """The initial body, then each completed step: one at a time ("sequential") or the
     results of one Promise.all together ("parallel")."""
@@ -47,10 +70,13 @@ def _groups(run: WorkflowRun, steps: list[WorkflowStep], retries: int) -> list[d
         "state": "STEP_SUCCESS", "createdAt": clock.to_ms(run.created_at),
         "retries": retries, "headers": {}}]}]
     open_parallel: dict | None = None
+    calls = {s.step_id: s for s in steps if s.call_type == CallType.TO_CALLBACK}
     for step in steps:
         if step.call_type != CallType.STEP or step.step_id == 0:
             continue  # plan steps and the context.call legs are not results
         item = _step_json(run, step, retries)
+        if step.step_type == "Call" and step.step_id in calls:
+            item.update(_call_details(calls[step.step_id], item["out"]))
         if step.concurrent <= 1:
             groups.append({"type": "sequential", "steps": [item]})
             continue

@@ -302,6 +302,11 @@ test("context.call reaches the third party and its response comes back to the ru
     .get("x-answered-by"), "third-party");
   const call = stepsOf(run).find((step) => step.stepName === "ask");
   assert.equal(call.stepType, "Call");
+  assert.equal(call.callUrl, `${BASE}/third-party?q=1`);
+  assert.equal(call.callMethod, "POST");
+  assert.deepEqual(call.callBody, { question: "why" });
+  assert.equal(call.callResponseStatus, 201);
+  assert.deepEqual(call.callResponseBody, { answer: "re: why" });
 });
 
 test("parallel context.run steps (Promise.all) each run once and join", T, async () => {
