@@ -27,6 +27,8 @@ CONNECTION_ERRORS = (OperationalError, InterfaceError)
 Status = Message.Status
 State = Event.State
 # What recording an outcome may change; the body and the rest stay untouched.
+# Canonical, as response header names are stored.
+WORKFLOW_SDK_VERSION = "Upstash-Workflow-Sdk-Version"
 SAVED_FIELDS = ["status", "finished_at", "retried", "not_before", "lease_expires_at",
                 "updated_at"]
 
@@ -53,6 +55,8 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
         if outcome.delivered:
             _finish(message, Status.DELIVERED, now)
             events.append(event_for(message, State.DELIVERED, now, **response))
+            if message.workflow_run_id:
+                _check_workflow_endpoint(message, outcome, now)
         else:
             events.append(event_for(message, State.ERROR, now, error=outcome.error, **response))
             if message.cancel_requested:
@@ -130,6 +134,8 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
             return
         attempts, events = [], []
         for message, outcome, started_at in results:
+            if message.workflow_run_id:
+                _check_workflow_endpoint(message, outcome, now)
             body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
             attempts.append(DeliveryAttempt(
                 message=message, retried=message.retried, started_at=started_at,
@@ -140,6 +146,15 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
         insert_rows(DeliveryAttempt, attempts)
         insert_rows(Event, events)
         observability.record(events, results)
+
+
+def _check_workflow_endpoint(message: Message, outcome: DeliveryOutcome, now: datetime) -> None:
+    # Workflow SDKs answer every delivery with their protocol version: a 2xx without it
+    # means the run was triggered at something that is not a workflow endpoint.
+    if WORKFLOW_SDK_VERSION not in outcome.headers:
+        from .engine.workflow.steps import not_a_workflow_endpoint  # workflow steps only
+
+        not_a_workflow_endpoint(message, now)
 
 
 def cancel_claimed(message_id: str, claim_token: int) -> None:

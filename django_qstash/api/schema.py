@@ -12,8 +12,18 @@ from rest_framework.permissions import AllowAny
 
 from .base import QStashView
 from .errors import exception_handler
-from .views import (dlq, events, flow_control, keys, messages, publish, queues, schedules, topics,
-                    workflows)
+from .views import (
+    dlq,
+    events,
+    flow_control,
+    keys,
+    messages,
+    publish,
+    queues,
+    schedules,
+    topics,
+    workflows,
+)
 
 STR, INT, BOOL = {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "boolean"}
 OBJ, ANY_OBJ = {"type": "object"}, {"type": "object", "additionalProperties": True}

@@ -4,8 +4,18 @@ from django.urls import path, re_path
 
 from .errors import UnknownEndpointView
 from .schema import OpenApiView
-from .views import (dlq, events, flow_control, keys, messages, publish, queues, schedules, topics,
-                    workflows)
+from .views import (
+    dlq,
+    events,
+    flow_control,
+    keys,
+    messages,
+    publish,
+    queues,
+    schedules,
+    topics,
+    workflows,
+)
 
 urlpatterns = [
     re_path(r"^v2/publish/(?P<destination>.+)$", publish.PublishView.as_view()),

@@ -31,6 +31,7 @@ class WorkflowRun(models.Model):
     init_message_id = models.CharField(max_length=80)
     failure_message_id = models.CharField(max_length=80, blank=True, default="")
     dlq_id = models.CharField(max_length=40, blank=True, default="")
+    error = models.TextField(blank=True, default="")  # why the run failed, when no step says
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
 

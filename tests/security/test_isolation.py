@@ -7,8 +7,15 @@ import time
 import httpx
 import pytest
 
-from django_qstash.models import (FlowControlKey, Message, Queue, Schedule, SigningKeyPair, UrlGroup,
-                                  WorkflowRun)
+from django_qstash.models import (
+    FlowControlKey,
+    Message,
+    Queue,
+    Schedule,
+    SigningKeyPair,
+    UrlGroup,
+    WorkflowRun,
+)
 from tests.security.endpoints import (
     CALLS,
     ITEM_NOT_FOUND,

@@ -8,11 +8,27 @@ import time
 
 import pytest
 
-from django_qstash.models import Message, WorkflowRun
+from django_qstash.models import ApiToken, Message, WorkflowRun
 from tests.e2e.helpers import api
+from tests.support.sink import start_sink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FEATURES = "LazyFetch,InitialBody,WF_DetectTrigger,WF_TriggerOnConfig"
+
+
+@pytest.fixture
+def sink(sink):
+    """A workflow endpoint, as far as the server can tell: it answers with the SDK's
+    protocol version."""
+    sink.response_headers["Upstash-Workflow-Sdk-Version"] = "1"
+    return sink
+
+
+@pytest.fixture
+def plain_sink():
+    plain = start_sink()
+    yield plain
+    plain.close()
 
 
 def trigger(qstash, url: str, run_id: str, body: str = '{"x":1}', **extra) -> dict:
@@ -197,6 +213,59 @@ def test_call_result_comes_back_as_a_step_of_the_run(qstash, sink):
     assert Message.objects.get(pk=entry["messageId"]).workflow_run_id == "wfr_call"
 
 
+def call_step(qstash, sink, run_id: str, **extra) -> None:
+    """context.call of step 1 ("ask") to the sink, then the result step the SDK appends."""
+    url = f"{sink.url}/wf"
+    headers = {
+        "Upstash-Workflow-Init": "false", "Upstash-Workflow-RunId": run_id,
+        "Upstash-Workflow-CallType": "toCallback", "Upstash-Retries": "0",
+        "Upstash-Method": "POST", "Upstash-Callback": url,
+        "Upstash-Callback-Workflow-RunId": run_id,
+        "Upstash-Callback-Workflow-CallType": "fromCallback",
+        "Upstash-Callback-Forward-Upstash-Workflow-Callback": "true",
+        "Upstash-Callback-Forward-Upstash-Workflow-StepId": "1",
+        "Upstash-Callback-Forward-Upstash-Workflow-StepName": "ask",
+        "Upstash-Callback-Forward-Upstash-Workflow-StepType": "Call",
+        "Upstash-Callback-Forward-Upstash-Workflow-Concurrent": "1", **extra,
+    }
+    assert api(qstash, "POST", "/v2/batch", json=[
+        {"destination": f"{sink.url}/third", "headers": headers, "body": "secret"}
+    ]).status_code == 200
+    headers = {"Upstash-Workflow-Init": "false", "Upstash-Workflow-RunId": run_id}
+    body = json.dumps({"stepId": 1, "stepName": "ask", "stepType": "Call", "concurrent": 1,
+                       "out": json.dumps({"status": 200, "body": "ok", "header": {}})})
+    assert api(qstash, "POST", "/v2/batch", json=[
+        {"destination": url, "headers": headers, "body": body}]).status_code == 200
+
+
+def test_logs_hide_credentials_from_read_only_tokens_and_keep_redactions(qstash, sink):
+    url = f"{sink.url}/wf"
+    trigger(qstash, url, "wfr_secret", body='{"card":"4242"}',
+            **{"Upstash-Redact-Fields": "body"})
+    call_step(qstash, sink, "wfr_secret", **{"Upstash-Forward-Authorization": "Bearer sk-1"})
+    sink.wait_for(4)
+    _, read_only = ApiToken.issue(qstash.tenant, name="ro", read_only=True)
+
+    def logged(token: str) -> dict:
+        response = api(qstash, "GET", "/v2/workflows/logs",
+                       params={"workflowRunId": "wfr_secret"},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        [run] = response.json()["runs"]
+        return run
+
+    for token in (qstash.token, read_only):
+        text = json.dumps(logged(token))
+        assert "4242" not in text  # the run's body redaction holds for every reader
+    [init], [call] = (group["steps"] for group in logged(qstash.token)["steps"][:2])
+    assert init["out"].startswith("REDACTED:")
+    assert call["callUrl"] == f"{sink.url}/third"
+    assert call["callHeaders"]["Authorization"] == ["Bearer sk-1"]
+    [_, [call]] = [group["steps"] for group in logged(read_only)["steps"][:2]]
+    assert call["callHeaders"]["Authorization"] == ["REDACTED"]
+    assert "sk-1" not in json.dumps(logged(read_only))
+
+
 def test_callback_headers_configure_the_callback_message(qstash, sink):
     """Upstash-Callback-X is the callback message's Upstash-X, recursively (no workflow)."""
     response = api(qstash, "POST", f"/v2/publish/{sink.url}/main", content=b"m", headers={
@@ -289,3 +358,23 @@ def test_bulk_cancel_and_log_filters(qstash, sink):
                 params=[("workflowRunIds", "wfr_c"), ("workflowRunIds", "wfr_a")])
     assert by_id.json() == {"cancelled": 1}
     assert runs(state="RUN_STARTED") == []
+
+
+def test_a_trigger_answered_by_a_non_workflow_endpoint_fails_the_run(qstash, plain_sink):
+    # WF_DetectTrigger: the 2xx came without Upstash-Workflow-Sdk-Version.
+    url = f"{plain_sink.url}/not-a-workflow"
+    result = trigger(qstash, url, "wfr_plain")
+    plain_sink.wait_for(1)
+    run = wait_state("wfr_plain", "RUN_FAILED")
+    assert "non-workflow destination" in run.error and run.completed_at
+    assert Message.objects.get(pk=result["messageId"]).status == "delivered"
+    [logged] = api(qstash, "GET", "/v2/workflows/logs",
+                   params={"workflowRunId": "wfr_plain"}).json()["runs"]
+    [following] = logged["steps"][-1]["steps"]
+    assert following["state"] == "STEP_FAILED" and following["messageId"] == result["messageId"]
+    assert "non-workflow destination" in following["errors"][0]["error"]
+    # Without WF_DetectTrigger announced, the server does not judge the endpoint.
+    trigger(qstash, url, "wfr_old_sdk", **{"Upstash-Feature-Set": "LazyFetch,InitialBody"})
+    plain_sink.wait_for(2)
+    time.sleep(0.3)
+    assert WorkflowRun.objects.get(run_id="wfr_old_sdk").state == "RUN_STARTED"

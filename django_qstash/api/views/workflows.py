@@ -8,12 +8,12 @@ from rest_framework.response import Response
 
 from ...clock import from_ms
 from ...engine.workflow import history, runs
-from ...engine.workflow.logs import run_json
 from ...exceptions import BadRequest, NotFound
 from ...models import WorkflowRun
 from ..base import QStashView, raw_body
 from ..filters import check_known, cursor_page, integer, is_number, multi
 from ..lean import json_response
+from ..workflow_logs import run_json
 
 PAGE_MAX = 100
 LOG_FILTERS = {"cursor", "count", "groupBy", "workflowRunId", "workflowUrl",
@@ -113,4 +113,5 @@ class WorkflowLogsView(QStashView):
             raise BadRequest("groupBy must be workflowRunId")
         rows, cursor = cursor_page(filtered_runs(self.tenant, request), request,
                                    default=10, maximum=PAGE_MAX)
-        return Response({"cursor": cursor or "", "runs": [run_json(run) for run in rows]})
+        return Response({"cursor": cursor or "", "runs": [run_json(run, self.hides_credentials)
+                                                    for run in rows]})

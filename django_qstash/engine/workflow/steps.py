@@ -82,7 +82,8 @@ def _config(message, options: PublishOptions) -> dict:
     config: dict = {"headers": dict(message.headers), "retries": options.retries,
                     "retry_delay": message.retry_delay_expression,
                     "timeout_seconds": message.timeout_seconds,
-                    "redact_fields": list(message.redact_fields)}
+                    "redact_fields": list(message.redact_fields),
+                    "features": options.workflow.get("upstash-feature-set", "")}
     if message.flow_control_key:
         config["flow_control"] = {
             "key": message.flow_control_key, "parallelism": message.flow_control_parallelism,
@@ -174,6 +175,22 @@ def mark_failed(tenant_id: int, run_id: str, dlq_id: str, now: datetime) -> None
     WorkflowRun.objects.filter(tenant_id=tenant_id, run_id=run_id,
                                state=WorkflowRun.State.STARTED).update(
         state=WorkflowRun.State.FAILED, dlq_id=dlq_id, completed_at=now)
+
+
+NOT_A_WORKFLOW = ("detected a non-workflow destination for trigger/invoke. make sure you are "
+                  "sending the request to the correct endpoint")
+
+
+def not_a_workflow_endpoint(message, now: datetime) -> None:
+    """The trigger's delivery was answered without the SDK's protocol version header: with
+    WF_DetectTrigger announced, the run fails instead of waiting forever for a step."""
+    run = WorkflowRun.objects.filter(tenant_id=message.tenant_id, run_id=message.workflow_run_id,
+                                     init_message_id=message.id,
+                                     state=WorkflowRun.State.STARTED).first()
+    if run is None or "WF_DetectTrigger" not in run.config.get("features", ""):
+        return
+    WorkflowRun.objects.filter(pk=run.pk, state=WorkflowRun.State.STARTED).update(
+        state=WorkflowRun.State.FAILED, completed_at=now, error=NOT_A_WORKFLOW)
 
 
 def _int(value, default: int) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ... import clock
-from ...models import DeliveryAttempt, DlqEntry, Message, WorkflowRun, WorkflowStep
+from .. import clock
+from ..models import DeliveryAttempt, DlqEntry, Message, WorkflowRun, WorkflowStep
+from .serializers import is_body_redacted, redact_value, shown_headers
 
 CallType = WorkflowStep.CallType
 UNDELIVERED = (Message.Status.PENDING, Message.Status.ACTIVE)
@@ -20,7 +21,22 @@ def _text(body) -> str:
     return bytes(body).decode("utf-8", errors="replace")
 
 
-def _step_json(run: WorkflowRun, step: WorkflowStep, retries: int) -> dict:
+class View:
+    """How much of a run the caller may see: its own redactions, credentials for read-only
+    tokens hidden."""
+
+    def __init__(self, run: WorkflowRun, hide_credentials: bool) -> None:
+        self.redact = list(run.config.get("redact_fields") or [])
+        self.body_redacted = is_body_redacted(self.redact)
+        self.hide_credentials = hide_credentials
+
+    def body(self, text):
+        if self.body_redacted and isinstance(text, str):
+            return redact_value(text)
+        return text
+
+
+def _step_json(run: WorkflowRun, step: WorkflowStep, retries: int, view: View) -> dict:
     try:
         published = json.loads(bytes(step.body))
     except ValueError:
@@ -29,7 +45,7 @@ def _step_json(run: WorkflowRun, step: WorkflowStep, retries: int) -> dict:
         published = {}
     data = {"stepId": step.step_id, "stepName": step.step_name, "stepType": step.step_type,
             "callType": step.call_type, "messageId": step.message_id,
-            "out": published.get("out"), "concurrent": step.concurrent,
+            "out": view.body(published.get("out")), "concurrent": step.concurrent,
             "state": "STEP_SUCCESS", "createdAt": clock.to_ms(step.created_at),
             "retries": retries, "headers": {}}
     for name in ("sleepFor", "sleepUntil"):
@@ -45,15 +61,19 @@ def _json_or_text(text: str):
         return text
 
 
-def _call_details(step: WorkflowStep, out) -> dict:
+def _call_details(step: WorkflowStep, out, view: View) -> dict:
     """What context.call sent (its request message) and what came back (the result step)."""
     data: dict = {}
     request = Message.objects.filter(pk=step.message_id).only(
-        "url", "method", "headers", "body").first()
+        "url", "method", "headers", "body", "redact_fields").first()
     if request is not None:
+        body = _text(request.body)
         data.update(callUrl=request.url, callMethod=request.method,
-                    callHeaders=request.headers, callBody=_json_or_text(_text(request.body)))
-    response = _json_or_text(out) if isinstance(out, str) else None
+                    callHeaders=shown_headers(request.headers, request.redact_fields,
+                                              view.hide_credentials),
+                    callBody=redact_value(body) if is_body_redacted(request.redact_fields)
+                    else _json_or_text(body))
+    response = _json_or_text(out) if isinstance(out, str) and not view.body_redacted else None
     if isinstance(response, dict):
         data.update(callResponseStatus=response.get("status"),
                     callResponseBody=_json_or_text(response.get("body") or ""),
@@ -61,12 +81,14 @@ def _call_details(step: WorkflowStep, out) -> dict:
     return data
 
 
-def _groups(run: WorkflowRun, steps: list[WorkflowStep], retries: int) -> list[dict]:
+def _groups(run: WorkflowRun, steps: list[WorkflowStep], retries: int,
+            view: View) -> list[dict]:
     """The initial body, then each completed step: one at a time ("sequential") or the
     results of one Promise.all together ("parallel")."""
     groups: list[dict] = [{"type": "sequential", "steps": [{
         "stepId": 0, "stepName": "init", "stepType": "Initial", "callType": "step",
-        "messageId": run.init_message_id, "out": _text(run.initial_body), "concurrent": 1,
+        "messageId": run.init_message_id, "out": view.body(_text(run.initial_body)),
+        "concurrent": 1,
         "state": "STEP_SUCCESS", "createdAt": clock.to_ms(run.created_at),
         "retries": retries, "headers": {}}]}]
     open_parallel: dict | None = None
@@ -74,9 +96,9 @@ def _groups(run: WorkflowRun, steps: list[WorkflowStep], retries: int) -> list[d
     for step in steps:
         if step.call_type != CallType.STEP or step.step_id == 0:
             continue  # plan steps and the context.call legs are not results
-        item = _step_json(run, step, retries)
+        item = _step_json(run, step, retries, view)
         if step.step_type == "Call" and step.step_id in calls:
-            item.update(_call_details(calls[step.step_id], item["out"]))
+            item.update(_call_details(calls[step.step_id], item["out"], view))
         if step.concurrent <= 1:
             groups.append({"type": "sequential", "steps": [item]})
             continue
@@ -94,7 +116,22 @@ def _errors(message: Message) -> list[dict]:
             for a in attempts if a.error]
 
 
+def _rejected_trigger(run: WorkflowRun) -> dict:
+    """The run failed on its trigger's answer: the delivery itself succeeded."""
+    attempt = DeliveryAttempt.objects.filter(message_id=run.init_message_id).order_by(
+        "-started_at").first()
+    error = {"error": run.error, "body": _text(attempt.response_body) if attempt else "",
+             "headers": attempt.response_headers if attempt else {},
+             "status": (attempt.response_status or 0) if attempt else 0,
+             "time": clock.to_ms(attempt.started_at if attempt else run.completed_at)}
+    return {"type": "next", "steps": [{"messageId": run.init_message_id,
+                                       "state": "STEP_FAILED", "retries": 0,
+                                       "errors": [error]}]}
+
+
 def _next_group(run: WorkflowRun) -> dict | None:
+    if run.error:
+        return _rejected_trigger(run)
     messages = list(Message.objects.filter(tenant_id=run.tenant_id, workflow_run_id=run.run_id)
                     .filter(status__in=[*UNDELIVERED, Message.Status.FAILED])
                     .defer("body").order_by("created_at"))
@@ -136,28 +173,29 @@ def _failure_function(run: WorkflowRun) -> dict | None:
     return data
 
 
-def run_json(run: WorkflowRun) -> dict:
+def run_json(run: WorkflowRun, hide_credentials: bool = False) -> dict:
     steps = list(run.steps.order_by("id"))
+    view = View(run, hide_credentials)
     retries = run.config.get("retries")
     retries = 3 if retries is None else retries
     data: dict = {
         "workflowRunId": run.run_id, "workflowUrl": run.url, "workflowState": run.state,
         "workflowRunCreatedAt": clock.to_ms(run.created_at),
-        "steps": _groups(run, steps, retries), "labels": list(run.labels),
+        "steps": _groups(run, steps, retries, view), "labels": list(run.labels),
     }
     if run.labels:
         data["label"] = run.labels[0]
     if run.completed_at:
         data["workflowRunCompletedAt"] = clock.to_ms(run.completed_at)
     if run.result is not None:
-        data["workflowRunResponse"] = run.result
+        data["workflowRunResponse"] = view.body(run.result)
     if run.invoker:
         data["invoker"] = run.invoker
     if run.dlq_id:
         data["dlqId"] = run.dlq_id
-    if run.state in (WorkflowRun.State.STARTED, WorkflowRun.State.FAILED):
-        if (following := _next_group(run)) is not None:
-            data["steps"].append(following)
+    if run.state in (WorkflowRun.State.STARTED, WorkflowRun.State.FAILED) and (
+            following := _next_group(run)) is not None:
+        data["steps"].append(following)
     if run.failure_message_id and (failure := _failure_function(run)):
         data["failureFunction"] = failure
     return data
