@@ -1,4 +1,4 @@
-"""The official Workflow SDK ``@upstash/workflow`` (Node 20) serves workflows run by our live server.
+"""The official Workflow SDK ``@upstash/workflow`` (Node 20) runs its workflows on our live server.
 
 The Node side lives in ``tests/workflow/node/`` (SDK versions pinned in package.json and
 package-lock.json): an ``http`` server on loopback serving workflows with the SDK's ``serve``,
