@@ -95,12 +95,13 @@ class Dispatcher:
         self.batch_size = batch_size or qstash_settings.DISPATCH_BATCH_SIZE
         self.interval = interval if interval is not None else qstash_settings.DISPATCH_INTERVAL_SECONDS
         if tick_hooks is None:
+            from .engine.workflow.waits import ExpireWaiters
             from .rollup_fold import fold_due
             from .scheduler import fire_due  # imported here: scheduler imports publishing too
 
             # The dashboard's rollups are folded here, never where messages are published or
             # recorded: several dispatchers take turns (a row lock), each every few seconds.
-            tick_hooks = (fire_due, fold_due)
+            tick_hooks = (fire_due, fold_due, ExpireWaiters())
         self.tick_hooks = tick_hooks
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None

@@ -177,6 +177,12 @@ annotate(workflows.WorkflowRunView,
          get=op(path("run_id"), ok={"type": "array", "items": {"type": "object", "properties": {
              "messageId": STR, "body": STR, "callType": STR}}}),
          delete=op(path("run_id"), query("cancel", BOOL), request=RAW_BODY))
+annotate(workflows.WaitView, post=op(path("event_id"), request={"type": "object", "properties": {
+    "url": STR, "timeout": STR, "timeoutUrl": STR, "timeoutHeaders": OBJ, "step": OBJ}}))
+annotate(workflows.NotifyView, post=op(path("event_id"), request=RAW_BODY, ok={"type": "array"}))
+annotate(workflows.NotifyRunView, post=op(path("run_id"), path("event_id"), request=RAW_BODY,
+                                          ok={"type": "array"}))
+annotate(workflows.WaitersView, get=op(path("event_id"), ok={"type": "array"}))
 annotate(workflows.WorkflowRunListView, delete=op(
     query("workflowRunIds", many=True), *RUN_FILTERS,
     ok={"type": "object", "properties": {"cancelled": INT}}))

@@ -9,10 +9,11 @@ from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGr
 from .schedule import Schedule
 from .task_result import TaskResultRecord
 from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
-from .workflow import WorkflowRun, WorkflowStep
+from .workflow import WorkflowEvent, WorkflowRun, WorkflowStep, WorkflowWaiter
 
 __all__ = [
     "ActivityHour", "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
     "Message", "Overview", "Queue", "RollupFold", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
-    "UrlGroupEndpoint", "WorkflowRun", "WorkflowStep", "hash_token",
+    "UrlGroupEndpoint", "WorkflowEvent", "WorkflowRun", "WorkflowStep",
+    "WorkflowWaiter", "hash_token",
 ]

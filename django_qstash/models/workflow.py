@@ -75,3 +75,41 @@ class WorkflowStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.step_id} {self.step_name}"
+
+
+class WorkflowWaiter(models.Model):
+    """A run waiting for an event (context.waitForEvent) until notified or its deadline."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="workflow_waiters",
+                               db_index=False)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="waiters")
+    event_id = models.CharField(max_length=200)
+    step = models.JSONField(default=dict)  # stepId, stepName, stepType, concurrent, targetStep
+    url = models.TextField()
+    # The publish headers of the step that notifying (or timing out) appends, as pairs.
+    headers = models.JSONField(default=list)
+    timeout_url = models.TextField(blank=True, default="")
+    timeout_headers = models.JSONField(default=dict)  # name -> [values], as the SDK gave them
+    timeout_body = models.TextField(null=True, blank=True)
+    deadline = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["tenant", "event_id"], name="qstash_wfwait_event"),
+                   models.Index(fields=["deadline"], name="qstash_wfwait_deadline")]
+
+
+class WorkflowEvent(models.Model):
+    """An event notified to one run before it waits for it (lookback): kept for its waiter."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="workflow_events",
+                               db_index=False)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=200)
+    data = models.BinaryField(default=b"", blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "event_id"], name="qstash_wfevent_run")]

@@ -114,7 +114,8 @@ def world(sink):
     message = make_message(tenant, status="pending", url=f"{sink.url}/m")
     dlq = make_dlq(tenant, url=f"{sink.url}/d")
     names = dict(message=message.id, dlq=dlq.dlq_id, queue="sweep-q", group="sweep-g",
-                 schedule="sweep-s", key="sweep-k", run="wfr_sweep", sink=sink.url)
+                 schedule="sweep-s", key="sweep-k", run="wfr_sweep", event="sweep-e",
+                 sink=sink.url)
     sweep = Sweep(token)
     assert sweep.send("POST", f"/v2/publish/{sink.url}/wf", b"{}",
                       HTTP_UPSTASH_WORKFLOW_INIT="true", HTTP_UPSTASH_WORKFLOW_RUNID="wfr_sweep",
@@ -143,6 +144,9 @@ def json_cases(names: dict) -> list[tuple[str, str, object]]:
          {"endpoints": [{"url": f"{sink}/x", "name": "x"}]}),
         ("PATCH", "/v2/topics/sweep-g", {"headers": {"X-A": "1", "X-B": ["2"]}}),
         ("POST", "/v2/queues", {"queueName": "sweep-q2", "parallelism": 2, "paused": False}),
+        ("POST", "/v2/wait/sweep-e", {"url": f"{sink}/wf", "timeout": "1h",
+                                      "timeoutUrl": f"{sink}/t", "timeoutHeaders": {"X-A": ["1"]},
+                                      "step": {"stepId": 1, "stepName": "w"}}),
     ]
 
 
@@ -175,7 +179,8 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
         for method, template in {(c.method, c.path) for c in CALLS}:
             if "{" in template:
                 path = template.format(**dict.fromkeys(
-                    ("message", "dlq", "queue", "group", "schedule", "key", "run"), part))
+                    ("message", "dlq", "queue", "group", "schedule", "key", "run", "event"),
+                    part))
                 sweep.send(method, path)
         sweep.send("POST", f"/v2/publish/{part}")
         sweep.send("POST", f"/v2/enqueue/{part}/{sink}/p")

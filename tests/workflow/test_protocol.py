@@ -10,48 +10,9 @@ import pytest
 
 from django_qstash.models import ApiToken, Message, WorkflowRun
 from tests.e2e.helpers import api
-from tests.support.sink import start_sink
+from tests.workflow.helpers import FEATURES, decoded, history, trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FEATURES = "LazyFetch,InitialBody,WF_DetectTrigger,WF_TriggerOnConfig"
-
-
-@pytest.fixture
-def sink(sink):
-    """A workflow endpoint, as far as the server can tell: it answers with the SDK's
-    protocol version."""
-    sink.response_headers["Upstash-Workflow-Sdk-Version"] = "1"
-    return sink
-
-
-@pytest.fixture
-def plain_sink():
-    plain = start_sink()
-    yield plain
-    plain.close()
-
-
-def trigger(qstash, url: str, run_id: str, body: str = '{"x":1}', **extra) -> dict:
-    """What client.trigger sends (``/v2/batch``, one item)."""
-    headers = {
-        "Upstash-Workflow-Init": "true", "Upstash-Workflow-RunId": run_id,
-        "Upstash-Workflow-Url": url, "Upstash-Feature-Set": FEATURES,
-        "Upstash-Workflow-Sdk-Version": "1", "Upstash-Forward-Upstash-Workflow-Sdk-Version": "1",
-        "Upstash-Forward-X-User": "u", "content-type": "application/json",
-        "Upstash-Failure-Callback": url,
-        "Upstash-Failure-Callback-Forward-Upstash-Workflow-Is-Failure": "true",
-        "Upstash-Failure-Callback-Forward-Upstash-Workflow-Failure-Callback": "true",
-        "Upstash-Failure-Callback-Workflow-Runid": run_id,
-        "Upstash-Failure-Callback-Workflow-Init": "false",
-        "Upstash-Failure-Callback-Workflow-Url": url,
-        "Upstash-Failure-Callback-Workflow-Calltype": "failureCall",
-        "Upstash-Failure-Callback-Feature-Set": FEATURES, **extra,
-    }
-    response = api(qstash, "POST", "/v2/batch",
-                   json=[{"destination": url, "headers": headers, "body": body}])
-    assert response.status_code == 200, response.text
-    [result] = response.json()
-    return result
 
 
 def step(qstash, url: str, run_id: str, step_id: int, name: str, out, **extra):
@@ -64,14 +25,6 @@ def step(qstash, url: str, run_id: str, step_id: int, name: str, out, **extra):
                        "out": json.dumps(out), "concurrent": 1})
     return api(qstash, "POST", "/v2/batch",
                json=[{"destination": url, "headers": headers, "body": body}])
-
-
-def history(arrival) -> list[dict]:
-    return json.loads(arrival.body)
-
-
-def decoded(entry: dict) -> str:
-    return base64.b64decode(entry["body"]).decode()
 
 
 def wait_state(run_id: str, state: str, timeout: float = 20) -> WorkflowRun:

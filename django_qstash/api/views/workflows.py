@@ -1,4 +1,5 @@
-"""Workflow runs: their history (LazyFetch), ending and cancelling them, their logs."""
+"""Workflow runs: their history (LazyFetch), ending and cancelling them, their logs; waiting
+for events and notifying them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from django.http import HttpResponse
 from rest_framework.response import Response
 
 from ...clock import from_ms
-from ...engine.workflow import history, runs
+from ...engine.workflow import history, runs, waits
 from ...exceptions import BadRequest, NotFound
 from ...models import WorkflowRun
-from ..base import QStashView, raw_body
+from ..base import QStashView, header_pairs, json_body, raw_body
 from ..filters import check_known, cursor_page, integer, is_number, multi
 from ..lean import json_response
 from ..workflow_logs import run_json
@@ -115,3 +116,27 @@ class WorkflowLogsView(QStashView):
                                    default=10, maximum=PAGE_MAX)
         return Response({"cursor": cursor or "", "runs": [run_json(run, self.hides_credentials)
                                                     for run in rows]})
+
+
+class WaitView(QStashView):
+    def post(self, request, event_id: str):
+        """context.waitForEvent: the step's workflow headers name the run."""
+        waits.wait(self.tenant, event_id, header_pairs(request), json_body(request))
+        return json_response({})
+
+
+class NotifyView(QStashView):
+    def post(self, request, event_id: str):
+        """Every run waiting for the event; lost if none waits."""
+        return json_response(waits.notify(self.tenant, event_id, raw_body(request)))
+
+
+class NotifyRunView(QStashView):
+    def post(self, request, run_id: str, event_id: str):
+        """One run; kept until it waits for the event (lookback)."""
+        return json_response(waits.notify(self.tenant, event_id, raw_body(request), run_id))
+
+
+class WaitersView(QStashView):
+    def get(self, request, event_id: str):
+        return json_response(waits.waiters_of(self.tenant, event_id))

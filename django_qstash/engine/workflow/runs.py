@@ -9,6 +9,7 @@ from ... import clock
 from ...cancellation import cancel as cancel_messages
 from ...exceptions import BadRequest, NotFound
 from ...models import Message, WorkflowRun
+from .waits import drop_waiters
 
 State = WorkflowRun.State
 
@@ -32,6 +33,7 @@ def finish(tenant_id: int, run_id: str, result: str | None) -> None:
             return
         run.state, run.result, run.completed_at = State.SUCCESS, result, clock.now()
         run.save(update_fields=["state", "result", "completed_at"])
+        drop_waiters([run.pk])
 
 
 def cancel_one(tenant_id: int, run_id: str) -> None:
@@ -51,6 +53,7 @@ def cancel_runs(runs: QuerySet) -> int:
             return 0
         WorkflowRun.objects.filter(pk__in=[pk for pk, _, _ in picked]).update(
             state=State.CANCELED, completed_at=now)
+        drop_waiters([pk for pk, _, _ in picked])
         by_tenant: dict[int, list[str]] = {}
         for _, tenant_id, run_id in picked:
             by_tenant.setdefault(tenant_id, []).append(run_id)

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from ... import clock
 from ...exceptions import BadRequest
 from ...headers import WORKFLOW_RUN_ID, PublishOptions
-from ...models import WorkflowRun, WorkflowStep
+from ...models import WorkflowRun, WorkflowStep, WorkflowWaiter
 from . import history
 
 INIT = "upstash-workflow-init"
@@ -175,6 +175,7 @@ def mark_failed(tenant_id: int, run_id: str, dlq_id: str, now: datetime) -> None
     WorkflowRun.objects.filter(tenant_id=tenant_id, run_id=run_id,
                                state=WorkflowRun.State.STARTED).update(
         state=WorkflowRun.State.FAILED, dlq_id=dlq_id, completed_at=now)
+    WorkflowWaiter.objects.filter(tenant_id=tenant_id, run__run_id=run_id).delete()
 
 
 NOT_A_WORKFLOW = ("detected a non-workflow destination for trigger/invoke. make sure you are "

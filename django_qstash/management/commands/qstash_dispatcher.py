@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from ...conf import qstash_settings
 from ...dispatcher import Dispatcher
+from ...engine.workflow.waits import ExpireWaiters
 from ...heap import freeze_startup_objects
 from ...retention import PeriodicPurge
 from ...scheduler import fire_due
@@ -31,7 +32,8 @@ class Command(BaseCommand):
         purge_every = options["purge_every"]
         if purge_every is None:
             purge_every = qstash_settings.PURGE_INTERVAL_SECONDS
-        hooks = (fire_due, PeriodicPurge(purge_every)) if purge_every > 0 else None
+        hooks = ((fire_due, ExpireWaiters(), PeriodicPurge(purge_every)) if purge_every > 0
+                 else None)
         dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
                                 tick_hooks=hooks)
         try:

@@ -117,6 +117,17 @@ const workflows = {
     },
   })),
 
+  "/wf/wait": serve(async (context) => {
+    const { key, timeout } = context.requestPayload;
+    const { eventData, timeout: timedOut } = await context.waitForEvent(
+      "approval", `approval-${key}`, { timeout });
+    await context.run("after-wait", () => {
+      record(context.workflowRunId, { kind: "step", name: "after-wait", eventData, timedOut });
+    });
+    const notified = await context.notify("pass-on", `passed-${key}`, { from: key });
+    return { eventData, timedOut, waiters: notified.notifyResponse.length };
+  }, options()),
+
   "/wf/long": serve(async (context) => {
     await context.run("start", () => record(context.workflowRunId, { kind: "step", name: "start" }));
     await context.sleep("long-nap", 30);
@@ -374,4 +385,57 @@ test("bulk cancel by URL prefix", T, async () => {
   for (const id of ids) {
     assert.equal((await runLog(id)).workflowState, "RUN_CANCELED");
   }
+});
+
+test("context.waitForEvent resumes on client.notify with the event's data", T, async () => {
+  const key = randomUUID();
+  const { workflowRunId } = await client.trigger({
+    url: `${BASE}/wf/wait`, body: { key, timeout: "1m" },
+  });
+  const [waiter] = await waitFor("the waiter", async () => {
+    const found = await client.getWaiters({ eventId: `approval-${key}` });
+    return found.length ? found : undefined;
+  });
+  assert.equal(waiter.url, `${BASE}/wf/wait`);
+  assert.ok(waiter.deadline > Date.now() + 50_000);
+  const notified = await client.notify({ eventId: `approval-${key}`, eventData: { ok: true } });
+  assert.equal(notified.length, 1);
+  assert.equal(notified[0].workflowRunId, workflowRunId);
+  assert.ok(notified[0].messageId);
+  const run = await finished(workflowRunId);
+  assert.equal(run.workflowState, "RUN_SUCCESS", JSON.stringify(run));
+  assert.deepEqual(JSON.parse(run.workflowRunResponse),
+                   { eventData: { ok: true }, timedOut: false, waiters: 0 });
+  const [after] = seenOf(workflowRunId, "step");
+  assert.deepEqual(after.eventData, { ok: true });
+  assert.deepEqual(await client.getWaiters({ eventId: `approval-${key}` }), []);
+  // Nobody waits any more: a second notify reaches no one.
+  assert.deepEqual(await client.notify({ eventId: `approval-${key}`, eventData: 1 }), []);
+});
+
+test("a notify to one run before it waits is kept for it (lookback)", T, async () => {
+  const key = randomUUID();
+  const workflowRunId = `wfr_lookback-${key}`;
+  await client.trigger({ url: `${BASE}/wf/wait`, body: { key, timeout: "1m" },
+                         workflowRunId: `lookback-${key}`, delay: 1 });
+  assert.deepEqual(await client.notify({ eventId: `approval-${key}`, eventData: "early",
+                                         workflowRunId }), []);
+  const run = await finished(workflowRunId);
+  assert.equal(JSON.parse(run.workflowRunResponse).eventData, "early");
+});
+
+test("context.waitForEvent times out when nobody notifies", T, async () => {
+  const key = randomUUID();
+  const started = Date.now();
+  const { workflowRunId } = await client.trigger({
+    url: `${BASE}/wf/wait`, body: { key, timeout: 2 },
+  });
+  const run = await finished(workflowRunId);
+  assert.deepEqual(JSON.parse(run.workflowRunResponse),
+                   { timedOut: true, waiters: 0 });
+  assert.ok(Date.now() - started >= 2000);
+  const [after] = seenOf(workflowRunId, "step");
+  assert.equal(after.timedOut, true);
+  const wait = stepsOf(run).find((step) => step.stepName === "approval");
+  assert.equal(wait.stepType, "Wait");
 });
