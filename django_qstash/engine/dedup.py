@@ -26,7 +26,7 @@ def deduplication_key(destination: str, body: bytes, options: PublishOptions) ->
     return hashlib.sha256(material).hexdigest()
 
 
-def claim(tenant: Tenant, key: str, message_id: str, now: datetime) -> str | None:
+def first_with_key(tenant: Tenant, key: str, message_id: str, now: datetime) -> str | None:
     """Record ``key`` for ``message_id``; return the original message id if it is a duplicate.
 
     Must run inside the publishing transaction: the unique constraint serialises racers.

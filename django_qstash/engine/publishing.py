@@ -19,8 +19,7 @@ from django_qstash.core.storable_text import reject_unstorable_headers, reject_u
 from django_qstash.db.bulk_insert import insert_groups
 from django_qstash.db.drafts import MessageDraft
 from django_qstash.engine import observability
-from django_qstash.engine.dedup import claim as claim_deduplication
-from django_qstash.engine.dedup import deduplication_key
+from django_qstash.engine.dedup import deduplication_key, first_with_key
 from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
 from django_qstash.engine.flow_control import configure_keys
@@ -154,7 +153,7 @@ def _write_specs(tenant: Tenant, specs: list[PublishSpec], now: datetime) -> lis
             message = build_message(tenant, target, spec, now,
                                     created_at=now + timedelta(microseconds=len(messages)))
             key = deduplication_key(target.url, spec.body, spec.options)
-            original = claim_deduplication(tenant, key, message.id, now) if key else None
+            original = first_with_key(tenant, key, message.id, now) if key else None
             if original:
                 published.append(Published(original, target.url, deduplicated=True))
                 continue
