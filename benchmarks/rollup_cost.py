@@ -115,7 +115,7 @@ def recorded_outcomes(tenant, count: int, batch: int = 50) -> float:
     from django.db import transaction
 
     from django_qstash import clock
-    from django_qstash.claiming import claim
+    from django_qstash.engine.transitions import claim
     from django_qstash.delivery import DeliveryOutcome
     from django_qstash.lifecycle import record_outcomes
     from django_qstash.models import Message

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from . import clock, observability
 from .bulk_insert import insert_rows
+from .engine import transitions
 from .events import event_for
 from .models import Event, Message
 
@@ -28,9 +29,8 @@ def cancel(messages: QuerySet) -> int:
             else:  # in flight: the worker finishes this attempt, then stops
                 active.append(message.id)
             count += 1
-        Message.objects.filter(id__in=pending).update(
-            status=Message.Status.CANCELED, cancel_requested=True, finished_at=now)
-        Message.objects.filter(id__in=active).update(cancel_requested=True)
+        transitions.cancel_waiting(pending, now)
+        transitions.request_cancel(active)
         insert_rows(Event, events)
         observability.record(events)
     return count

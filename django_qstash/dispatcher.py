@@ -10,9 +10,10 @@ from django.db import close_old_connections, transaction
 from django.db.models import Count, Q
 
 from . import clock
-from .claiming import CLAIM_FIELDS, WorkItem, claim, locked
+from .claiming import CLAIM_FIELDS, WorkItem, locked
 from .conf import qstash_settings
 from .dispatcher_presence import dispatcher_started, dispatcher_stopped
+from .engine.transitions import claim
 from .flow_control import claim_flow_controlled
 from .models import Message, Queue
 from .transport import submit_or_leave_to_lease

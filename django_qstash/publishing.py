@@ -11,13 +11,13 @@ from django.db import transaction
 
 from . import clock, ids, observability
 from .bulk_insert import insert_groups
-from .claiming import lease_until
 from .conf import qstash_settings
 from .deduplication import claim as claim_deduplication
 from .deduplication import deduplication_key
 from .destination_url import parse_destination
 from .dispatcher_presence import warn_if_nothing_dispatches
 from .drafts import MessageDraft
+from .engine import transitions
 from .events import event_for
 from .exceptions import BadRequest
 from .flow_control import configure_keys
@@ -218,11 +218,8 @@ def save_messages(messages: list, now: datetime) -> None:
     for message in messages:
         events.append(event_for(message, Event.State.CREATED, now))
         if takes_fast_path(message, now):
-            message.status = Message.Status.ACTIVE
-            message.claim_token = 1
-            message.lease_expires_at = lease_until(message, now)
+            fast.append(transitions.claimed_on_insert(message, now))
             events.append(event_for(message, Event.State.ACTIVE, now))
-            fast.append((message.id, 1))
         else:
             warn_if_nothing_dispatches(message.id, "waits for its time, queue or flow control")
     insert_groups([(Message, messages), (Event, events)])

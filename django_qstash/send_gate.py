@@ -12,6 +12,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 
 from . import clock
+from .engine import transitions
 from .lifecycle import cancel_claimed
 from .models import FlowControlKey, Message, Queue
 from .owned_rows import cancel_flags
@@ -72,10 +73,7 @@ def release_paused(messages: list[Message]) -> list[Message]:
     held = [m for m in messages
             if (_waits_in_queue(m) and (m.tenant_id, m.queue_name) in queues)
             or (_waits_for_key(m) and (m.tenant_id, m.flow_control_key) in keys)]
-    for message in held:
-        Message.objects.filter(pk=message.id, status=Message.Status.ACTIVE,
-                               claim_token=message.claim_token).update(
-            status=Message.Status.PENDING, lease_expires_at=None, updated_at=clock.now())
+    transitions.requeue(held, clock.now())
     return [m for m in messages if m not in held]
 
 

@@ -14,11 +14,12 @@ from . import clock, send_gate, sender
 from .claiming import WorkItem
 from .conf import qstash_settings
 from .delivery import DeliveryOutcome, DeliveryRequest, deliver
+from .engine import transitions
 from .fair_share import host_of, wait_allowance
 from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
-from .owned_rows import extend_leases, load_owned
+from .owned_rows import load_owned
 from .recorder import FLUSH_SECONDS, recorder
 from .signing import sign
 
@@ -133,7 +134,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
         start_send(message, keys[message.tenant_id]): message for message in messages}
     # While the requests are on their way (their own thread): their outcomes are recorded
     # below, by this thread, after this.
-    extend_leases(messages, clock.now())
+    transitions.renew(messages, clock.now())
     pending = set(futures)
     # A batch claimed ahead of its time records nothing until its sends are out: writing
     # outcomes must not take the CPU from sends due in the same moment.

@@ -235,7 +235,7 @@ def test_folded_latencies_land_in_the_buckets_they_belong_to(frozen, retries):
     a bound and a microsecond either side of it."""
     from datetime import timedelta
 
-    from django_qstash.claiming import claim
+    from django_qstash.engine.transitions import claim
     from django_qstash.delivery import DeliveryOutcome
     from django_qstash.lifecycle import record_outcome
     from django_qstash.models import Message

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 
 from django_qstash.cancellation import cancel
-from django_qstash.claiming import claim
+from django_qstash.engine.transitions import claim
 from django_qstash.clock import FrozenClock, SystemClock, set_clock
 from django_qstash.delivery import DeliveryOutcome
 from django_qstash.lifecycle import record_outcome, record_outcomes
