@@ -22,7 +22,9 @@ logger = logging.getLogger("django_qstash.worker")
 
 def still_to_send(messages: list[Message]) -> set[str]:
     """The ids of ``messages`` to send now. A message whose cancel was requested is finished
-    as CANCELED here; one whose claim was lost (reclaimed, finished) is left to its new owner.
+    as CANCELED here; one whose queue or flow-control key was paused goes back to wait in it
+    (no query for messages with neither); one whose claim was lost (reclaimed, finished) is
+    left to its new owner.
 
     A plain read is enough: the cancel path only flags a message a worker holds, and the flag
     committed before this read stops the send; one committed after it finds the message in
@@ -32,7 +34,8 @@ def still_to_send(messages: list[Message]) -> set[str]:
         for message in messages:
             if flags.get(message.id):
                 cancel_claimed(message.id, message.claim_token)
-        return {message_id for message_id, cancelled in flags.items() if not cancelled}
+        kept = [message for message in messages if flags.get(message.id) is False]
+        return {message.id for message in release_paused(kept)}
     except Exception:
         # Not sending is the safe side: the lease hands the messages out again.
         logger.exception("could not check %d messages before sending; their leases will "

@@ -56,9 +56,14 @@ async def attempt(message: Message, key: str,
     if ahead and not await send_gate.gate().admit(message):
         return None, clock.now()
     share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
+    waits = share.would_wait(tenant, host)
     if not await share.acquire(tenant, host, wait_allowance(message, clock.now())):
         return None, clock.now()
     try:
+        # A cancel or pause may land while a send waits for its share: one last look once
+        # the share is taken (a message that never waited was looked at a moment ago).
+        if waits and not await send_gate.gate().admit(message):
+            return None, clock.now()
         # A rate-limited key's slot (a database round trip, on a pool thread) is taken once
         # the share is ours, right before the request, so arrivals keep to the rate.
         if message.flow_control_rate and not await asyncio.get_running_loop().run_in_executor(
