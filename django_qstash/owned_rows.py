@@ -65,6 +65,11 @@ class Params:
         return f"{self.id_in(ids)} AND {self.is_active()} AND claim_token = {self.add(token)}"
 
 
+def owns(tokens: dict[str, int], message_id: str, row_token: int) -> bool:
+    """An ACTIVE row read for a batch is still the batch's when its token is the one handed."""
+    return tokens.get(message_id) == row_token
+
+
 def load_owned(items: list[WorkItem]) -> list[Message]:
     """The messages this batch still owns (ACTIVE with the claim token it was handed), each
     with ``signing_key``: its tenant's current key, or None if the tenant has none yet."""
@@ -84,7 +89,7 @@ def load_owned(items: list[WorkItem]) -> list[Message]:
         messages = _from_rows(connection, sql, params.values)
     else:  # raw() applies the backend's converters (SQLite stores datetimes and JSON as text)
         messages = list(Message.objects.raw(sql, params.values))
-    return [m for m in messages if m.claim_token == tokens[m.id]]
+    return [m for m in messages if owns(tokens, m.id, m.claim_token)]
 
 
 def _from_rows(connection, sql: str, values: list) -> list[Message]:
@@ -121,4 +126,4 @@ def cancel_flags(messages: list[Message]) -> dict[str, bool]:
             f"SELECT id, claim_token, cancel_requested FROM {_names(vendor)['message']} "
             f"WHERE {p.id_in(list(tokens))} AND {p.is_active()}", p.values)
         rows = cursor.fetchall()
-    return {row[0]: bool(row[2]) for row in rows if tokens.get(row[0]) == row[1]}
+    return {row[0]: bool(row[2]) for row in rows if owns(tokens, row[0], row[1])}

@@ -142,3 +142,32 @@ def test_a_write_added_elsewhere_fails_naming_its_line(tmp_path):
     (package / "sneaky.py").write_text('"""A module."""\n\nQ.update(lease_expires_at=None)\n')
     found = offenders(package)
     assert found == ["django_qstash/sneaky.py:3: .update(lease_expires_at=)"], found
+
+
+OWNERSHIP = PACKAGE / "owned_rows.py"  # Params.owned (SQL) and owns (rows read for a batch)
+
+
+def ownership_tests_in(source: str) -> list[int]:
+    """Lines that test "still owned" on their own: an ORM lookup by claim token, or SQL
+    comparing it."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"filter", "exclude", "get", "select_for_update"}
+                and any(k.arg and k.arg.startswith("claim_token") for k in node.keywords)):
+            lines.append(node.lineno)
+        text = _text(node)
+        if text is not None and re.search(r"\bclaim_token\s*=", text):
+            lines.append(node.lineno)
+    return sorted(set(lines))  # an f-string's literal parts are nodes of their own too
+
+
+def test_still_owned_is_spelled_once():
+    found = [f"{path.relative_to(PACKAGE.parent)}:{line}"
+             for path in sorted(PACKAGE.rglob("*.py"))
+             if path != OWNERSHIP and "migrations" not in path.parts
+             for line in ownership_tests_in(path.read_text())]
+    assert not found, ("test ownership with owned_rows.Params.owned / owns (through "
+                       "engine.transitions), not again here:\n" + "\n".join(found))
+    assert ownership_tests_in('Message.objects.filter(pk=1, claim_token=2)\n') == [1]
+    assert ownership_tests_in('sql = f"... AND claim_token = {p}"\n') == [1]
