@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import django_qstash
+from django_qstash import owned_rows
+from django_qstash.engine import transitions
 
 PACKAGE = Path(django_qstash.__file__).resolve().parent
-WRITER = PACKAGE / "engine" / "transitions.py"
+WRITER = Path(transitions.__file__).resolve()
 FIELDS = {"status", "lease_expires_at", "claim_token"}
 # An UPDATE statement that sets one of them, however its text is assembled.
 # Modules that write the ``status`` of another model, never a message's (lease and claim
@@ -144,7 +146,7 @@ def test_a_write_added_elsewhere_fails_naming_its_line(tmp_path):
     assert found == ["django_qstash/sneaky.py:3: .update(lease_expires_at=)"], found
 
 
-OWNERSHIP = PACKAGE / "owned_rows.py"  # Params.owned (SQL) and owns (rows read for a batch)
+OWNERSHIP = Path(owned_rows.__file__).resolve()  # Params.owned (SQL), owns (a batch's rows)
 
 
 def ownership_tests_in(source: str) -> list[int]:
