@@ -1,1 +1,1 @@
-"""The engine: how messages are claimed, sent, and move from one state to the next."""
+"""The engine: publishing, claiming, the message state machine, dispatching, schedules, flow control, DLQ, retention."""

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..backoff import next_retry_delay_seconds
-from ..delivery import DeliveryOutcome
-from ..header_names import first_values
-from ..models import Event, Message
-from ..retry_delay import RetryDelayError, compile_retry_delay
+from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.core.backoff import next_retry_delay_seconds
+from django_qstash.core.header_names import first_values
+from django_qstash.core.retry_delay import RetryDelayError, compile_retry_delay
+from django_qstash.models import Event, Message
 
 Status = Message.Status
 State = Event.State

@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from .. import observability
-from ..bulk_insert import fast_cursor, insert_rows
-from ..claiming import WorkItem, lease_until, starts_at
-from ..events import event_for
-from ..models import Event, Message
-from ..owned_rows import Params, connection_for_messages, message_table
+from django_qstash.core.leases import WorkItem, lease_until, starts_at
+from django_qstash.db.bulk_insert import fast_cursor, insert_rows
+from django_qstash.db.owned_rows import Params, connection_for_messages, message_table
+from django_qstash.engine import observability
+from django_qstash.engine.event_log import event_for
+from django_qstash.models import Event, Message
 
 Status = Message.Status
 # A finished or retried message's row: what recording an outcome may change; the body and

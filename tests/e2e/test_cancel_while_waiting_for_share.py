@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from django_qstash import sender
+from django_qstash.delivery import sender
 
 from .helpers import api, events, publish, wait_for_state
 

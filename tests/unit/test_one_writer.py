@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import django_qstash
-from django_qstash import owned_rows
+from django_qstash.db import owned_rows
 from django_qstash.engine import transitions
 
 PACKAGE = Path(django_qstash.__file__).resolve().parent

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from django_qstash.backoff import default_backoff_seconds
-from django_qstash.delivery import DeliveryOutcome
+from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.core.backoff import default_backoff_seconds
 from django_qstash.engine.outcomes import decide
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
