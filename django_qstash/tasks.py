@@ -9,7 +9,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from django_qstash.delivery.attempt.celery_task import deliver_batch  # noqa: F401  (registers the task)
+from django_qstash.delivery.celery_task import deliver_batch  # noqa: F401  (registers the task)
 from django_qstash.delivery.heap import freeze_startup_objects
 from django_qstash.delivery.recorder import recorder
 from django_qstash.delivery.transport import flush

@@ -70,7 +70,7 @@ class CeleryTransport:
     """One Celery task per batch of claimed messages; tasks carry ids only, never the message."""
 
     def submit(self, items: list[WorkItem]) -> None:
-        from django_qstash.delivery.attempt.celery_task import deliver_batch
+        from django_qstash.delivery.celery_task import deliver_batch
 
         for batch in in_batches(items):
             # argsrepr given: Celery would otherwise format the arguments for its logs.
