@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 
 from . import clock, ids
+from .engine.dlq_removal import remove_entries
 from .headers import PublishOptions
 from .models import DlqEntry, Message
 from .publishing import label_index, save_messages
@@ -20,7 +21,7 @@ def retry_entries(entries: list[DlqEntry], overrides: PublishOptions | None = No
         for entry in entries:
             new_messages.append(_copy(entry.message, overrides, now))
         save_messages(new_messages, now)
-        DlqEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()
+        remove_entries(DlqEntry.objects.filter(pk__in=[e.pk for e in entries]))
     return [m.id for m in new_messages]
 
 

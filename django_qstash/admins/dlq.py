@@ -22,6 +22,7 @@ from ..dlq_tools import (
     retry_edited,
     retry_matching,
 )
+from ..engine.dlq_removal import remove_entries
 from ..models import DlqEntry, Message
 from ..storable_text import escaped
 from .base import BigTableAdmin, TenantFilter, TextFilter, body_html, headers_html
@@ -91,6 +92,12 @@ class DlqEntryAdmin(BigTableAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # lists every object: ours deletes in batches
         return actions
+
+    def delete_model(self, request, obj) -> None:
+        remove_entries(DlqEntry.objects.filter(pk=obj.pk))  # counted out of the DLQ's size
+
+    def delete_queryset(self, request, queryset) -> None:
+        remove_entries(queryset)
 
     def has_add_permission(self, request) -> bool:
         return False

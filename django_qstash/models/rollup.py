@@ -39,6 +39,9 @@ class ActivityCounts(models.Model):
     retried = counter()
     failed = counter()
     canceled = counter()
+    # DLQ entries deleted, retried or expired (entries added are the ``failed`` messages):
+    # the DLQ's size at any past time is its size now less what came since plus what left.
+    dlq_removed = counter()
     # wait_NN: due -> first attempt; done_NN: publish -> delivered (see LATENCY_BOUNDS_MS).
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models.functions import Length
 from rest_framework.response import Response
 
+from ...engine.dlq_removal import remove_entries
 from ...exceptions import BadRequest, NotFound
 from ...headers import parse_publish_headers
 from ...models import DlqEntry, Message
@@ -75,11 +76,11 @@ class DlqListView(QStashView):
         check_known(request, FILTERS)
         ids = ids_from(request, "dlqIds")
         if ids:
-            deleted, _ = DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids).delete()
+            deleted = remove_entries(DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids))
             return Response({"deleted": deleted})
         entries = filtered_entries(self, request).defer("response_body", "message__body")
         rows, cursor = page(entries, request)  # ids are all it needs: no bodies read
-        DlqEntry.objects.filter(pk__in=[r.pk for r in rows]).delete()
+        remove_entries(DlqEntry.objects.filter(pk__in=[r.pk for r in rows]))
         data = {"deleted": len(rows)}
         if cursor:
             data["cursor"] = cursor
@@ -104,7 +105,7 @@ class DlqDetailView(QStashView):
         return Response(dlq_json(get_entry(self.tenant, dlq_id), self.hides_credentials))
 
     def delete(self, request, dlq_id: str):
-        get_entry(self.tenant, dlq_id).delete()
+        remove_entries(DlqEntry.objects.filter(pk=get_entry(self.tenant, dlq_id).pk))
         return Response({"deleted": 1})
 
 

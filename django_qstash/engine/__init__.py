@@ -1,0 +1,1 @@
+"""The engine: publishing, claiming, dispatching, the message lifecycle and its bookkeeping."""
