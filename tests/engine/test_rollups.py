@@ -350,3 +350,25 @@ def test_periods_are_utc_minutes_and_hours_whatever_the_time_zone(frozen, settin
         == [MINUTE]
     assert list(ActivityHour.objects.filter(tenant=tenant).values_list("hour", flat=True)) \
         == [MINUTE.replace(minute=0)]
+
+
+def test_a_running_dispatcher_folds_within_seconds_not_minutes(qstash, sink):
+    """The real stack (API, dispatcher thread, workers): once the traffic is delivered, the
+    fold catches up with it in a few fold intervals, with nothing left for the page to read
+    live and every message counted once."""
+    import time
+
+    from django_qstash.rollup_fold import INTERVAL_SECONDS, unfolded
+    from tests.e2e.helpers import publish, wait_for_state
+
+    sent = [publish(qstash, f"{sink.url}/ok", "x") for _ in range(12)]
+    for message_id in sent:
+        wait_for_state(qstash, message_id, "DELIVERED")
+    started = time.monotonic()
+    deadline = started + 6 * INTERVAL_SECONDS  # far below the two-minute margin
+    while any(rows for _, rows in unfolded()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(rows for _, rows in unfolded()), "the fold did not catch up"
+    counts = ActivityMinute.objects.filter(tenant=qstash.tenant).values_list(
+        "published", "delivered")
+    assert [sum(column) for column in zip(*counts, strict=True)] == [12, 12]
