@@ -119,8 +119,9 @@ class DestinationHour(models.Model):
 
 class RollupFold(models.Model):
     """How far events and delivery attempts have been added into the rollups (by id), and
-    the newest ids noted at recent times (``marks``: [[iso time, event id, attempt id], …]):
-    those are folded once their writes are surely over. One row; the process holding its
+    the newest ids noted at recent times (``marks``: [[iso time, event id, attempt id, and on
+    PostgreSQL the database's iso time], …]): those are folded once their writes are surely
+    over (rollup_fold.SAFETY_MARGIN). One row; the process holding its
     lock is the only one folding."""
 
     name = models.CharField(primary_key=True, max_length=40)
