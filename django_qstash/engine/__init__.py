@@ -1,1 +1,1 @@
-"""The engine: publishing, claiming, dispatching, the message lifecycle and its bookkeeping."""
+"""The engine: publishing, claiming, dispatching, schedules, flow control, outcomes, DLQ, retention."""

@@ -7,10 +7,10 @@ from collections import defaultdict
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .. import clock
-from ..bulk_insert import insert_groups
-from ..models import DlqEntry
-from ..rollups import removal_groups
+from django_qstash.core import clock
+from django_qstash.db.bulk_insert import insert_groups
+from django_qstash.engine.rollups import removal_groups
+from django_qstash.models import DlqEntry
 
 
 def remove_entries(entries: QuerySet) -> int:

@@ -8,16 +8,16 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 
-from django_qstash.cancellation import cancel
-from django_qstash.claiming import claim
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
-from django_qstash.delivery import DeliveryOutcome
-from django_qstash.lifecycle import record_outcome, record_outcomes
+from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.engine.cancellation import cancel
+from django_qstash.engine.claiming import claim
+from django_qstash.engine.lifecycle import record_outcome, record_outcomes
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.rollup_fold import SAFETY_MARGIN, fold, unfolded
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ActivityMinute, DlqEntry, Message
 from django_qstash.models.rollup import LATENCY_BOUNDS_MS
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.rollup_fold import SAFETY_MARGIN, fold, unfolded
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OVERVIEW = "/admin/django_qstash/overview/"
@@ -199,10 +199,10 @@ def test_users_without_message_access_do_not_see_it(client, two_tenants_traffic)
 def test_the_dlq_line_is_its_size_at_each_minute(admin_client, frozen, folded):
     """Entries added (failed) and taken out (deleted in the admin, deleted in bulk, retried,
     expired) each move the line at their minute; another tenant's never move ours."""
-    from django_qstash.dlq_tools import delete_matching
-    from django_qstash.headers import PublishOptions
-    from django_qstash.retention import purge_batch
-    from django_qstash.retrying import retry_entries
+    from django_qstash.core.request_headers import PublishOptions
+    from django_qstash.engine.dlq_operations import delete_matching
+    from django_qstash.engine.dlq_retry import retry_entries
+    from django_qstash.engine.retention import purge_batch
 
     ours, theirs = create_tenant("ours"), create_tenant("theirs")
     traffic(ours, "a.example.com", delivered=0, failed=4, retried=0, canceled=0)  # 10:00
