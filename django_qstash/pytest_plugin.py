@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .client import Outbox
+    from django_qstash.client import Outbox
 
 # pytest loads this module for every run, before Django settings are configured: it imports
 # only pytest here and the client when the fixture is used.
@@ -21,7 +21,7 @@ def qstash_outbox() -> Iterator[Outbox]:
     A list of ``OutgoingMessage`` (destination, body, headers, options, queue, tenant,
     message_id), like Django's ``mail.outbox``; the previous backend is restored afterwards.
     """
-    from .client import Outbox, use_backend
+    from django_qstash.client import Outbox, use_backend
 
     outbox = Outbox()
     with use_backend(outbox):

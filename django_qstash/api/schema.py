@@ -10,9 +10,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.permissions import AllowAny
 
-from .base import QStashView
-from .errors import exception_handler
-from .views import (
+from django_qstash.api.base import QStashView
+from django_qstash.api.errors import exception_handler
+from django_qstash.api.views import (
     dlq,
     events,
     flow_control,

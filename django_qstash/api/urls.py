@@ -2,9 +2,9 @@
 
 from django.urls import path, re_path
 
-from .errors import UnknownEndpointView
-from .schema import OpenApiView
-from .views import (
+from django_qstash.api.errors import UnknownEndpointView
+from django_qstash.api.schema import OpenApiView
+from django_qstash.api.views import (
     dlq,
     events,
     flow_control,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .. import clock
-from ..models import DeliveryAttempt, DlqEntry, Message, WorkflowRun, WorkflowStep
-from .serializers import is_body_redacted, redact_value, shown_headers
+from django_qstash.api.serializers import is_body_redacted, redact_value, shown_headers
+from django_qstash.core import clock
+from django_qstash.models import DeliveryAttempt, DlqEntry, Message, WorkflowRun, WorkflowStep
 
 CallType = WorkflowStep.CallType
 UNDELIVERED = (Message.Status.PENDING, Message.Status.ACTIVE)

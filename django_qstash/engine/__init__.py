@@ -1,1 +1,1 @@
-"""The delivery engine: accepting, scheduling and finishing messages."""
+"""The engine: publishing, claiming, the message state machine, dispatching, schedules, flow control, DLQ, retention."""

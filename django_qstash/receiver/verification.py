@@ -14,9 +14,9 @@ from django.core.cache.backends.dummy import DummyCache
 from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 
-from ..conf import qstash_settings
-from ..signing import SignatureError, verify
-from .keys import asigning_keys, signing_keys
+from django_qstash.conf import qstash_settings
+from django_qstash.core.signing import SignatureError, verify
+from django_qstash.receiver.keys import asigning_keys, signing_keys
 
 logger = logging.getLogger("django_qstash.receiver")
 

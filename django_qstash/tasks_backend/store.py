@@ -8,8 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..models import TaskResultRecord
-from .compat import Task, TaskError, TaskResult, TaskResultDoesNotExist, TaskResultStatus
+from django_qstash.models import TaskResultRecord
+from django_qstash.tasks_backend.compat import (
+    Task,
+    TaskError,
+    TaskResult,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+)
 
 Status = TaskResultRecord.Status
 

@@ -124,7 +124,7 @@ def test_the_dev_server_begins_its_sqlite_writes_immediately():
     """What qstash_dev applies to its own process, whatever the project configured."""
     from django.db import connections
 
-    from django_qstash.sqlite_writes import begin_writes_immediately
+    from django_qstash.db.sqlite_writes import begin_writes_immediately
 
     connections.settings["deferred"] = {**connections.settings["default"], **SQLITE,
                                         "OPTIONS": {}}

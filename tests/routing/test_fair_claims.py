@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
-from django_qstash.dispatcher import Dispatcher
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.delivery.transport import get_transport
+from django_qstash.engine.dispatcher import Dispatcher
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Message
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.tenants import create_tenant
-from django_qstash.transport import get_transport
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

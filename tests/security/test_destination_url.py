@@ -12,9 +12,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from django_qstash.delivery import DeliveryRequest, deliver
-from django_qstash.destination_url import dialled_url, parse_destination
-from django_qstash.destinations import GuardedResolver
+from django_qstash.core.attempts import DeliveryRequest
+from django_qstash.core.destination_policy import GuardedResolver
+from django_qstash.core.destination_url import dialled_url, parse_destination
+from django_qstash.delivery.attempt import deliver
 from django_qstash.exceptions import BadRequest, DestinationRefused
 
 NORMALISED = [
@@ -51,6 +52,7 @@ REFUSED = [
     ("http://*.example.com/", "invalid host"),
     ("http://\u2488.com/", "invalid host"),  # "⒈" becomes "1." : an empty label
     ("http://1.2.3.4.5/", "invalid IPv4"),
+    ("http://[]@", "not a valid URL"),  # yarl 1.25 raises IndexError on an empty IP literal
     ("http://example.1/", "invalid IPv4"),
     ("http://x:0/", "invalid port"),
     ("http://x:99999/", "port"),

@@ -8,13 +8,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_qstash import clock
-from django_qstash.delivery import DeliveryOutcome
-from django_qstash.lifecycle import record_outcome
+from django_qstash.core import clock
+from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.engine.lifecycle import record_outcome
+from django_qstash.engine.publishing import prepare, publish, publish_specs
+from django_qstash.engine.retention import Policy, purge
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken, Message, WorkflowRun, WorkflowStep
-from django_qstash.publishing import prepare, publish, publish_specs
-from django_qstash.retention import Policy, purge
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TRIGGER = [("Upstash-Workflow-Init", "true"), ("Upstash-Workflow-RunId", "wfr_t")]

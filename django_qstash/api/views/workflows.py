@@ -7,14 +7,14 @@ from django.db.models import Q
 from django.http import HttpResponse
 from rest_framework.response import Response
 
-from ...clock import from_ms
-from ...engine.workflow import history, runs, waits
-from ...exceptions import BadRequest, NotFound
-from ...models import WorkflowRun
-from ..base import QStashView, header_pairs, json_body, raw_body
-from ..filters import check_known, cursor_page, integer, is_number, multi
-from ..lean import json_response
-from ..workflow_logs import run_json
+from django_qstash.api.base import QStashView, header_pairs, json_body, raw_body
+from django_qstash.api.filters import check_known, cursor_page, integer, is_number, multi
+from django_qstash.api.lean import json_response
+from django_qstash.api.workflow_logs import run_json
+from django_qstash.core.clock import from_ms
+from django_qstash.engine.workflow import history, runs, waits
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import WorkflowRun
 
 PAGE_MAX = 100
 LOG_FILTERS = {"cursor", "count", "groupBy", "workflowRunId", "workflowUrl",

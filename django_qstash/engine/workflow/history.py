@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from ...conf import qstash_settings
-from ...models import WorkflowRun, WorkflowStep
+from django_qstash.conf import qstash_settings
+from django_qstash.models import WorkflowRun, WorkflowStep
 
 
 def entry(message_id: str, body: bytes, call_type: str) -> dict:

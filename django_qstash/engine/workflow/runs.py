@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ... import clock
-from ...cancellation import cancel as cancel_messages
-from ...exceptions import BadRequest, NotFound
-from ...models import Message, WorkflowRun
-from .waits import drop_waiters
+from django_qstash.core import clock
+from django_qstash.engine.cancellation import cancel as cancel_messages
+from django_qstash.engine.workflow.waits import drop_waiters
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import Message, WorkflowRun
 
 State = WorkflowRun.State
 

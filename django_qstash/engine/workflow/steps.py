@@ -9,11 +9,11 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from ... import clock
-from ...exceptions import BadRequest
-from ...headers import WORKFLOW_RUN_ID, PublishOptions
-from ...models import WorkflowRun, WorkflowStep, WorkflowWaiter
-from . import history
+from django_qstash.core import clock
+from django_qstash.core.request_headers import WORKFLOW_RUN_ID, PublishOptions
+from django_qstash.engine.workflow import history
+from django_qstash.exceptions import BadRequest
+from django_qstash.models import WorkflowRun, WorkflowStep, WorkflowWaiter
 
 INIT = "upstash-workflow-init"
 CALL_TYPE = "upstash-workflow-calltype"

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from ... import clock
-from ...durations import DurationError, parse_duration
-from ...exceptions import ApiError, BadRequest
-from ...headers import WORKFLOW_RUN_ID, parse_publish_headers
-from ...models import Tenant, WorkflowEvent, WorkflowRun, WorkflowWaiter
-from .steps import running
+from django_qstash.core import clock
+from django_qstash.core.durations import DurationError, parse_duration
+from django_qstash.core.request_headers import WORKFLOW_RUN_ID, parse_publish_headers
+from django_qstash.engine.workflow.steps import running
+from django_qstash.exceptions import ApiError, BadRequest
+from django_qstash.models import Tenant, WorkflowEvent, WorkflowRun, WorkflowWaiter
 
 MAX_WAIT_SECONDS = 365 * 24 * 3600
 STEP_FIELDS = ("stepId", "stepName", "stepType", "concurrent", "targetStep")
@@ -129,7 +129,8 @@ def notify(tenant: Tenant, event_id: str, data: bytes, run_id: str | None = None
 
 def _resume(waiter: WorkflowWaiter, data: bytes | None, *, timed_out: bool) -> str:
     """Append the wait step's result to the run and deliver it; the waiter is done."""
-    from ...publishing import prepare, publish_specs  # publishing imports the engine lazily
+    # Imported here: publishing reaches the workflow engine (lazily) too.
+    from django_qstash.engine.publishing import prepare, publish_specs
 
     step = dict(waiter.step)
     if data is not None:

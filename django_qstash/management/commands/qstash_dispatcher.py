@@ -6,13 +6,13 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from ...conf import qstash_settings
-from ...dispatcher import Dispatcher
-from ...engine.workflow.waits import ExpireWaiters
-from ...heap import freeze_startup_objects
-from ...retention import PeriodicPurge
-from ...scheduler import fire_due
-from ...transport import flush
+from django_qstash.conf import qstash_settings
+from django_qstash.delivery.heap import freeze_startup_objects
+from django_qstash.delivery.transport import flush
+from django_qstash.engine.dispatcher import Dispatcher
+from django_qstash.engine.retention import PeriodicPurge
+from django_qstash.engine.scheduler import fire_due
+from django_qstash.engine.workflow.waits import ExpireWaiters
 
 
 class Command(BaseCommand):
