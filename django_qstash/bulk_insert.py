@@ -6,15 +6,14 @@ import contextlib
 import copy
 import enum
 import json
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
 from django.db import connections, models, router, transaction
-from django.utils import timezone
 
+from . import clock
 from .conf import qstash_settings
-from .group_commit import GroupCommit
+from .runtime import current
 
 # From this many rows on, PostgreSQL COPY beats one multi-row INSERT.
 COPY_THRESHOLD = 20
@@ -173,18 +172,8 @@ def insert_groups(groups: Sequence[tuple[type[models.Model], Sequence]]) -> None
     if connections[alias].in_atomic_block or not qstash_settings.GROUP_COMMIT:
         _write(groups)
     else:
-        _group_commit(alias).submit(groups)
-
-
-_committers: dict[str, GroupCommit] = {}
-_committers_lock = threading.Lock()
-
-
-def _group_commit(alias: str) -> GroupCommit:
-    with _committers_lock:
-        if alias not in _committers:
-            _committers[alias] = GroupCommit(_write)
-        return _committers[alias]
+        # The process runtime owns the writer (one per database, again in a forked child).
+        current().group_commit(alias, _write).submit(groups)
 
 
 def _write(groups) -> None:
@@ -193,7 +182,7 @@ def _write(groups) -> None:
     alias = router.db_for_write(groups[0][0])
     connection = connections[alias]
     vendor = connection.vendor
-    now = timezone.now()
+    now = clock.now()
     adapt = None if vendor == "postgresql" else connection.ops.adapt_datetimefield_value
     rows = []
     for model, objs in groups:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -19,11 +18,11 @@ from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
 from .owned_rows import extend_leases, load_owned
-from .recorder import FLUSH_SECONDS, recorder
+from .recorder import FLUSH_SECONDS
+from .runtime import current
 from .signing import sign
 
 logger = logging.getLogger("django_qstash.worker")
-DUE_POLL_SECONDS = 0.05
 SEND_SETTLE_SECONDS = 0.25
 
 
@@ -76,10 +75,9 @@ async def attempt(message: Message, key: str,
 async def until_due(not_before: datetime | None) -> None:
     # On the real clock one sleep to the due time: thousands of messages claimed ahead wait
     # here at once, and waking each every few milliseconds took the CPU their sends needed.
-    # A test's injected clock is asked again after each short sleep, so it decides.
-    real = isinstance(clock.get_clock(), clock.SystemClock)
+    # A clock that moves only when told to is asked again after each short sleep instead.
     while not_before is not None and (wait := (not_before - clock.now()).total_seconds()) > 0:
-        await asyncio.sleep(wait if real else min(wait, DUE_POLL_SECONDS))
+        await asyncio.sleep(clock.get_clock().sleep_step(wait))
 
 
 def rate_slot_or_finish(message: Message) -> bool:
@@ -95,19 +93,9 @@ def start_send(message: Message, key: str) -> Future:
     return sender.submit(lambda session: attempt(message, key, session))
 
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
 def http_pool() -> ThreadPoolExecutor:
-    """Threads for rate-limited sends, which wait on their key's slot; created lazily so each
-    forked worker process gets its own."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=qstash_settings.DELIVERY_CONCURRENCY,
-                                       thread_name_prefix="qstash-http")
-        return _pool
+    """Threads for rate-limited sends, which wait on their key's slot (the runtime's)."""
+    return current().http_pool
 
 
 def signing_keys(messages: list[Message]) -> dict[int, str]:
@@ -142,7 +130,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
     ahead = last_due is not None and last_due > now
     record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if ahead else now
     if detach:
-        recorder.add(futures, record_from if ahead else None)
+        current().recorder.add(futures, record_from if ahead else None)
         return
     results: list = []
     while pending:

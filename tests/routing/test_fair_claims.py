@@ -11,17 +11,16 @@ from django_qstash.dispatcher import Dispatcher
 from django_qstash.models import Message
 from django_qstash.publishing import prepare, publish_specs
 from django_qstash.tenants import create_tenant
-from django_qstash.transport import get_transport
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def frozen():
+def frozen(qstash_runtime):
     clock = FrozenClock(datetime.now(timezone.utc))
     set_clock(clock)
     yield clock
-    get_transport().wait_idle(timeout=30)  # sends started by the ticks land before teardown
+    qstash_runtime.wait_idle(timeout=30)  # sends started by the ticks land before teardown
     set_clock(SystemClock())
 
 

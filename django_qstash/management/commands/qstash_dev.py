@@ -16,6 +16,7 @@ from ...dev_admin import ensure_admin_login, remembered
 from ...dev_http import serve
 from ...devserver import export_lines, load_or_create
 from ...dispatcher import Dispatcher
+from ...runtime import current
 from ...sqlite_writes import begin_writes_immediately
 
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         admin = ensure_admin_login(state_file) \
             if options["admin"] or remembered(state_file) else None
         dispatcher = Dispatcher()
+        runtime = current().start()
 
         def ready(port: int) -> None:
             # Called once the port is bound: a busy port fails before anything says "ready".
@@ -75,6 +77,8 @@ class Command(BaseCommand):
             pass
         finally:
             dispatcher.stop()
+            runtime.stop()  # what was accepted is sent and recorded, then the session closes
+            runtime.join()
 
     def _state_file(self, given: str) -> Path:
         if given:

@@ -11,7 +11,7 @@ from ...dispatcher import Dispatcher
 from ...heap import freeze_startup_objects
 from ...retention import PeriodicPurge
 from ...scheduler import fire_due
-from ...transport import flush
+from ...runtime import current
 
 
 class Command(BaseCommand):
@@ -34,6 +34,7 @@ class Command(BaseCommand):
         hooks = (fire_due, PeriodicPurge(purge_every)) if purge_every > 0 else None
         dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
                                 tick_hooks=hooks)
+        runtime = current().start()
         try:
             if options["once"]:
                 self.stdout.write(f"claimed {dispatcher.tick()} messages")
@@ -43,4 +44,7 @@ class Command(BaseCommand):
             freeze_startup_objects()
             dispatcher.run()
         finally:
-            flush()  # messages its schedules published are with the broker before it returns
+            # Messages its schedules published are with the broker (in-process: sent and
+            # recorded) before it returns.
+            runtime.stop()
+            runtime.join()
