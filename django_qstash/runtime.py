@@ -8,7 +8,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from .conf import qstash_settings
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -120,13 +123,13 @@ class Runtime:
             part.join(timeout)
 
     # -- parts ---------------------------------------------------------------------------
+    # Each accessor is on a hot path (every send asks for the sender): one dict read when
+    # the part exists; imports and the lock only to create it.
     def _part(self, name: str, make: Callable[[], T]) -> T:
-        part = self._parts.get(name)  # no lock on the hot path: a dict read is atomic
-        if part is None:
-            with self._lock:
-                part = self._parts.get(name)
-                if part is None:
-                    part = self._parts[name] = make()
+        with self._lock:
+            part = self._parts.get(name)
+            if part is None:
+                part = self._parts[name] = make()
         return part
 
     def _transports(self) -> list:
@@ -136,50 +139,78 @@ class Runtime:
     @property
     def transport(self) -> Transport:
         """The transport ``QSTASH["TRANSPORT"]`` names (tests change the setting)."""
-        from .conf import qstash_settings
-
         name = qstash_settings.TRANSPORT
-        return self._part(f"transport:{name}", lambda: _make_transport(name))
+        return self._parts.get(_TRANSPORT_KEYS.get(name) or _transport_key(name)) or \
+            self._part(_transport_key(name), partial(_make_transport, name))
 
     @property
     def submitter(self) -> Submitter:
-        from .transport import Submitter
-
-        return self._part("submitter", lambda: Submitter().start())
+        return self._parts.get("submitter") or self._part("submitter", _make_submitter)
 
     @property
     def recorder(self) -> Recorder:
-        from .recorder import Recorder
-
-        return self._part("recorder", lambda: Recorder().start())
+        return self._parts.get("recorder") or self._part("recorder", _make_recorder)
 
     @property
     def sender(self) -> SenderLoop:
-        from .sender import SenderLoop
-
-        return self._part("sender", SenderLoop)
+        return self._parts.get("sender") or self._part("sender", _make_sender)
 
     @property
     def http_pool(self) -> ThreadPoolExecutor:
         """Threads for rate-limited sends, which wait on their key's slot."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from .conf import qstash_settings
-
-        return self._part("http_pool", lambda: ThreadPoolExecutor(
-            max_workers=qstash_settings.DELIVERY_CONCURRENCY, thread_name_prefix="qstash-http"))
+        return self._parts.get("http_pool") or self._part("http_pool", _make_http_pool)
 
     def group_commit(self, alias: str, write: Callable) -> GroupCommit:
         """The writer that concurrent inserts into database ``alias`` share."""
-        from .group_commit import GroupCommit
+        key = f"group_commit:{alias}"
+        return self._parts.get(key) or self._part(key, partial(_make_group_commit, write))
 
-        return self._part(f"group_commit:{alias}", lambda: GroupCommit(write))
+
+_TRANSPORT_KEYS: dict[str, str] = {}
+
+
+def _transport_key(name: str) -> str:
+    key = _TRANSPORT_KEYS.get(name)
+    if key is None:
+        key = _TRANSPORT_KEYS[name] = f"transport:{name}"
+    return key
 
 
 def _make_transport(name: str) -> Transport:
     from .transport import transport_class
 
     return transport_class(name)()
+
+
+def _make_submitter() -> Submitter:
+    from .transport import Submitter
+
+    return Submitter().start()
+
+
+def _make_recorder() -> Recorder:
+    from .recorder import Recorder
+
+    return Recorder().start()
+
+
+def _make_sender() -> SenderLoop:
+    from .sender import SenderLoop
+
+    return SenderLoop()
+
+
+def _make_http_pool() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=qstash_settings.DELIVERY_CONCURRENCY,
+                              thread_name_prefix="qstash-http")
+
+
+def _make_group_commit(write: Callable) -> GroupCommit:
+    from .group_commit import GroupCommit
+
+    return GroupCommit(write)
 
 
 _runtime = Runtime()
