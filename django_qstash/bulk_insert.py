@@ -6,6 +6,7 @@ import contextlib
 import copy
 import enum
 import json
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -13,7 +14,7 @@ from django.db import connections, models, router, transaction
 
 from . import clock
 from .conf import qstash_settings
-from .runtime import current
+from .group_commit import GroupCommit
 
 # From this many rows on, PostgreSQL COPY beats one multi-row INSERT.
 COPY_THRESHOLD = 20
@@ -172,8 +173,27 @@ def insert_groups(groups: Sequence[tuple[type[models.Model], Sequence]]) -> None
     if connections[alias].in_atomic_block or not qstash_settings.GROUP_COMMIT:
         _write(groups)
     else:
-        # The process runtime owns the writer (one per database, again in a forked child).
-        current().group_commit(alias, _write).submit(groups)
+        _group_commit(alias).submit(groups)
+
+
+_committers: dict[str, GroupCommit] = {}
+_committers_lock = threading.Lock()
+
+
+def _group_commit(alias: str) -> GroupCommit:
+    committer = _committers.get(alias)
+    if committer is None:
+        with _committers_lock:
+            committer = _committers.setdefault(alias, GroupCommit(_write))
+    return committer
+
+
+def forget_writers() -> None:
+    """In a forked child (the process runtime calls it): the parent's writers may have been
+    mid-write, their locks held by threads that do not exist here."""
+    global _committers_lock
+    _committers.clear()
+    _committers_lock = threading.Lock()
 
 
 def _write(groups) -> None:

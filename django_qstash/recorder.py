@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from . import clock
 from .lifecycle import record_outcomes
 from .models import Message
+from .runtime import current
 
 logger = logging.getLogger("django_qstash.worker")
 # Outcomes finished within this window are written together: fewer, larger transactions.
@@ -42,6 +43,7 @@ class Recorder:
         self.unwritten = 0  # outcomes handed in and not yet written
         self.unwritten_now = 0  # due-now ones landed and not yet written
         self.stopping = False
+        self.stage = 30  # drained after the transports that hand it outcomes
         self.thread = threading.Thread(target=self._run, name="qstash-recorder", daemon=True)
 
     def start(self) -> Recorder:
@@ -85,6 +87,8 @@ class Recorder:
         """Wait until everything handed in is recorded (worker shutdown); False on timeout."""
         with self.cond:
             return self.cond.wait_for(lambda: self.unwritten == 0, timeout)
+
+    wait_idle = drain
 
     def _run(self) -> None:
         held: list[tuple[datetime | None, tuple]] = []
@@ -132,3 +136,8 @@ class Recorder:
                              len(results))
         finally:
             close_old_connections()
+
+
+def recorder() -> Recorder:
+    """This process's recorder, its thread started on first use."""
+    return current().part("recorder", lambda: Recorder().start())

@@ -110,9 +110,3 @@ class SendGate:
         if self.waiting:
             self._read()
 
-
-def gate() -> SendGate:
-    """The sender loop's gate, owned with the loop by the process runtime."""
-    from .runtime import current
-
-    return current().sender.gate

@@ -25,7 +25,9 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 class SenderLoop:
-    """One loop thread and its session; the process runtime starts, closes and joins it."""
+    """One loop thread and its session; the process runtime starts, stops and joins it."""
+
+    stage = 90  # stopped last: the sends of every other part use its session
 
     def __init__(self) -> None:
         self.loop = _new_loop()
@@ -56,7 +58,7 @@ class SenderLoop:
         coroutine: Coroutine = coroutine_factory(self.session)
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def close(self, timeout: float = 2) -> None:
+    def stop(self, timeout: float = 2) -> None:
         """Once every send is done: close the session's connections cleanly, then stop the
         loop. Closing it earlier would cut the requests still out, and record them as
         failed attempts."""
@@ -76,15 +78,20 @@ class SenderLoop:
             self.loop.close()
 
 
+def loop() -> SenderLoop:
+    """This process's sender loop, started on first use."""
+    return current().part("sender", SenderLoop)
+
+
 def session() -> aiohttp.ClientSession:
-    return current().sender.session
+    return loop().session
 
 
 def fair_share() -> FairShare:
     """This process's shares of its delivery slots; used only on the sender loop."""
-    return current().sender.share
+    return loop().share
 
 
 def submit(coroutine_factory) -> Future:
     """Run ``coroutine_factory(session)`` on the sender loop; a concurrent Future of its result."""
-    return current().sender.submit(coroutine_factory)
+    return loop().submit(coroutine_factory)

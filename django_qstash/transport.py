@@ -38,6 +38,7 @@ class InProcessTransport:
     """Worker threads inside this process: the dev server and most tests use it."""
 
     in_process = True
+    stage = 20  # drained after the submitter, before the recorder its batches feed
 
     def __init__(self, workers: int | None = None) -> None:
         workers = workers or qstash_settings.INPROCESS_WORKERS
@@ -70,7 +71,7 @@ class InProcessTransport:
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self.executor.shutdown(wait=False)
 
 
@@ -103,9 +104,31 @@ def transport_class(name: str) -> type:
     return import_string(name)
 
 
+_KEYS: dict[str, str] = {}
+
+
 def get_transport() -> Transport:
-    """This process's transport for the current setting, made by its runtime on first use."""
-    return current().transport
+    """This process's transport for the current setting (tests change it), made on first use."""
+    name = qstash_settings.TRANSPORT
+    key = _KEYS.get(name) or _KEYS.setdefault(name, f"transport:{name}")
+    return current().part(key, lambda: transport_class(name)())
+
+
+def submitter() -> Submitter:
+    """This process's submitter, its thread started on first use (a broker transport)."""
+    return current().part("submitter", lambda: Submitter().start())
+
+
+def start_parts() -> None:
+    """What ``Runtime.start()`` starts: the transport, the submitter for a broker, and what
+    sends: the recorder and the sender loop."""
+    from .recorder import recorder
+    from .sender import loop
+
+    if not getattr(get_transport(), "in_process", False):
+        submitter()
+    recorder()
+    loop()
 
 
 class Submitter:
@@ -121,6 +144,7 @@ class Submitter:
         self.pending: list[WorkItem] = []
         self.sending = 0  # hand-overs the thread has taken and not yet finished
         self.stopping = False
+        self.stage = 10  # drained first: what it hands over may be in-process work
         self.thread = threading.Thread(target=self._run, name="qstash-submitter", daemon=True)
 
     def start(self) -> Submitter:
@@ -161,6 +185,9 @@ class Submitter:
                            "messages are left to their leases", timeout)
         return done
 
+    def wait_idle(self, timeout: float) -> bool:
+        return self.flush(min(timeout, FLUSH_TIMEOUT_SECONDS))
+
     def stop(self) -> None:
         with self.cond:
             self.stopping = True
@@ -181,11 +208,10 @@ def hand_over(items: list[WorkItem]) -> None:
     """Publishing's way in: through the submitter thread for a broker, directly in-process."""
     if not items:
         return
-    runtime = current()
-    if getattr(runtime.transport, "in_process", False):
+    if getattr(get_transport(), "in_process", False):
         submit_or_leave_to_lease(items)
     else:
-        runtime.submitter.add(items)
+        submitter().add(items)
 
 
 def submit_or_leave_to_lease(items: list[WorkItem]) -> None:

@@ -18,7 +18,7 @@ from .flow_control import take_send_slot
 from .lifecycle import cancel_claimed, record_outcomes
 from .models import Message, SigningKeyPair, Tenant
 from .owned_rows import extend_leases, load_owned
-from .recorder import FLUSH_SECONDS
+from .recorder import FLUSH_SECONDS, recorder
 from .runtime import current
 from .signing import sign
 
@@ -51,7 +51,7 @@ async def attempt(message: Message, key: str,
     ahead = message.not_before is not None and message.not_before > clock.now()
     await until_due(message.not_before)
     # Due-now messages were checked when their batch was loaded, a moment ago.
-    if ahead and not await send_gate.gate().admit(message):
+    if ahead and not await sender.loop().gate.admit(message):
         return None, clock.now()
     share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
     if not await share.acquire(tenant, host, wait_allowance(message, clock.now())):
@@ -95,7 +95,12 @@ def start_send(message: Message, key: str) -> Future:
 
 def http_pool() -> ThreadPoolExecutor:
     """Threads for rate-limited sends, which wait on their key's slot (the runtime's)."""
-    return current().http_pool
+    return current().part("http_pool", _new_http_pool)
+
+
+def _new_http_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=qstash_settings.DELIVERY_CONCURRENCY,
+                              thread_name_prefix="qstash-http")
 
 
 def signing_keys(messages: list[Message]) -> dict[int, str]:
@@ -130,7 +135,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
     ahead = last_due is not None and last_due > now
     record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if ahead else now
     if detach:
-        current().recorder.add(futures, record_from if ahead else None)
+        recorder().add(futures, record_from if ahead else None)
         return
     results: list = []
     while pending:

@@ -12,8 +12,10 @@ from django_qstash import clock
 from django_qstash.dispatcher import claim_unqueued
 from django_qstash.models import DeliveryAttempt, Event, Message
 from django_qstash.publishing import prepare, publish_specs
+from django_qstash.recorder import recorder
 from django_qstash.tasks import stop_runtime
 from django_qstash.tenants import create_tenant
+from django_qstash.transport import get_transport
 from django_qstash.worker import process_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +39,7 @@ def runtime(qstash_runtime):
 def handed(settings, runtime) -> list:
     """The publish's own hand-overs, kept here instead of reaching a worker."""
     settings.QSTASH = {**settings.QSTASH, "TRANSPORT": "tests.support.held.HeldTransport"}
-    return runtime.transport.items
+    return get_transport().items
 
 
 def test_a_batch_not_yet_due_returns_before_it_is_sent_and_is_recorded_after(sink, runtime):
@@ -88,19 +90,19 @@ def test_a_task_waits_while_too_many_due_now_outcomes_are_unwritten(sink, monkey
                                                                   handed):
     monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 2)
     writes: list[int] = []
-    real_write = runtime.recorder._write
+    real_write = recorder()._write
 
     def slow_write(results):  # the database lags behind the sends
         time.sleep(0.3)
         writes.append(len(results))
         real_write(results)
 
-    monkeypatch.setattr(runtime.recorder, "_write", slow_write)
+    monkeypatch.setattr(recorder(), "_write", slow_write)
     tenant = create_tenant("detached")
     first = [publish(tenant, f"{sink.url}/bp/a{i}", []) for i in range(2)]
     process_batch(handed[:2], detach=True)
     deadline = time.monotonic() + 10
-    while runtime.recorder.unwritten_now < 2 and time.monotonic() < deadline:  # landed, unwritten
+    while recorder().unwritten_now < 2 and time.monotonic() < deadline:  # landed, unwritten
         time.sleep(0.005)
     assert not writes
     second = publish(tenant, f"{sink.url}/bp/b", [])
@@ -126,13 +128,13 @@ def test_a_stuck_recorder_holds_a_task_no_longer_than_its_bound(sink, monkeypatc
     monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 1)
     monkeypatch.setattr("django_qstash.recorder.BACKPRESSURE_SECONDS", 0.5)
     release = threading.Event()
-    real_write = runtime.recorder._write
+    real_write = recorder()._write
 
     def stuck_write(results):  # the database hangs
         release.wait(30)
         real_write(results)
 
-    monkeypatch.setattr(runtime.recorder, "_write", stuck_write)
+    monkeypatch.setattr(recorder(), "_write", stuck_write)
     tenant = create_tenant("stuck")
     ids = [publish(tenant, f"{sink.url}/stuck/{i}", []) for i in range(2)]
     process_batch(handed[:1], detach=True)

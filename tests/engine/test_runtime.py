@@ -7,11 +7,13 @@ import threading
 
 import pytest
 
+from django_qstash import sender
 from django_qstash.models import DeliveryAttempt, Message
 from django_qstash.publishing import prepare, publish_specs
 from django_qstash.runtime import current
 from django_qstash.tasks import start_runtime, stop_runtime
 from django_qstash.tenants import create_tenant
+from django_qstash.transport import get_transport
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = {"qstash-sender", "qstash-recorder", "qstash-submitter"}
@@ -40,7 +42,7 @@ def stopped():
 def test_stop_sends_and_records_what_was_accepted_then_join_ends_every_thread(sink, stopped):
     runtime = stopped.start()
     assert runtime_threads() == {"qstash-sender", "qstash-recorder"}  # in-process: no submitter
-    session = runtime.sender.session
+    session = sender.loop().session
     message_id = publish(f"{sink.url}/accepted")
 
     assert runtime.stop(timeout=15)
@@ -56,12 +58,12 @@ def test_stop_sends_and_records_what_was_accepted_then_join_ends_every_thread(si
 def test_a_part_asked_for_after_stop_starts_again_on_first_use(sink, stopped):
     publish(f"{sink.url}/first")
     assert stopped.wait_idle(timeout=15)
-    first = stopped.sender
+    first = sender.loop()
     stopped.stop()
     stopped.join()
     message_id = publish(f"{sink.url}/second")  # a later publish in the same process
     assert stopped.wait_idle(timeout=15)
-    assert stopped.sender is not first and not stopped.sender.session.closed
+    assert sender.loop() is not first and not sender.loop().session.closed
     assert Message.objects.get(id=message_id).status == "delivered"
 
 
@@ -80,7 +82,7 @@ def test_a_web_process_publishing_through_a_broker_starts_only_the_submitter(set
     settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.BrokerStandIn"}
     message_id = publish("http://127.0.0.1:9/hook")
     assert stopped.wait_idle(timeout=10)
-    assert [item[0] for item in stopped.transport.submitted] == [message_id]
+    assert [item[0] for item in get_transport().submitted] == [message_id]
     assert runtime_threads() == {"qstash-submitter"}
 
 

@@ -181,6 +181,8 @@ def test_publishing_hands_due_now_messages_to_the_transport_the_dotted_path_name
     tenant = create_tenant("dotted")
     [result] = publish_specs(tenant, [prepare(tenant, "http://127.0.0.1:9/hook", b"x", [])])
     assert qstash_runtime.wait_idle(timeout=10)  # handed over by the submitter thread
-    transport = qstash_runtime.transport
+    from django_qstash.transport import get_transport
+
+    transport = get_transport()
     assert isinstance(transport, CountingTransport)
     assert [item[0] for item in transport.submitted] == [result.message_id]
