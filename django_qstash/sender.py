@@ -7,6 +7,7 @@ import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -14,6 +15,9 @@ from .conf import qstash_settings
 from .destinations import GuardedResolver
 from .fair_share import FairShare
 from .runtime import current
+
+if TYPE_CHECKING:
+    from .send_gate import SendGate
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -48,7 +52,7 @@ class SenderLoop:
         self.share = FairShare.from_settings()
 
     @cached_property
-    def gate(self):
+    def gate(self) -> SendGate:
         """The loop's send gate; created on the loop thread, the only one that asks for it."""
         from .send_gate import SendGate
 

@@ -25,7 +25,8 @@ def in_batches(items: list[WorkItem]):
 
 class Transport(Protocol):
     """What ``QSTASH["TRANSPORT"]`` names: a short name, or the dotted path of a class built
-    without arguments. ``wait_idle`` and ``close`` are optional."""
+    without arguments. The process runtime owns the instance: ``stage``, ``wait_idle``,
+    ``stop`` and ``join`` are optional (see ``runtime.Runtime``)."""
 
     # True: work runs in this process, and publishing hands it over directly; False: to a
     # broker, through the runtime's submitter thread.

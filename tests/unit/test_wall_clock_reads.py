@@ -50,11 +50,10 @@ def wall_clock_reads(source: str) -> list[tuple[int, str]]:
 
 
 def test_the_scan_finds_each_kind_of_wall_clock_read():
-    source = "\n".join([
-        "import time, datetime as dt", "time.time()", "dt.datetime.now(dt.timezone.utc)",
-        "timezone.now()", "f(default=timezone.now)", "from time import time",
-        "time.gmtime()", "time.gmtime(0)", "time.monotonic()", "clock.now()",
-    ])
+    lines = ["import time, datetime as dt", "time.time()", "dt.datetime.now(dt.timezone.utc)",
+             "timezone.now()", "f(default=timezone.now)", "from time import time",
+             "time.gmtime()", "time.gmtime(0)", "time.monotonic()", "clock.now()"]
+    source = "\n".join(lines)
     assert [line for line, _ in wall_clock_reads(source)] == [2, 3, 4, 5, 6, 7]
 
 

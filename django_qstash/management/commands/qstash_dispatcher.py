@@ -10,8 +10,8 @@ from ...conf import qstash_settings
 from ...dispatcher import Dispatcher
 from ...heap import freeze_startup_objects
 from ...retention import PeriodicPurge
-from ...scheduler import fire_due
 from ...runtime import current
+from ...scheduler import fire_due
 
 
 class Command(BaseCommand):

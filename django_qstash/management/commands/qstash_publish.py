@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...exceptions import ApiError
 from ...publishing import prepare, publish_specs
-from ...tenants import DEFAULT_TENANT
 from ...runtime import current
+from ...tenants import DEFAULT_TENANT
 from ..tenant_option import tenant_named
 
 # option -> the header it stands for; each takes one value.
