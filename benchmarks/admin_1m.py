@@ -201,8 +201,8 @@ def ensure_database(url: str) -> None:
 def fill(n: int, refill: bool) -> None:
     from django.db import connection
 
+    from django_qstash.engine.tenants import create_tenant
     from django_qstash.models import FlowControlKey, Message, Queue
-    from django_qstash.tenants import create_tenant
 
     if Message.objects.filter(pk__startswith="msg_bench").exists() and not refill:
         print("data present (use --refill to start over)")
@@ -248,8 +248,8 @@ def mark_folded() -> None:
     """The fold's cursors at the newest event and attempt: where a dispatcher would be."""
     from django.db.models import Max
 
+    from django_qstash.engine.rollup_fold import STATE
     from django_qstash.models import DeliveryAttempt, Event, RollupFold
-    from django_qstash.rollup_fold import STATE
 
     events = Event.objects.aggregate(m=Max("id"))["m"] or 0
     attempts = DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0
@@ -316,8 +316,8 @@ def fold_cost() -> None:
     from django.db.models import Max
     from django.utils import timezone
 
+    from django_qstash.engine.rollup_fold import SAFETY_MARGIN, STATE, fold
     from django_qstash.models import DeliveryAttempt, Event, RollupFold
-    from django_qstash.rollup_fold import SAFETY_MARGIN, STATE, fold
 
     with transaction.atomic():
         noted = (timezone.now() - 2 * SAFETY_MARGIN).isoformat()

@@ -64,19 +64,19 @@ def setup() -> None:
 
     django.setup()
     # The per-event log lines would measure the terminal, not the database path.
-    logging.getLogger("django_qstash.events").setLevel(logging.WARNING)
+    logging.getLogger("django_qstash.engine.event_log").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
 
 
 def delayed(tenant, count: int) -> list:
-    from django_qstash.publishing import prepare
+    from django_qstash.engine.publishing import prepare
 
     return [prepare(tenant, "https://sink.example.com/hook", b"{}", [("Upstash-Delay", "1h")])
             for _ in range(count)]
 
 
 def single_publishes(tenant, count: int) -> float:
-    from django_qstash.publishing import publish_specs
+    from django_qstash.engine.publishing import publish_specs
 
     specs = delayed(tenant, count)
     publish_specs(tenant, [specs.pop()])  # warm
@@ -89,7 +89,7 @@ def single_publishes(tenant, count: int) -> float:
 def threaded_publishes(tenant, count: int, threads: int = 8) -> float:
     from django.db import connection
 
-    from django_qstash.publishing import publish_specs
+    from django_qstash.engine.publishing import publish_specs
 
     per_thread = [delayed(tenant, count // threads) for _ in range(threads)]
     start = threading.Barrier(threads + 1)
@@ -114,12 +114,12 @@ def threaded_publishes(tenant, count: int, threads: int = 8) -> float:
 def recorded_outcomes(tenant, count: int, batch: int = 50) -> float:
     from django.db import transaction
 
-    from django_qstash import clock
-    from django_qstash.claiming import claim
-    from django_qstash.delivery import DeliveryOutcome
-    from django_qstash.lifecycle import record_outcomes
+    from django_qstash.core import clock
+    from django_qstash.core.attempts import DeliveryOutcome
+    from django_qstash.engine.claiming import claim
+    from django_qstash.engine.lifecycle import record_outcomes
+    from django_qstash.engine.publishing import publish_specs
     from django_qstash.models import Message
-    from django_qstash.publishing import publish_specs
 
     ids = [p.message_id for p in publish_specs(tenant, delayed(tenant, count))]
     now = clock.now()
@@ -139,7 +139,8 @@ def recorded_outcomes(tenant, count: int, batch: int = 50) -> float:
 def folding() -> dict | None:
     """The fold of this round's events and attempts, when this code folds (None otherwise)."""
     try:
-        from django_qstash import clock, rollup_fold
+        from django_qstash.core import clock
+        from django_qstash.engine import rollup_fold
     except ImportError:
         return None
     from django_qstash.models import RollupFold
@@ -161,7 +162,7 @@ def folding() -> dict | None:
 
 
 def measure(args: argparse.Namespace) -> dict:
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     results: dict[str, list] = {"single_us": [], "threads_per_s": [], "outcome_us": [],
                                 "fold": []}

@@ -72,17 +72,23 @@ from benchmarks.suite.settle import settle  # noqa: E402
 from benchmarks.suite.sink import NginxSink  # noqa: E402
 
 SCENARIOS = ["s01_raw_limit", "s02_celery_baseline", "s03_e2e_throughput", "s04_publish_api",
-             "s05_latency", "s06_pending_100k", "s07_burst_5k", "s08_dev_server"]
+             "s05_latency", "s06_pending_100k", "s07_burst_5k", "s08_dev_server",
+             "s09_single_cpu", "s10_contention", "s11_single_throughput"]
 TITLES = ["Raw limit", "Plain-Celery baseline", "End-to-end throughput (production)",
           "Single-message publish API (production, one process)",
           "Publish→arrival latency (production)", "100,000 pending messages",
-          "5,000 messages due in the same second (production)", "Dev server"]
+          "5,000 messages due in the same second (production)", "Dev server",
+          "CPU per single due-now message (production vs plain Celery)",
+          "Latency on a busy machine: one core taken by a CPU hog (production vs plain Celery)",
+          "Single-message throughput, closed loop (production vs plain Celery)"]
 FULL = dict(quick_runs=3, e2e_messages=20_000, baseline_messages=20_000, e2e_timeout=150,
             budget_s=200, publish_requests=5_000, steady_seconds=10, pending_messages=100_000,
-            hold_seconds=10, absorb_timeout=120, burst_messages=5_000, dev_messages=3_000)
+            hold_seconds=10, absorb_timeout=120, burst_messages=5_000, dev_messages=3_000,
+            closed_seconds=15)
 QUICK = dict(quick_runs=1, e2e_messages=2_000, baseline_messages=2_000, e2e_timeout=60,
              budget_s=60, publish_requests=1_000, steady_seconds=3, pending_messages=5_000,
-             hold_seconds=2, absorb_timeout=30, burst_messages=500, dev_messages=500)
+             hold_seconds=2, absorb_timeout=30, burst_messages=500, dev_messages=500,
+             closed_seconds=4)
 
 
 def background_cpu(seconds: float = 3) -> float:

@@ -38,12 +38,12 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from django_qstash import scheduler  # noqa: E402
 from django_qstash.conf import qstash_settings  # noqa: E402
-from django_qstash.cron import next_fire  # noqa: E402
-from django_qstash.dispatcher import Dispatcher  # noqa: E402
+from django_qstash.core.cron import next_fire  # noqa: E402
+from django_qstash.engine import scheduler  # noqa: E402
+from django_qstash.engine.dispatcher import Dispatcher  # noqa: E402
+from django_qstash.engine.tenants import create_tenant  # noqa: E402
 from django_qstash.models import Message, Schedule  # noqa: E402
-from django_qstash.tenants import create_tenant  # noqa: E402
 
 TENANT = "bench-schedules"
 CRONS = ("* * * * *", "*/1 * * * *", "CRON_TZ=Europe/Berlin * * * * *")

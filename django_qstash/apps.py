@@ -9,11 +9,11 @@ class DjangoQStashConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the server checks)
-        from .receiver.checks import register_receiver_checks
+        from django_qstash import checks  # noqa: F401  (registers the server checks)
+        from django_qstash.receiver.checks import register_receiver_checks
 
         register_receiver_checks()
-        from .log_redaction import install
+        from django_qstash.core.log_redaction import install
 
         install()  # the dev server logs request lines, ?qstash_token=… included
         self._forget_tenant_names_on_change()
@@ -22,8 +22,8 @@ class DjangoQStashConfig(AppConfig):
     def _forget_tenant_names_on_change(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from .models import Tenant
-        from .observability import forget_tenant_names
+        from django_qstash.engine.observability import forget_tenant_names
+        from django_qstash.models import Tenant
 
         post_save.connect(forget_tenant_names, sender=Tenant, dispatch_uid="qstash-tenant-names")
         post_delete.connect(forget_tenant_names, sender=Tenant,
@@ -32,9 +32,11 @@ class DjangoQStashConfig(AppConfig):
     def _forget_tokens_on_change(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from .api.token_cache import forget_tokens
-        from .models import ApiToken, Tenant
+        from django_qstash.api.token_cache import forget_tokens
+        from django_qstash.models import ApiToken, Tenant
+        from django_qstash.models.tenancy import tokens_revoked
 
+        tokens_revoked.connect(forget_tokens, dispatch_uid="qstash-tokens-revoked")
         for model in (ApiToken, Tenant):
             for signal in (post_save, post_delete):
                 signal.connect(forget_tokens, sender=model,

@@ -14,8 +14,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from .conf import DEFAULTS, qstash_settings
-from .sqlite_writes import BUSY_TIMEOUT_SECONDS, defers_writes
+from django_qstash.conf import DEFAULTS, qstash_settings
+from django_qstash.db.sqlite_writes import BUSY_TIMEOUT_SECONDS, defers_writes
 
 TRANSPORTS = ("inprocess", "celery")
 # Checked by receiver/checks.py (E101–E108), which also runs without the server's dependencies.
@@ -104,7 +104,7 @@ RULES: dict[str, Rule] = {
 
 
 def _check_transport(name: str) -> list[CheckMessage]:
-    from .transport import CeleryTransport, transport_class
+    from django_qstash.delivery.transport import CeleryTransport, transport_class
 
     try:
         found = transport_class(name)

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .headers import PublishOptions
-    from .models import Tenant
+    from django_qstash.core.request_headers import PublishOptions
+    from django_qstash.models import Tenant
 
 # Nothing heavy at import time: this module is imported by the pytest plugin before Django is
 # configured, and by sites that only receive (no DRF, no Celery). Each backend imports what it
@@ -41,7 +41,7 @@ class OutgoingMessage:
     @property
     def options(self) -> PublishOptions:
         """The headers parsed exactly as the API parses them (delay, retries, callbacks, ...)."""
-        from .headers import parse_publish_headers
+        from django_qstash.core.request_headers import parse_publish_headers
 
         return parse_publish_headers(self.headers)
 
@@ -61,7 +61,7 @@ class LocalBackend:
     """Write the message to this site's database, as ``POST /v2/publish`` would."""
 
     def send(self, message: OutgoingMessage) -> MessageIds:
-        from .publishing import prepare, publish_specs
+        from django_qstash.engine.publishing import prepare, publish_specs
 
         tenant = resolve_tenant(message.tenant)
         spec = prepare(tenant, message.destination, message.body, message.headers,
@@ -83,7 +83,7 @@ class RemoteBackend:
     def send(self, message: OutgoingMessage) -> MessageIds:
         import httpx
 
-        from .exceptions import ApiError
+        from django_qstash.exceptions import ApiError
 
         if message.tenant is not None:
             # The token decides the tenant on a remote server; silently ignoring it would
@@ -114,10 +114,10 @@ class Outbox(list[OutgoingMessage]):
     """
 
     def send(self, message: OutgoingMessage) -> MessageIds:
-        from . import ids
-        from .destination_url import parse_destination
-        from .headers import validate_name
-        from .publishing import is_url
+        from django_qstash.core import ids
+        from django_qstash.core.destination_url import parse_destination
+        from django_qstash.core.request_headers import validate_name
+        from django_qstash.engine.publishing import is_url
 
         message.options  # noqa: B018  (raises BadRequest like the API would)
         if is_url(message.destination):
@@ -144,7 +144,7 @@ def get_backend(*, local: bool = False) -> Backend:
         return _override
     if local:
         return LocalBackend()
-    from .conf import qstash_settings
+    from django_qstash.conf import qstash_settings
 
     if qstash_settings.CLIENT_URL:
         return RemoteBackend(qstash_settings.CLIENT_URL, qstash_settings.CLIENT_TOKEN)
@@ -170,9 +170,9 @@ def use_backend(backend: Backend) -> Iterator[Backend]:
 
 def resolve_tenant(tenant: Tenant | str | None) -> Tenant:
     """A Tenant as given, or by name; the default tenant is created on first use."""
-    from .exceptions import NotFound
-    from .models import Tenant
-    from .tenants import DEFAULT_TENANT, create_tenant
+    from django_qstash.engine.tenants import DEFAULT_TENANT, create_tenant
+    from django_qstash.exceptions import NotFound
+    from django_qstash.models import Tenant
 
     if isinstance(tenant, Tenant):
         return tenant
@@ -214,7 +214,7 @@ def header_pairs(headers: Headers | None = None, **options: Any) -> list[tuple[s
     A name or value no HTTP request may carry (CR, LF, NUL, …) raises ``InvalidHeader``,
     whichever backend would send it.
     """
-    from .header_names import check_headers
+    from django_qstash.core.header_names import check_headers
 
     pairs: list[tuple[str, str]] = []
     items = headers.items() if isinstance(headers, Mapping) else (headers or ())
@@ -281,7 +281,7 @@ def publish(
         retry_delay=retry_delay, timeout=timeout, callback=callback,
         failure_callback=failure_callback, deduplication_id=deduplication_id,
         content_based_deduplication=content_based_deduplication, label=label)
-    from .storable_text import reject_unstorable_publish
+    from django_qstash.core.storable_text import reject_unstorable_publish
 
     # Before any backend: every one of them would store or send this text.
     reject_unstorable_publish(destination, pairs, queue or "",

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .client import Outbox
-    from .runtime import Runtime
+    from django_qstash.client import Outbox
+    from django_qstash.delivery.runtime import Runtime
 
 # pytest loads this module for every run, before Django settings are configured: it imports
 # only pytest here and the client when the fixture is used.
@@ -22,7 +22,7 @@ def qstash_outbox() -> Iterator[Outbox]:
     A list of ``OutgoingMessage`` (destination, body, headers, options, queue, tenant,
     message_id), like Django's ``mail.outbox``; the previous backend is restored afterwards.
     """
-    from .client import Outbox, use_backend
+    from django_qstash.client import Outbox, use_backend
 
     outbox = Outbox()
     with use_backend(outbox):
@@ -34,7 +34,7 @@ def qstash_runtime() -> Iterator[Runtime]:
     """This process's delivery runtime, started for the test; stopped and joined afterwards,
     once what the test published is sent and recorded (``wait_idle()`` waits for that inside
     a test)."""
-    from .runtime import current
+    from django_qstash.delivery.runtime import current
 
     runtime = current().start()
     yield runtime

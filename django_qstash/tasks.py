@@ -1,8 +1,7 @@
-"""Celery task shells: the work lives in worker.process_batch."""
+"""Celery's entry points: the delivery task (found here by autodiscovery) and the process hooks."""
 
 import logging
 
-from celery import shared_task
 from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
@@ -10,25 +9,11 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from .heap import freeze_startup_objects
-from .runtime import SHUTDOWN_TIMEOUT_SECONDS, current
-from .worker import process_batch_safely
+from django_qstash.delivery.celery_task import deliver_batch  # noqa: F401  (registers the task)
+from django_qstash.delivery.heap import freeze_startup_objects
+from django_qstash.delivery.runtime import SHUTDOWN_TIMEOUT_SECONDS, current
 
-logger = logging.getLogger("django_qstash.worker")
-
-
-# acks_late: on a broker with real acknowledgements (RabbitMQ, SQS), a task whose worker
-# loses its broker connection before the sends start goes to another worker at once instead
-# of waiting for the database leases to lapse; that run sends only the messages still held
-# under the same claim token, as a lapsed lease would. On Redis with ack emulation off it
-# changes nothing, and costs nothing.
-@shared_task(name="django_qstash.deliver_batch", ignore_result=True, acks_late=True)
-def deliver_batch(items: list[list]) -> None:
-    """``items``: [[message id, claim token], ...] claimed by a dispatcher or the fast path."""
-    # The batch frees its worker slot once its sends are started (a batch claimed ahead of
-    # its time: once prepared), so the slot takes the next task while the requests are out;
-    # the process's recorder writes the outcomes, several tasks' in one transaction.
-    process_batch_safely([(message_id, token) for message_id, token in items], detach=True)
+logger = logging.getLogger("django_qstash.delivery.worker")
 
 
 @worker_process_init.connect  # each prefork child, once forked

@@ -8,11 +8,11 @@ from django.http.request import HttpHeaders
 from django.test import Client, RequestFactory
 from django.test.client import MULTIPART_CONTENT
 
-from . import ids
-from .header_names import USER_AGENT
-from .receiver.keys import signing_keys
-from .receiver.verification import expected_url
-from .signing import DEFAULT_LIFETIME_SECONDS, sign
+from django_qstash.core import ids
+from django_qstash.core.header_names import USER_AGENT
+from django_qstash.core.signing import DEFAULT_LIFETIME_SECONDS, sign
+from django_qstash.receiver.keys import signing_keys
+from django_qstash.receiver.verification import expected_url
 
 
 def _token(url: str, body: bytes | str, key: str | None, **options: Any) -> str:

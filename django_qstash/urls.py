@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from .api.urls import urlpatterns as api_urlpatterns
-from .metrics import metrics_view
-from .tasks_backend.endpoint import run_task_view
+from django_qstash.api.urls import urlpatterns as api_urlpatterns
+from django_qstash.engine.metrics import metrics_view
+from django_qstash.tasks_backend.endpoint import run_task_view
 
 # The API's routes themselves, not an include of them: one resolver level less per request.
 urlpatterns = [

@@ -30,8 +30,8 @@ class LiveQStash:
 
 
 def _issue_tenant(name: str):
+    from django_qstash.engine.tenants import create_tenant
     from django_qstash.models import ApiToken, SigningKeyPair
-    from django_qstash.tenants import create_tenant
 
     tenant = create_tenant(name)
     _, token = ApiToken.issue(tenant, name="test")
@@ -42,7 +42,7 @@ def _issue_tenant(name: str):
 @pytest.fixture
 def qstash(live_server, transactional_db, qstash_runtime):
     """The API on a live HTTP server, a dispatcher thread and in-process workers."""
-    from django_qstash.dispatcher import Dispatcher
+    from django_qstash.engine.dispatcher import Dispatcher
 
     tenant, token, keys = _issue_tenant("tests")
     dispatcher = Dispatcher(interval=0.05)

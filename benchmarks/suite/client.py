@@ -82,6 +82,32 @@ async def publish_closed_loop(base: str, auth: dict, destination: str, headers: 
     return {"elapsed": elapsed, "ok": total - len(errors), "latencies": latencies, "errors": errors}
 
 
+async def publish_for(base: str, auth: dict, destination: str, headers: dict, seconds: float,
+                      concurrency: int) -> dict:
+    """Closed loop for ``seconds``: ``concurrency`` keep-alive clients, each publishing one
+    message per request and sending the next as soon as the answer came."""
+    url, headers = publish_url(base, destination), {**auth, **headers}
+    latencies: list[float] = []
+    errors: list[str] = []
+    async with _session(concurrency) as session:
+        started = time.perf_counter()
+        until = started + seconds
+
+        async def client() -> None:
+            while time.perf_counter() < until:
+                sent = time.perf_counter()
+                async with session.post(url, data=BODY, headers=headers) as resp:
+                    text = await resp.text()
+                latencies.append(time.perf_counter() - sent)
+                if resp.status != 200:
+                    errors.append(f"{resp.status}: {text[:200]}")
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"elapsed": elapsed, "ok": len(latencies) - len(errors), "latencies": latencies,
+            "errors": errors}
+
+
 async def get_closed_loop(url: str, total: int, concurrency: int, status: int = 200) -> float:
     """Requests/s of plain GETs of ``url`` over ``concurrency`` keep-alive connections, each
     answered with ``status``."""

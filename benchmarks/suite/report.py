@@ -58,7 +58,7 @@ tests flush them — runs every scenario, and rewrites this file. `--shared-serv
 PostgreSQL on 127.0.0.1:5432 (user `postgres`) and Redis on 127.0.0.1:6379 (databases
 {ctx.redis_dbs}) instead. Traffic stays on loopback; every process it starts is stopped and
 every database or data directory it creates is removed at the end, also on failure or
-Ctrl-C. It takes about 15–20 minutes. `--quick` runs small counts as a smoke test,
+Ctrl-C. It takes about 20–25 minutes. `--quick` runs small counts as a smoke test,
 `--only 3,5` picks scenarios; both write to a temporary file instead of this one unless
 `--output` says otherwise. It is not part of the test suite.
 
@@ -116,6 +116,10 @@ def settings_lines(ctx) -> list[str]:
         f"{ctx.steady_seconds:g} s.",
         f"Pending: {ctx.pending_messages:,} messages; burst: {ctx.burst_messages:,} messages; "
         f"dev server: {ctx.dev_messages:,} messages per run.",
+        f"Single due-now messages (9–11): scenario 5's traffic for {ctx.steady_seconds:g} s "
+        "per run (9 quiet, 10 with a CPU hog spinning one core); closed loop: 64 clients for "
+        f"{ctx.closed_seconds:g} s per run (11). The plain-Celery side there is a Django view "
+        "doing `post_webhook.delay()` behind the same granian settings, and a `-c 2` worker.",
         f"Message body: {len(BODY)} bytes of JSON; destinations are nginx paths on 127.0.0.1.",
         "Production mode: `example_project` settings from the environment (`DATABASE_URL`, "
         "`CELERY_BROKER_URL`, `QSTASH_ALLOW_PRIVATE_DESTINATIONS=true`), a fresh PostgreSQL "

@@ -9,8 +9,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from ..models import ApiToken, Tenant, hash_token
-from .token_cache import active_token
+from django_qstash.api.token_cache import active_token
+from django_qstash.models import ApiToken, Tenant, hash_token
 
 
 @dataclass

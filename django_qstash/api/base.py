@@ -6,13 +6,13 @@ import json
 
 from rest_framework.views import APIView
 
-from ..conf import qstash_settings
-from ..exceptions import BadRequest, LengthRequired, PayloadTooLarge
-from .authentication import HasTenantToken, QStashTokenAuthentication
-from .errors import exception_handler
-from .ratelimit import check_burst, check_daily_quota
-from .rendering import JSONOnly, QStashJSONRenderer
-from .storable import reject_unstorable_json, reject_unstorable_request
+from django_qstash.api.authentication import HasTenantToken, QStashTokenAuthentication
+from django_qstash.api.errors import exception_handler
+from django_qstash.api.ratelimit import check_burst, check_daily_quota
+from django_qstash.api.rendering import JSONOnly, QStashJSONRenderer
+from django_qstash.api.storable import reject_unstorable_json, reject_unstorable_request
+from django_qstash.conf import qstash_settings
+from django_qstash.exceptions import BadRequest, LengthRequired, PayloadTooLarge
 
 
 class QStashView(APIView):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from django.db.models import QuerySet
 from django.db.models.functions import Length
 
-from ..conf import qstash_settings
+from django_qstash.conf import qstash_settings
 
 # Everything in a row but its bodies (ids, URL, state, headers kept under MAX_HEADER_BYTES):
 # a generous average, so pages of small rows still end by count.

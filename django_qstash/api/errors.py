@@ -14,8 +14,8 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..exceptions import ApiError
-from ..group_commit import GroupCommitTimeout
+from django_qstash.db.group_commit import GroupCommitTimeout
+from django_qstash.exceptions import ApiError
 
 logger = logging.getLogger("django_qstash.api")
 

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 from django.db.models import Q, QuerySet
 
-from ..clock import from_ms
-from ..exceptions import BadRequest
+from django_qstash.core.clock import from_ms
+from django_qstash.core.digits import is_number
+from django_qstash.exceptions import BadRequest
 
 
 def multi(request, name: str) -> list[str]:
@@ -16,11 +17,6 @@ def multi(request, name: str) -> list[str]:
     for raw in request.GET.getlist(name):
         values.extend(v.strip() for v in raw.split(",") if v.strip())
     return values
-
-
-def is_number(text: str) -> bool:
-    """ASCII digits that fit a database integer: "²".isdigit() is True, yet int("²") fails."""
-    return text.isascii() and text.isdigit() and len(text) <= 15
 
 
 def integer(request, name: str, default: int | None = None, *, maximum: int | None = None):

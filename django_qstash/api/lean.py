@@ -6,12 +6,12 @@ from __future__ import annotations
 from django.http import HttpResponse
 from rest_framework import exceptions as drf
 
-from .authentication import HasTenantToken, QStashTokenAuthentication
-from .base import QStashView
-from .errors import exception_handler
-from .ratelimit import check_burst
-from .rendering import QStashJSONRenderer, encode_json
-from .storable import reject_unstorable_request
+from django_qstash.api.authentication import HasTenantToken, QStashTokenAuthentication
+from django_qstash.api.base import QStashView
+from django_qstash.api.errors import exception_handler
+from django_qstash.api.ratelimit import check_burst
+from django_qstash.api.rendering import QStashJSONRenderer, encode_json
+from django_qstash.api.storable import reject_unstorable_request
 
 AUTHENTICATE_HEADER = 'Bearer realm="qstash"'
 

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 from django.core.cache import caches
 
-from .. import clock
-from ..conf import qstash_settings
-from ..exceptions import ApiError
+from django_qstash.conf import qstash_settings
+from django_qstash.core import clock
+from django_qstash.exceptions import ApiError
 
 PREFIX = "qstash:ratelimit"
 

@@ -10,9 +10,19 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.permissions import AllowAny
 
-from .base import QStashView
-from .errors import exception_handler
-from .views import dlq, events, flow_control, keys, messages, publish, queues, schedules, topics
+from django_qstash.api.base import QStashView
+from django_qstash.api.errors import exception_handler
+from django_qstash.api.views import (
+    dlq,
+    events,
+    flow_control,
+    keys,
+    messages,
+    publish,
+    queues,
+    schedules,
+    topics,
+)
 
 STR, INT, BOOL = {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "boolean"}
 OBJ, ANY_OBJ = {"type": "object"}, {"type": "object", "additionalProperties": True}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from ..clock import to_ms
-from ..models import DlqEntry, Event, Message
+from django_qstash.core.clock import to_ms
+from django_qstash.models import DlqEntry, Event, Message
 
 
 def body_fields(body: bytes | None, redacted: bool = False) -> dict:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..exceptions import BadRequest
-from ..storable_text import flaw, reject_unstorable
+from django_qstash.core.storable_text import flaw, reject_unstorable
+from django_qstash.exceptions import BadRequest
 
 
 def reject_unstorable_request(request, kwargs: dict) -> None:

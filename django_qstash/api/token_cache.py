@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import clock
-from ..conf import qstash_settings
-from ..models import ApiToken
+from django_qstash.conf import qstash_settings
+from django_qstash.core import clock
+from django_qstash.models import ApiToken
 
 _lock = threading.Lock()
 _tokens: dict[str, tuple[float, ApiToken]] = {}

@@ -2,9 +2,19 @@
 
 from django.urls import path, re_path
 
-from .errors import UnknownEndpointView
-from .schema import OpenApiView
-from .views import dlq, events, flow_control, keys, messages, publish, queues, schedules, topics
+from django_qstash.api.errors import UnknownEndpointView
+from django_qstash.api.schema import OpenApiView
+from django_qstash.api.views import (
+    dlq,
+    events,
+    flow_control,
+    keys,
+    messages,
+    publish,
+    queues,
+    schedules,
+    topics,
+)
 
 urlpatterns = [
     re_path(r"^v2/publish/(?P<destination>.+)$", publish.PublishView.as_view()),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from ..client import resolve_tenant
-from ..exceptions import NotFound
-from ..models import Tenant
+from django_qstash.client import resolve_tenant
+from django_qstash.exceptions import NotFound
+from django_qstash.models import Tenant
 
 
 def tenant_named(name: str) -> Tenant:

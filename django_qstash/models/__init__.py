@@ -1,14 +1,20 @@
 """All models of django_qstash, importable from one place."""
 
-from .dlq import DlqEntry
-from .event import Event
-from .message import DeliveryAttempt, Message
-from .overview import Overview
-from .rollup import ActivityHour, ActivityMinute, DestinationHour, RollupFold
-from .routing import DeduplicationRecord, FlowControlKey, Queue, UrlGroup, UrlGroupEndpoint
-from .schedule import Schedule
-from .task_result import TaskResultRecord
-from .tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
+from django_qstash.models.dlq import DlqEntry
+from django_qstash.models.event import Event
+from django_qstash.models.message import DeliveryAttempt, Message
+from django_qstash.models.overview import Overview
+from django_qstash.models.rollup import ActivityHour, ActivityMinute, DestinationHour, RollupFold
+from django_qstash.models.routing import (
+    DeduplicationRecord,
+    FlowControlKey,
+    Queue,
+    UrlGroup,
+    UrlGroupEndpoint,
+)
+from django_qstash.models.schedule import Schedule
+from django_qstash.models.task_result import TaskResultRecord
+from django_qstash.models.tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
 
 __all__ = [
     "ActivityHour", "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from .message import Message
-from .tenancy import Tenant
+from django_qstash.models.message import Message
+from django_qstash.models.tenancy import Tenant
 
 
 class DlqEntry(models.Model):

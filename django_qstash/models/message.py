@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from .tenancy import Tenant
+from django_qstash.models.tenancy import Tenant
 
 
 class MessageQuerySet(models.QuerySet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from .tenancy import Tenant
+from django_qstash.models.tenancy import Tenant
 
 # Upper bounds (ms) of the latency histogram's buckets, roughly log-spaced; the last is open.
 LATENCY_BOUNDS_MS = (10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,

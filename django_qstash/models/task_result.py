@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from .tenancy import Tenant
+from django_qstash.models.tenancy import Tenant
 
 
 class TaskResultRecord(models.Model):

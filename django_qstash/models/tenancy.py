@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 
 from django.db import models
+from django.dispatch import Signal
 
-from .. import clock, ids
-from ..signing import generate_signing_key
+from django_qstash.core import clock, ids
+from django_qstash.core.signing import generate_signing_key
 
 
 def hash_token(raw: str) -> str:
@@ -22,6 +23,10 @@ class Tenant(models.Model):
         return self.name
 
 
+# A queryset update sends no post_save: whoever caches tokens listens to this instead.
+tokens_revoked = Signal()
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
@@ -29,10 +34,8 @@ class ApiTokenQuerySet(models.QuerySet):
     def revoke(self) -> int:
         """Revoke these tokens now; this process forgets cached ones at once (no signal fires
         for a queryset update)."""
-        from ..api.token_cache import forget_tokens
-
         revoked = self.filter(revoked_at__isnull=True).update(revoked_at=clock.now())
-        forget_tokens()
+        tokens_revoked.send(sender=ApiToken)
         return revoked
 
 

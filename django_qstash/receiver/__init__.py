@@ -6,11 +6,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..signing import SignatureError
-    from .decorators import qstash_verified
-    from .middleware import QStashSignatureMiddleware
-    from .permissions import QStashSignaturePermission
-    from .verification import averify_request, expected_url, verify_request
+    from django_qstash.core.signing import SignatureError
+    from django_qstash.receiver.decorators import qstash_verified
+    from django_qstash.receiver.middleware import QStashSignatureMiddleware
+    from django_qstash.receiver.permissions import QStashSignaturePermission
+    from django_qstash.receiver.verification import averify_request, expected_url, verify_request
 
 # Loaded on first access, so importing this package never imports DRF (only the permission
 # needs it) and stays cheap before the app registry is ready.

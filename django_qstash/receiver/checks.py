@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from ..conf import qstash_settings
+from django_qstash.conf import qstash_settings
 
 MIDDLEWARE_PATHS = (
     "django_qstash.receiver.middleware.QStashSignatureMiddleware",

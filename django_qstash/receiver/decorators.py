@@ -10,8 +10,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.views import View
 
-from ..signing import SignatureError
-from .verification import averify_request, reject, verify_request
+from django_qstash.core.signing import SignatureError
+from django_qstash.receiver.verification import averify_request, reject, verify_request
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 
-from ..conf import qstash_settings
+from django_qstash.conf import qstash_settings
 
 Keys = tuple[str | None, str | None]
 
@@ -20,7 +20,7 @@ def uses_local_tenant() -> bool:
 
 def _local_tenant_keys() -> Keys:
     # Imported here: a receiver-only install has no server models, and never gets here.
-    from ..models import SigningKeyPair
+    from django_qstash.models import SigningKeyPair
 
     # Read on every request: a rotation (admin, API, command) counts at once.
     pair = (SigningKeyPair.objects.filter(tenant__name=qstash_settings.LOCAL_TENANT)

@@ -9,9 +9,9 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-from ..conf import qstash_settings
-from ..signing import SignatureError
-from .verification import averify_request, reject, verify_request
+from django_qstash.conf import qstash_settings
+from django_qstash.core.signing import SignatureError
+from django_qstash.receiver.verification import averify_request, reject, verify_request
 
 
 def is_protected(path_info: str) -> bool:

@@ -9,8 +9,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from ..signing import SignatureError
-from .verification import log_rejection, verify_request
+from django_qstash.core.signing import SignatureError
+from django_qstash.receiver.verification import log_rejection, verify_request
 
 
 class QStashSignatureInvalid(APIException):

@@ -11,7 +11,7 @@ def __getattr__(name: str) -> Any:
     # Loaded on first use: django_qstash.urls imports the endpoint from this package, and
     # sites without the task API (an optional dependency) must still import it.
     if name == "QStashTaskBackend":
-        from .backend import QStashTaskBackend
+        from django_qstash.tasks_backend.backend import QStashTaskBackend
 
         return QStashTaskBackend
     raise AttributeError(name)

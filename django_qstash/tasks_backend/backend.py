@@ -11,11 +11,17 @@ from django.db import transaction
 from django.urls import get_script_prefix, reverse
 from django.utils.crypto import get_random_string
 
-from .. import clock
-from ..models import TaskResultRecord
-from . import sending, store
-from .compat import BaseTaskBackend, Task, TaskResult, normalize_json, task_enqueued
-from .options import TaskOptions
+from django_qstash.core import clock
+from django_qstash.models import TaskResultRecord
+from django_qstash.tasks_backend import sending, store
+from django_qstash.tasks_backend.compat import (
+    BaseTaskBackend,
+    Task,
+    TaskResult,
+    normalize_json,
+    task_enqueued,
+)
+from django_qstash.tasks_backend.options import TaskOptions
 
 
 class QStashTaskBackend(BaseTaskBackend):
@@ -45,7 +51,7 @@ class QStashTaskBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
-        from ..client import resolve_tenant
+        from django_qstash.client import resolve_tenant
 
         url = self.endpoint_url()
         # Arguments JSON cannot carry fail here, before anything is written.
@@ -71,6 +77,6 @@ class QStashTaskBackend(BaseTaskBackend):
         return store.read(result_id)
 
     def check(self, **kwargs: Any) -> Iterable[checks.CheckMessage]:
-        from .checks import check_backend
+        from django_qstash.tasks_backend.checks import check_backend
 
         yield from check_backend(self)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.core import checks
 
-from ..conf import qstash_settings
+from django_qstash.conf import qstash_settings
 
 
 def check_backend(backend) -> Iterator[checks.CheckMessage]:
@@ -25,7 +25,7 @@ def check_backend(backend) -> Iterator[checks.CheckMessage]:
 def _check_reachable(alias: str, host: str) -> Iterator[checks.CheckMessage]:
     from django.conf import settings
 
-    from ..destinations import allowed_address, allowed_host, literal_address
+    from django_qstash.core.destination_policy import allowed_address, allowed_host, literal_address
 
     if not isinstance(getattr(settings, "QSTASH", None) or {}, dict):
         return  # django_qstash.E015 says so; the policy cannot be read

@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ..conf import qstash_settings
-from ..models import Message, SigningKeyPair, Tenant
-from ..receiver.verification import SigningKeys, reject, verify_request
-from ..signing import SignatureError
+from django_qstash.conf import qstash_settings
+from django_qstash.core.signing import SignatureError
+from django_qstash.models import Message, SigningKeyPair, Tenant
+from django_qstash.receiver.verification import SigningKeys, reject, verify_request
+from django_qstash.tasks_backend.answers import permanent_failure
+
 
 # Written on every attempt this process runs (a result's worker_ids).
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"[:64]
-
-
-def permanent_failure(reason: str) -> JsonResponse:
-    """A message no retry could help: the delivery engine moves it to the DLQ at once."""
-    response = JsonResponse({"error": reason}, status=489)
-    response["Upstash-NonRetryable-Error"] = "true"
-    return response
-
-
 @csrf_exempt  # QStash sends no CSRF token; the signature proves the origin
 @transaction.non_atomic_requests  # RUNNING must be visible while the task runs
 @require_POST
 def run_task_view(request: HttpRequest, alias: str) -> HttpResponse:
     # The task API is an optional dependency: imported here, never by django_qstash.urls.
-    from .backend import QStashTaskBackend
-    from .compat import task_backends
+    from django_qstash.tasks_backend.backend import QStashTaskBackend
+    from django_qstash.tasks_backend.compat import task_backends
 
     try:
         backend = task_backends[alias]
@@ -60,7 +50,7 @@ def run_task_view(request: HttpRequest, alias: str) -> HttpResponse:
         retried = max(int(request.headers.get("Upstash-Retried") or 0), 0)
     except ValueError:
         return permanent_failure("Upstash-Retried is not a number")
-    from .running import release, run
+    from django_qstash.tasks_backend.running import release, run
 
     if step == "release":
         return release(backend, result_id, message_id)

@@ -31,7 +31,7 @@ class TaskOptions:
         if unknown:
             raise ImproperlyConfigured(f"unknown OPTIONS for the QStash task backend: "
                                        f"{', '.join(sorted(unknown))}")
-        from ..conf import qstash_settings
+        from django_qstash.conf import qstash_settings
 
         parallelism = dict(options.get("QUEUE_PARALLELISM") or {})
         default_parallelism = options.get("DEFAULT_PARALLELISM", 1)

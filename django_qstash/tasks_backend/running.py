@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import JsonResponse
 
-from ..models import TaskResultRecord
-from . import sending, store
-from .compat import (
+from django_qstash.models import TaskResultRecord
+from django_qstash.tasks_backend import sending, store
+from django_qstash.tasks_backend.answers import WORKER_ID, permanent_failure
+from django_qstash.tasks_backend.compat import (
     TaskContext,
     TaskError,
     get_exception_traceback,
@@ -16,7 +17,6 @@ from .compat import (
     task_finished,
     task_started,
 )
-from .endpoint import WORKER_ID, permanent_failure
 
 Status = TaskResultRecord.Status
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 
-from .. import clock
-from ..client import OutgoingMessage, get_backend, header_pairs
-from ..models import Queue, TaskResultRecord, Tenant
-from .options import TaskOptions
+from django_qstash.client import OutgoingMessage, get_backend, header_pairs
+from django_qstash.core import clock
+from django_qstash.models import Queue, TaskResultRecord, Tenant
+from django_qstash.tasks_backend.options import TaskOptions
 
 # A queued message cannot wait for a time of its own (enqueue refuses delays, as QStash does),
 # and one that waited at the head of its FIFO queue would hold back every task behind it. So a

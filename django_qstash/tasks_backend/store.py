@@ -7,9 +7,15 @@ from typing import Any
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from .. import clock
-from ..models import TaskResultRecord
-from .compat import Task, TaskError, TaskResult, TaskResultDoesNotExist, TaskResultStatus
+from django_qstash.core import clock
+from django_qstash.models import TaskResultRecord
+from django_qstash.tasks_backend.compat import (
+    Task,
+    TaskError,
+    TaskResult,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+)
 
 Status = TaskResultRecord.Status
 

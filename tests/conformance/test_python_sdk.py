@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from qstash import Receiver
 from qstash.log import LogState

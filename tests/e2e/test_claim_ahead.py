@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from django_qstash import clock
-from django_qstash.dispatcher import claim_unqueued
+from django_qstash.core import clock
+from django_qstash.engine.dispatcher import claim_unqueued
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Event, Message
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.tenants import create_tenant
 
 from .helpers import api, wait_for_state
 

@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 
-from django_qstash.signing import body_hash
+from django_qstash.core.signing import body_hash
 from tests.e2e.helpers import api, events, publish, wait_for_state
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from django_qstash import clock, ids
-from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
-from django_qstash.drafts import MessageDraft
-from django_qstash.events import event_for
+from django_qstash.core import clock, ids
+from django_qstash.db.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
+from django_qstash.db.drafts import MessageDraft
+from django_qstash.engine.event_log import event_for
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import DeliveryAttempt, Event, Message
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,15 +8,15 @@ import time
 
 import pytest
 
-from django_qstash import clock
-from django_qstash.dispatcher import claim_unqueued
+from django_qstash.core import clock
+from django_qstash.delivery.recorder import recorder
+from django_qstash.delivery.transport import get_transport
+from django_qstash.delivery.worker import process_batch
+from django_qstash.engine.dispatcher import claim_unqueued
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import DeliveryAttempt, Event, Message
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.recorder import recorder
 from django_qstash.tasks import stop_runtime
-from django_qstash.tenants import create_tenant
-from django_qstash.transport import get_transport
-from django_qstash.worker import process_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,7 +88,7 @@ def test_a_due_batch_is_recorded_by_the_recorder_without_waiting_for_other_sends
 
 def test_a_task_waits_while_too_many_due_now_outcomes_are_unwritten(sink, monkeypatch, runtime,
                                                                   handed):
-    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 2)
+    monkeypatch.setattr("django_qstash.delivery.recorder.MAX_UNWRITTEN_NOW", 2)
     writes: list[int] = []
     real_write = recorder()._write
 
@@ -125,8 +125,8 @@ def test_worker_shutdown_waits_for_the_outcomes_still_unwritten(sink, runtime):
 
 def test_a_stuck_recorder_holds_a_task_no_longer_than_its_bound(sink, monkeypatch, runtime,
                                                                 handed):
-    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 1)
-    monkeypatch.setattr("django_qstash.recorder.BACKPRESSURE_SECONDS", 0.5)
+    monkeypatch.setattr("django_qstash.delivery.recorder.MAX_UNWRITTEN_NOW", 1)
+    monkeypatch.setattr("django_qstash.delivery.recorder.BACKPRESSURE_SECONDS", 0.5)
     release = threading.Event()
     real_write = recorder()._write
 
@@ -150,7 +150,7 @@ def test_a_stuck_recorder_holds_a_task_no_longer_than_its_bound(sink, monkeypatc
 def test_sends_still_out_do_not_hold_back_the_next_task(sink, monkeypatch, runtime, handed):
     """Only outcomes that landed wait for the database: a slow destination's requests
     (or requests waiting for their tenant's share of slots) never stop a worker slot."""
-    monkeypatch.setattr("django_qstash.recorder.MAX_UNWRITTEN_NOW", 2)
+    monkeypatch.setattr("django_qstash.delivery.recorder.MAX_UNWRITTEN_NOW", 2)
     slow_tenant, other = create_tenant("slow"), create_tenant("other")
     for i in range(3):
         publish(slow_tenant, f"{sink.url}/sleep/3", [("Upstash-Retries", "0")])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from django_qstash import clock
-from django_qstash.bulk_insert import table
-from django_qstash.drafts import EventDraft, MessageDraft
+from django_qstash.core import clock
+from django_qstash.db.bulk_insert import table
+from django_qstash.db.drafts import EventDraft, MessageDraft
 from django_qstash.models import Event, Message
 
 NOW = clock.now()

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import IntegrityError, OperationalError
 
-from django_qstash.group_commit import MAX_ROWS, GroupCommit
+from django_qstash.db.group_commit import MAX_ROWS, GroupCommit
 
 
 class RecordingWrite:

@@ -8,12 +8,13 @@ import time
 import pytest
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
-from django_qstash import bulk_insert, clock, ids
-from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
-from django_qstash.drafts import EventDraft, MessageDraft
-from django_qstash.group_commit import GroupCommit
+from django_qstash.core import clock, ids
+from django_qstash.db import bulk_insert
+from django_qstash.db.bulk_insert import COPY_THRESHOLD, insert_groups, insert_rows
+from django_qstash.db.drafts import EventDraft, MessageDraft
+from django_qstash.db.group_commit import GroupCommit
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import DeliveryAttempt, Event, Message
-from django_qstash.tenants import create_tenant
 from tests.support.message_fields import ALL_BYTES, KOLKATA, message_cases
 from tests.support.rows import assert_same_row
 

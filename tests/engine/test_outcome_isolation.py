@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_qstash import clock
-from django_qstash.delivery import DeliveryOutcome
-from django_qstash.lifecycle import record_outcomes
+from django_qstash.core import clock
+from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.engine.lifecycle import record_outcomes
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import DeliveryAttempt, Message
-from django_qstash.tenants import create_tenant
 from tests.operator.factories import make_message
 
 # Inside the test's transaction, as inside a caller's: on PostgreSQL an error not confined to a
@@ -64,7 +64,7 @@ def test_a_refused_delivery_leaves_the_others_of_its_group_recorded(tenant, capl
     messages = claimed(tenant, 4)
     refuse_attempts_of(messages[1].pk)
     started = clock.now()
-    with caplog.at_level(logging.ERROR, logger="django_qstash.worker"):
+    with caplog.at_level(logging.ERROR, logger="django_qstash.delivery.worker"):
         record_outcomes([(m, outcome(200), started) for m in messages])
     assert statuses(messages) == ["delivered", "active", "delivered", "delivered"]
     assert DeliveryAttempt.objects.filter(message__in=messages).count() == 3
@@ -80,7 +80,7 @@ def test_a_refused_retry_or_callback_leaves_the_others_recorded(tenant, caplog):
     results = [(failing, outcome(500), started), (retrying, outcome(503), started),
                (with_callback, outcome(200), started),
                *[(m, outcome(200), started) for m in plain]]
-    with caplog.at_level(logging.ERROR, logger="django_qstash.worker"):
+    with caplog.at_level(logging.ERROR, logger="django_qstash.delivery.worker"):
         record_outcomes(results)
     assert statuses([failing, retrying, with_callback, *plain]) == [
         "active", "pending", "delivered", "delivered", "delivered"]

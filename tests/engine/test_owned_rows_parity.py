@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from django_qstash import clock, ids
-from django_qstash.claiming import lease_until
+from django_qstash.core import clock, ids
+from django_qstash.core.leases import lease_until
+from django_qstash.db.owned_rows import cancel_flags, extend_leases, finish_owned, load_owned
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Message, SigningKeyPair
-from django_qstash.owned_rows import cancel_flags, extend_leases, finish_owned, load_owned
-from django_qstash.tenants import create_tenant
 from tests.support.message_fields import KOLKATA, message_cases
 from tests.support.rows import assert_same_row, field_values
 

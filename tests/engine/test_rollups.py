@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 import pytest
 from django.db import connection, transaction
 
-from django_qstash.bulk_insert import COPY_THRESHOLD, insert_groups, merge_additive
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.db.bulk_insert import COPY_THRESHOLD, insert_groups, merge_additive
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.rollup_fold import SAFETY_MARGIN, STATE, fold
+from django_qstash.engine.rollups import ActivityDraft, DestinationDraft, latency_bucket, origin
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ActivityHour, ActivityMinute, DestinationHour, RollupFold
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.rollup_fold import SAFETY_MARGIN, STATE, fold
-from django_qstash.rollups import ActivityDraft, DestinationDraft, latency_bucket, origin
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MINUTE = datetime(2026, 5, 4, 12, 30, tzinfo=timezone.utc)
@@ -202,8 +202,8 @@ def test_latency_buckets_and_origins():
 def test_purge_keeps_a_week_of_minutes_and_a_quarter_of_hours():
     from datetime import timedelta
 
-    from django_qstash.retention import Policy, purge
-    from django_qstash.rollups import HourDraft
+    from django_qstash.engine.retention import Policy, purge
+    from django_qstash.engine.rollups import HourDraft
 
     tenant = create_tenant("old")
     now = MINUTE
@@ -235,9 +235,9 @@ def test_folded_latencies_land_in_the_buckets_they_belong_to(frozen, retries):
     a bound and a microsecond either side of it."""
     from datetime import timedelta
 
-    from django_qstash.claiming import claim
-    from django_qstash.delivery import DeliveryOutcome
-    from django_qstash.lifecycle import record_outcome
+    from django_qstash.core.attempts import DeliveryOutcome
+    from django_qstash.engine.claiming import claim
+    from django_qstash.engine.lifecycle import record_outcome
     from django_qstash.models import Message
     from django_qstash.models.rollup import done_column, wait_column
 
@@ -273,8 +273,8 @@ def test_folded_latencies_land_in_the_buckets_they_belong_to(frozen, retries):
 
 
 def test_the_dispatchers_tick_folds_every_few_seconds(frozen, monkeypatch):
-    from django_qstash import rollup_fold
-    from django_qstash.dispatcher import Dispatcher
+    from django_qstash.engine import rollup_fold
+    from django_qstash.engine.dispatcher import Dispatcher
 
     tenant = create_tenant("ticks")
     publish_delayed(tenant, 2)

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from django_qstash import sender
+from django_qstash.delivery import sender
+from django_qstash.delivery.runtime import current
+from django_qstash.delivery.transport import get_transport
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import DeliveryAttempt, Message
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.runtime import current
 from django_qstash.tasks import start_runtime, stop_runtime
-from django_qstash.tenants import create_tenant
-from django_qstash.transport import get_transport
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = {"qstash-sender", "qstash-recorder", "qstash-submitter"}

@@ -7,7 +7,7 @@ import gc
 import pytest
 from celery.signals import worker_process_init, worker_ready
 
-from django_qstash.heap import freeze_startup_objects
+from django_qstash.delivery.heap import freeze_startup_objects
 
 
 @pytest.fixture(autouse=True)

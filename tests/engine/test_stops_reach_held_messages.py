@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from django_qstash import clock
-from django_qstash.dispatcher import claim_queued, claim_unqueued
-from django_qstash.flow_control import claim_flow_controlled, take_send_slot
+from django_qstash.core import clock
+from django_qstash.delivery.worker import process_batch
+from django_qstash.engine.dispatcher import claim_queued, claim_unqueued
+from django_qstash.engine.flow_control import claim_flow_controlled, take_send_slot
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken, Event, FlowControlKey, Message, Queue
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.tenants import create_tenant
-from django_qstash.worker import process_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

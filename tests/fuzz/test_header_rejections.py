@@ -7,8 +7,8 @@ from django.test import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken
-from django_qstash.tenants import create_tenant
 from tests.fuzz.strategies import VALUES
 
 CALLBACK = "https://example.com/callback"

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from django_qstash.cron import CronError, next_fire, parse
-from django_qstash.durations import DurationError, parse_duration, parse_go_duration
+from django_qstash.core.cron import CronError, next_fire, parse
+from django_qstash.core.durations import DurationError, parse_duration, parse_go_duration
+from django_qstash.core.request_headers import PublishOptions, parse_publish_headers
+from django_qstash.core.retry_delay import MAX_DELAY_MS as MAX_MS
+from django_qstash.core.retry_delay import RetryDelayError, compile_retry_delay
 from django_qstash.exceptions import ApiError
-from django_qstash.headers import PublishOptions, parse_publish_headers
-from django_qstash.retry_delay import MAX_DELAY_MS as MAX_MS
-from django_qstash.retry_delay import RetryDelayError, compile_retry_delay
 from tests.fuzz.strategies import CRONS, DURATION_TEXT, EXPRESSIONS, HEADER_PAIRS, VALUES
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))

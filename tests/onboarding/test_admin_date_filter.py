@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 
-from django_qstash import clock
-from django_qstash.tenants import create_tenant
+from django_qstash.core import clock
+from django_qstash.engine.tenants import create_tenant
 from tests.operator.factories import make_message
 
 pytestmark = pytest.mark.django_db

@@ -37,7 +37,7 @@ def test_dlq_list_says_when_it_is_empty(db):
 
 
 def test_dlq_list_has_a_header(db):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     entry = make_dlq(create_tenant("ops"), status=500)
     header, row = run("qstash_dlq", "list").splitlines()

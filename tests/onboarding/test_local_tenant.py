@@ -8,9 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from django_qstash.core.signing import sign
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import SigningKeyPair
-from django_qstash.signing import sign
-from django_qstash.tenants import create_tenant
 
 HOOK = "http://testserver/fn/"
 pytestmark = pytest.mark.urls("tests.receiver.urls")
@@ -100,7 +100,7 @@ def test_local_tenant_must_be_a_string(settings):
 
 def test_the_dev_server_signs_with_the_keys_in_qstash_settings(db, settings, tmp_path,
                                                               monkeypatch):
-    from django_qstash.devserver import load_or_create
+    from django_qstash.devserver.credentials import load_or_create
 
     monkeypatch.delenv("QSTASH_CURRENT_SIGNING_KEY", raising=False)
     monkeypatch.delenv("QSTASH_NEXT_SIGNING_KEY", raising=False)

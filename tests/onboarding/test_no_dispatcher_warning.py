@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from django_qstash import dispatcher_presence
 from django_qstash.client import publish_json
-from django_qstash.dispatcher import Dispatcher
+from django_qstash.engine import dispatcher_presence
+from django_qstash.engine.dispatcher import Dispatcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ def fresh_process(monkeypatch):
 
 def warnings_in(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "django_qstash.dispatcher" and r.levelno == logging.WARNING]
+            if r.name == "django_qstash.engine.dispatcher" and r.levelno == logging.WARNING]
 
 
 def test_a_delayed_message_without_a_dispatcher_warns_once(caplog):

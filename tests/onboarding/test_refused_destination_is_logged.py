@@ -18,7 +18,7 @@ def test_a_refused_loopback_destination_logs_a_warning(qstash, sink, settings, c
     with caplog.at_level(logging.WARNING, logger="django_qstash"):
         message_id = publish(qstash, f"http://127.0.0.1:{port}/mine", "x")
         wait_for_state(qstash, message_id, "FAILED")
-    [record] = [r for r in caplog.records if r.name == "django_qstash.delivery"]
+    [record] = [r for r in caplog.records if r.name == "django_qstash.delivery.attempt"]
     assert record.levelno == logging.WARNING
     text = record.getMessage()
     assert message_id in text and f"http://127.0.0.1:{port}/mine" in text

@@ -7,13 +7,13 @@ import pytest
 
 @pytest.fixture
 def tenant(db):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     return create_tenant("ops")
 
 
 @pytest.fixture
 def tenant_b(db):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     return create_tenant("ops-b")

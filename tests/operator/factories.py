@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django_qstash import clock, ids
+from django_qstash.core import clock, ids
 from django_qstash.models import DeliveryAttempt, DlqEntry, Event, Message
 
 FINISHED = ("delivered", "failed", "canceled")

@@ -63,7 +63,7 @@ def test_bulk_retry_of_selected_and_of_every_match(admin_client, tenant):
 
 
 def test_bulk_retry_is_capped_per_request(admin_client, tenant, monkeypatch):
-    monkeypatch.setattr("django_qstash.admins.dlq.MAX_BULK", 2)
+    monkeypatch.setattr("django_qstash.admin.dlq.MAX_BULK", 2)
     for _ in range(3):
         make_dlq(tenant)
     response = admin_client.post(LIST, {"action": "retry_selected", "select_across": "1",

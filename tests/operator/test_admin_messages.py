@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, User
 
-from django_qstash.admins.base import COUNT_CAP, EstimatedCountPaginator
+from django_qstash.admin.base import COUNT_CAP, EstimatedCountPaginator
 from django_qstash.models import Event, Message
 
 from .factories import make_dlq, make_message
@@ -139,7 +139,7 @@ def test_view_only_staff_cannot_cancel(client, tenant):
 
 
 def test_filtered_counts_are_capped(tenant, monkeypatch):
-    monkeypatch.setattr("django_qstash.admins.base.COUNT_CAP", 3)
+    monkeypatch.setattr("django_qstash.admin.base.COUNT_CAP", 3)
     for _ in range(5):
         make_message(tenant)
     paginator = EstimatedCountPaginator(Message.objects.filter(tenant=tenant), 2)

@@ -8,16 +8,16 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 
-from django_qstash.cancellation import cancel
-from django_qstash.claiming import claim
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
-from django_qstash.delivery import DeliveryOutcome
-from django_qstash.lifecycle import record_outcome, record_outcomes
+from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.engine.cancellation import cancel
+from django_qstash.engine.claiming import claim
+from django_qstash.engine.lifecycle import record_outcome, record_outcomes
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.rollup_fold import SAFETY_MARGIN, fold, unfolded
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ActivityMinute, DlqEntry, Message
 from django_qstash.models.rollup import LATENCY_BOUNDS_MS
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.rollup_fold import SAFETY_MARGIN, fold, unfolded
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OVERVIEW = "/admin/django_qstash/overview/"

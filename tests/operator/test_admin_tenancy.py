@@ -8,7 +8,7 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group, Permission, User
 
-from django_qstash import scheduler
+from django_qstash.engine import scheduler
 from django_qstash.models import (
     ApiToken,
     DlqEntry,

@@ -61,7 +61,7 @@ def test_retry_a_dlq_entry_from_the_admin(qstash, sink, browser, shots, monkeypa
                                           django_user_model):
     from selenium.webdriver.common.by import By
 
-    from django_qstash import scheduler
+    from django_qstash.engine import scheduler
     from django_qstash.models import DlqEntry, Message, Queue
 
     django_user_model.objects.create_superuser("admin", "admin@example.com", "pw-for-tests")
@@ -126,7 +126,8 @@ def test_overview_with_real_traffic(qstash, sink, browser, shots, django_user_mo
 
     from selenium.webdriver.common.by import By
 
-    from django_qstash import clock, scheduler
+    from django_qstash.core import clock
+    from django_qstash.engine import scheduler
     from django_qstash.models import Message, Queue
 
     frozen = clock.FrozenClock(clock.now().replace(second=0, microsecond=0)

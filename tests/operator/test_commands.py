@@ -11,9 +11,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from django_qstash import clock
+from django_qstash.core import clock
+from django_qstash.engine.retention import PeriodicPurge, Policy
 from django_qstash.models import DeduplicationRecord, DlqEntry, Event, Message, SigningKeyPair
-from django_qstash.retention import PeriodicPurge, Policy
 
 from .factories import make_dlq, make_message
 
@@ -82,7 +82,7 @@ def test_publish_maps_options_to_headers(tenant, tmp_path):
     (["https://example.com", "--body-file", "/nonexistent/file"], "cannot read"),
 ])
 def test_publish_errors(tenant, args, error):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     create_tenant("default")
     with pytest.raises(CommandError, match=error):

@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from django_qstash.metrics import LOCAL_REGISTRY
+from django_qstash.engine.metrics import LOCAL_REGISTRY
 from django_qstash.models import FlowControlKey, Queue
 from tests.e2e.helpers import api, publish, wait_for_state
 
@@ -20,7 +20,7 @@ def sample(name: str, **labels) -> float:
 
 def test_counters_histograms_and_gauges(qstash, sink, caplog, settings):
     settings.QSTASH = {**settings.QSTASH, "METRICS_TOKEN": "scrape"}
-    caplog.set_level(logging.INFO, logger="django_qstash.events")
+    caplog.set_level(logging.INFO, logger="django_qstash.engine.event_log")
     tenant = {"tenant": "tests"}
     before = {name: sample(f"qstash_messages_{name}_total", **tenant)
               for name in ("published", "delivered", "failed", "retried")}
@@ -53,7 +53,7 @@ def test_counters_histograms_and_gauges(qstash, sink, caplog, settings):
                  "qstash_messages_delivered_total{", "qstash_delivery_latency_seconds_bucket{"):
         assert line in text, line
 
-    lines = [r.getMessage() for r in caplog.records if r.name == "django_qstash.events"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "django_qstash.engine.event_log"]
     mine = [line for line in lines if f"message_id={failed}" in line]
     states = [line.split("state=")[1].split()[0] for line in mine]
     assert states == ["CREATED", "ACTIVE", "ERROR", "RETRY", "ACTIVE", "ERROR", "FAILED"]

@@ -124,7 +124,7 @@ def test_the_dev_server_begins_its_sqlite_writes_immediately():
     """What qstash_dev applies to its own process, whatever the project configured."""
     from django.db import connections
 
-    from django_qstash.sqlite_writes import begin_writes_immediately
+    from django_qstash.db.sqlite_writes import begin_writes_immediately
 
     connections.settings["deferred"] = {**connections.settings["default"], **SQLITE,
                                         "OPTIONS": {}}
@@ -150,7 +150,7 @@ class CountingTransport:
 
 
 @pytest.mark.parametrize("path", [
-    f"{__name__}.CountingTransport", "django_qstash.transport.InProcessTransport"])
+    f"{__name__}.CountingTransport", "django_qstash.delivery.transport.InProcessTransport"])
 def test_a_dotted_path_to_a_transport_class_passes(settings, path):
     assert found(settings, TRANSPORT=path) == []
 
@@ -167,21 +167,21 @@ def test_a_dotted_path_that_does_not_name_a_transport_class_is_an_error(settings
 
 def test_a_dotted_path_to_the_celery_transport_is_checked_like_celery(settings, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    assert [m for m, _ in found(settings, TRANSPORT="django_qstash.transport.CeleryTransport")
+    assert [m for m, _ in found(settings, TRANSPORT="django_qstash.delivery.transport.CeleryTransport")
             ] == ["django_qstash.E013"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_publishing_hands_due_now_messages_to_the_transport_the_dotted_path_names(
         settings, qstash_runtime):
-    from django_qstash.publishing import prepare, publish_specs
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.publishing import prepare, publish_specs
+    from django_qstash.engine.tenants import create_tenant
 
     settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.CountingTransport"}
     tenant = create_tenant("dotted")
     [result] = publish_specs(tenant, [prepare(tenant, "http://127.0.0.1:9/hook", b"x", [])])
     assert qstash_runtime.wait_idle(timeout=10)  # handed over by the submitter thread
-    from django_qstash.transport import get_transport
+    from django_qstash.delivery.transport import get_transport
 
     transport = get_transport()
     assert isinstance(transport, CountingTransport)

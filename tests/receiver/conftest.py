@@ -13,7 +13,7 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from django_qstash.signing import body_hash, generate_signing_key, new_jwt_id
+from django_qstash.core.signing import body_hash, generate_signing_key, new_jwt_id
 
 MIDDLEWARE = "django_qstash.receiver.middleware.QStashSignatureMiddleware"
 UNSET = object()

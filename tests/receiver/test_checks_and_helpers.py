@@ -18,7 +18,6 @@ from django.views import View
 from rest_framework.views import APIView
 
 from django_qstash.receiver import QStashSignaturePermission, qstash_verified
-
 from django_qstash.receiver.checks import check_receiver_settings, register_receiver_checks
 from django_qstash.testing import QStashTestClient, sign_request, signature_headers
 
@@ -148,7 +147,7 @@ print(json.dumps({"attacker": post("attacker.example"), "local": post("127.0.0.1
 @pytest.mark.parametrize(("allowed", "attacker", "checks"), [
     (None, 400, []), ("hooks.example.com", 400, []), ("*", 200, ["django_qstash.W103"])])
 def test_example_settings_refuse_a_token_retargeted_by_host(allowed, attacker, checks):
-    from django_qstash.signing import generate_signing_key
+    from django_qstash.core.signing import generate_signing_key
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "QSTASH_"))}
     env.update(DJANGO_SETTINGS_MODULE="example_project.settings",
@@ -236,7 +235,7 @@ def _run_isolated(code: str) -> dict:
 
 def test_signing_module_needs_no_django():
     loaded = _run_isolated(
-        "import sys, json; import django_qstash.signing; "
+        "import sys, json; import django_qstash.core.signing; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )
     assert "django" not in loaded and "rest_framework" not in loaded

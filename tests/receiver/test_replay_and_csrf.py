@@ -9,8 +9,8 @@ from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.test import AsyncClient, Client
 
+from django_qstash.core.signing import sign
 from django_qstash.receiver import verification
-from django_qstash.signing import sign
 
 pytestmark = pytest.mark.urls("tests.receiver.urls")
 
@@ -150,7 +150,7 @@ def test_missing_keys_reject_and_log_error(settings, caplog, monkeypatch):
 
 def test_keys_fall_back_to_environment(settings, monkeypatch):
     from django_qstash.conf import qstash_settings
-    from django_qstash.signing import generate_signing_key
+    from django_qstash.core.signing import generate_signing_key
 
     key = generate_signing_key()
     monkeypatch.setenv("QSTASH_CURRENT_SIGNING_KEY", key)

@@ -10,7 +10,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from qstash import Receiver
 
-from django_qstash.signing import SignatureError, body_hash, generate_signing_key, sign, verify
+from django_qstash.core.signing import SignatureError, body_hash, generate_signing_key, sign, verify
 
 from .conftest import UNSET, forge_token
 

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from django.test import Client
 
-from django_qstash.signing import body_hash
+from django_qstash.core.signing import body_hash
 
 pytestmark = pytest.mark.urls("tests.receiver.urls")
 

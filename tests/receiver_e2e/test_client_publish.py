@@ -8,8 +8,8 @@ import pytest
 from django.db import transaction
 from qstash import Receiver
 
-from django_qstash import clock
 from django_qstash.client import publish, publish_json
+from django_qstash.core import clock
 from django_qstash.exceptions import ApiError, BadRequest, NotFound
 from django_qstash.models import Message, UrlGroup
 
@@ -136,7 +136,7 @@ def test_a_lone_surrogate_is_a_400_and_nothing_is_written(arguments):
 
 def test_prepare_refuses_a_lone_surrogate_from_any_caller():
     from django_qstash.client import resolve_tenant
-    from django_qstash.publishing import prepare
+    from django_qstash.engine.publishing import prepare
 
     tenant = resolve_tenant(None)
     for destination, pairs in [("https://example.com/\udc00", []),

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from qstash import QStash, Receiver
 
-from django_qstash.signing import generate_signing_key
+from django_qstash.core.signing import generate_signing_key
 from tests.support.stack import ROOT, free_port
 
 

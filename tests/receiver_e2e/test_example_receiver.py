@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from django_qstash.signing import generate_signing_key
+from django_qstash.core.signing import generate_signing_key
 from django_qstash.testing import QStashTestClient, sign_request
 from example_project.receiver import RECORD_FILE_VARIABLE
 

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
-from django_qstash.dispatcher import Dispatcher
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.engine.dispatcher import Dispatcher
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Message
-from django_qstash.publishing import prepare, publish_specs
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

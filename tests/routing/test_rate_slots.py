@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connection
 
-from django_qstash import clock, ids
-from django_qstash.dispatcher import claim_flow_controlled
-from django_qstash.flow_control import MAX_SLOT_WAIT_SECONDS, take_send_slot
-from django_qstash.flow_control import RATE_GUARD_SECONDS as GUARD
-from django_qstash.cancellation import cancel
+from django_qstash.core import clock, ids
+from django_qstash.engine.cancellation import cancel
+from django_qstash.engine.dispatcher import claim_flow_controlled
+from django_qstash.engine.flow_control import MAX_SLOT_WAIT_SECONDS, take_send_slot
+from django_qstash.engine.flow_control import RATE_GUARD_SECONDS as GUARD
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken, FlowControlKey, Message
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
 
 
 @pytest.fixture
@@ -19,6 +19,6 @@ def frozen_clock():
 
 @pytest.fixture
 def tenant(db):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     return create_tenant("schedules")

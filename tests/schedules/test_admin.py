@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from django_qstash import scheduler
+from django_qstash.engine import scheduler
 from django_qstash.models import Message, Schedule
 
 ADD_URL = "/admin/django_qstash/schedule/add/"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
 from django_qstash.models import Schedule, UrlGroup, UrlGroupEndpoint
 from tests.e2e.helpers import api
 

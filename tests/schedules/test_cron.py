@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from django_qstash.cron import CronError, join_zone, next_fire, parse, split_zone, upcoming
+from django_qstash.core.cron import CronError, join_zone, next_fire, parse, split_zone, upcoming
 
 UTC = timezone.utc
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import OperationalError, connection
 
-from django_qstash import scheduler
+from django_qstash.engine import scheduler
 from django_qstash.models import Event, Message, Queue, Schedule, UrlGroup, UrlGroupEndpoint
 
 UTC = timezone.utc
@@ -229,7 +229,7 @@ def test_run_now_publishes_without_moving_the_slot(tenant, frozen_clock):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 def test_concurrent_dispatchers_fire_each_slot_exactly_once(frozen_clock):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     tenant = create_tenant("race")
     for n in range(120):  # delayed, so nothing is handed to workers during the race

@@ -55,7 +55,7 @@ def test_create_with_id_queue_and_states(client, qstash):
     assert (schedule.queue, schedule.method, schedule.body) == ("sdk-queue", "PUT", "plain")
     assert schedule.last_schedule_states is None
 
-    from django_qstash import scheduler
+    from django_qstash.engine import scheduler
 
     # A paused queue keeps the live dispatcher from delivering the produced message.
     Queue.objects.create(tenant=qstash.tenant, name="sdk-queue", paused=True)

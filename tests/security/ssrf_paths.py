@@ -12,12 +12,14 @@ from itertools import count
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from django_qstash import client, clock, ids, scheduler
-from django_qstash.admins.url_groups import EndpointForm
+from django_qstash import client
+from django_qstash.admin.schedules import ScheduleForm
+from django_qstash.admin.url_groups import EndpointForm
+from django_qstash.core import clock, ids
+from django_qstash.engine import scheduler
+from django_qstash.engine.publishing import save_messages
 from django_qstash.exceptions import ApiError
 from django_qstash.models import DlqEntry, Message, Schedule, UrlGroup, UrlGroupEndpoint
-from django_qstash.publishing import save_messages
-from django_qstash.schedule_admin import ScheduleForm
 from tests.e2e.helpers import api
 
 RETRIES = {"Upstash-Retries": "3"}  # a refusal must not be retried: RETRY would show

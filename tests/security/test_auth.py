@@ -63,7 +63,7 @@ def test_revoked_tokens_stop_working(qstash):
 
 
 def test_a_token_revoked_elsewhere_stops_working_within_the_cache_time(qstash, settings):
-    from django_qstash import clock
+    from django_qstash.core import clock
 
     settings.QSTASH = {**settings.QSTASH, "TOKEN_CACHE_SECONDS": 5}
     previous, frozen = clock.get_clock(), clock.FrozenClock(clock.now())

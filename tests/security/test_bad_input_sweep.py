@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 from django.test import Client
 
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken
-from django_qstash.tenants import create_tenant
 from tests.operator.factories import make_dlq, make_message
 from tests.security.endpoints import CALLS, covered, fill, routes_and_methods
 from tests.support.loopback import loopback_only

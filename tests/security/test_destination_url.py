@@ -12,9 +12,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from django_qstash.delivery import DeliveryRequest, deliver
-from django_qstash.destination_url import dialled_url, parse_destination
-from django_qstash.destinations import GuardedResolver
+from django_qstash.core.attempts import DeliveryRequest
+from django_qstash.core.destination_policy import GuardedResolver
+from django_qstash.core.destination_url import dialled_url, parse_destination
+from django_qstash.delivery.attempt import deliver
 from django_qstash.exceptions import BadRequest, DestinationRefused
 
 NORMALISED = [

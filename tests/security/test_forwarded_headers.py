@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from django_qstash import clock, ids
+from django_qstash.core import clock, ids
+from django_qstash.core.signing import verify
 from django_qstash.models import DeliveryAttempt, Event, Message
-from django_qstash.signing import verify
 from tests.e2e.helpers import api, events, wait_for_state
 from tests.support.raw_listener import answer_for, start_raw_listener
 

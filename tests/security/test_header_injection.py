@@ -10,11 +10,11 @@ import pytest
 from django.test import Client
 
 from django_qstash import client as qstash_client
-from django_qstash.dlq_tools import parse_header_lines
+from django_qstash.core.request_headers import parse_publish_headers
+from django_qstash.engine.dlq_operations import parse_header_lines
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.exceptions import BadRequest
-from django_qstash.headers import parse_publish_headers
 from django_qstash.models import ApiToken, DlqEntry, Message, Schedule, UrlGroup
-from django_qstash.tenants import create_tenant
 from tests.operator.factories import make_dlq
 
 DEST = "https://example.com/hook"

@@ -16,15 +16,15 @@ from django.http import Http404
 from django.test import RequestFactory
 from django.urls import resolve
 
-from django_qstash import clock
 from django_qstash.api.base import QStashView
 from django_qstash.api.lean import LeanQStashView
 from django_qstash.api.views.publish import BatchView, EnqueueView, PublishView
-from django_qstash.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.core import clock
+from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
+from django_qstash.db.group_commit import GroupCommitTimeout
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.exceptions import BadRequest
-from django_qstash.group_commit import GroupCommitTimeout
 from django_qstash.models import ApiToken
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db
 

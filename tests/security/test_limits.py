@@ -10,10 +10,10 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from django_qstash import clock
 from django_qstash.api.ratelimit import RateLimited, check_burst
+from django_qstash.core import clock
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken
-from django_qstash.tenants import create_tenant
 
 URL = "/v2/publish/https://example.com/x"
 

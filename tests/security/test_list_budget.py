@@ -28,7 +28,7 @@ def budget(settings):
 
 @pytest.fixture
 def read_only(db, budget):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     tenant = create_tenant("big-bodies")
     _, secret = ApiToken.issue(tenant, name="ro", read_only=True)

@@ -12,8 +12,9 @@ import socket
 import aiohttp
 import pytest
 
-from django_qstash.delivery import DeliveryRequest, deliver
-from django_qstash.destinations import GuardedResolver
+from django_qstash.core.attempts import DeliveryRequest
+from django_qstash.core.destination_policy import GuardedResolver
+from django_qstash.delivery.attempt import deliver
 from tests.support.no_egress import EgressBlocked, is_local_lookup, is_loopback
 
 

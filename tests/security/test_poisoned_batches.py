@@ -10,9 +10,9 @@ import httpx
 import pytest
 from django.db import connection
 
+from django_qstash.engine.publishing import publish
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Message
-from django_qstash.publishing import publish
-from django_qstash.tenants import create_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

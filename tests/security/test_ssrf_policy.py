@@ -7,9 +7,10 @@ import asyncio
 import aiohttp
 import pytest
 
-from django_qstash.delivery import DeliveryRequest, deliver
-from django_qstash.destination_url import parse_destination
-from django_qstash.destinations import GuardedResolver, checked_addresses, is_public
+from django_qstash.core.attempts import DeliveryRequest
+from django_qstash.core.destination_policy import GuardedResolver, checked_addresses, is_public
+from django_qstash.core.destination_url import parse_destination
+from django_qstash.delivery.attempt import deliver
 from django_qstash.exceptions import BadRequest, DestinationRefused
 
 NON_PUBLIC = [

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from django_qstash import clock
+from django_qstash.core import clock
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken, Schedule, UrlGroup
-from django_qstash.tenants import create_tenant
 from tests.operator.factories import make_dlq
 
 pytestmark = pytest.mark.django_db

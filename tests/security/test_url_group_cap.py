@@ -12,7 +12,7 @@ from django_qstash.models import ApiToken, UrlGroup, UrlGroupEndpoint
 
 @pytest.fixture
 def tenant(db):
-    from django_qstash.tenants import create_tenant
+    from django_qstash.engine.tenants import create_tenant
 
     return create_tenant("fanout")
 

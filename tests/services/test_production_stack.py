@@ -126,11 +126,12 @@ def test_flow_control_parallelism_with_several_workers(stack, sink):
 
 def test_cancelled_claimed_ahead_messages_are_never_sent_by_celery_workers(stack, sink):
     """Claimed ahead, the messages wait in a Celery worker for their due time; a cancel then
-    (one by id, the others in bulk) stops them there."""
-    one = publish(stack, f"{sink.url}/ahead-one", "x", Upstash_Delay="2s")
-    bulk = [publish(stack, f"{sink.url}/ahead-bulk/{i}", "x", Upstash_Delay="2s")
+    (one by id, the others in bulk) stops them there. The delay leaves a loaded machine time
+    to cancel before the due time."""
+    one = publish(stack, f"{sink.url}/ahead-one", "x", Upstash_Delay="6s")
+    bulk = [publish(stack, f"{sink.url}/ahead-bulk/{i}", "x", Upstash_Delay="6s")
             for i in range(4)]
-    kept = publish(stack, f"{sink.url}/ahead-kept", "x", Upstash_Delay="2s")
+    kept = publish(stack, f"{sink.url}/ahead-kept", "x", Upstash_Delay="6s")
     time.sleep(0.5)  # the dispatchers (every 0.1 s) have claimed them ahead by now
     states = [wait_for_state(stack, m, "ACTIVE", timeout=5) for m in [one, *bulk]]
     assert all(s[-1] == "ACTIVE" for s in states), states

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import TaskResultRecord
-from django_qstash.tenants import create_tenant
 from tests.tasks_backend import tasks
 
 LIST = "/admin/django_qstash/taskresultrecord/"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 from django_tasks import default_task_backend
 
+from django_qstash.core.signing import generate_signing_key
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Queue, TaskResultRecord
-from django_qstash.signing import generate_signing_key
 from django_qstash.testing import enqueued_tasks, sign_request
-from django_qstash.tenants import create_tenant
 from tests.tasks_backend import tasks
 
 URL = "http://testserver/qstash/tasks/default"

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from django_qstash.engine.retention import Policy, purge
+from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import TaskResultRecord
-from django_qstash.retention import Policy, purge
-from django_qstash.tenants import create_tenant
 
 
 def make(tenant, name: str, status: str, finished_days_ago: float | None) -> TaskResultRecord:

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_qstash.backoff import (
+from django_qstash.core.backoff import (
     MAX_BACKOFF_SECONDS,
     default_backoff_seconds,
     next_retry_delay_seconds,
     retry_after_seconds,
 )
-from django_qstash.retry_delay import compile_retry_delay
+from django_qstash.core.retry_delay import compile_retry_delay
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 

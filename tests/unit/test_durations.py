@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_qstash.durations import (
+from django_qstash.core.durations import (
     MAX_SECONDS,
     DurationError,
     format_duration_seconds,

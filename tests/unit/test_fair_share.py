@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from django_qstash.fair_share import FairShare, host_of, share_cap, wait_allowance
+from django_qstash.delivery.fair_share import FairShare, host_of, share_cap, wait_allowance
 
 
 def run(coroutine):

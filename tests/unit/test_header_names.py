@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_qstash.exceptions import InvalidHeader
-from django_qstash.header_names import (
+from django_qstash.core.header_names import (
     NEVER_FORWARDED,
     SERVER_HEADERS,
     check_headers,
@@ -13,6 +12,7 @@ from django_qstash.header_names import (
     is_forwardable,
     sendable_pairs,
 )
+from django_qstash.exceptions import InvalidHeader
 
 DROPPED = sorted(NEVER_FORWARDED | SERVER_HEADERS) + ["proxy-authorization", "Proxy-Whatever"]
 

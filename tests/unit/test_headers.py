@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from django_qstash.core.request_headers import PublishOptions, parse_publish_headers
 from django_qstash.exceptions import BadRequest
-from django_qstash.headers import PublishOptions, parse_publish_headers
 
 
 def parse(**headers) -> PublishOptions:

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_qstash.flow_control import (
+from django_qstash.engine.flow_control import (
     MIN_WAIT_SECONDS,
     in_window,
     slot_wait,
 )
-from django_qstash.flow_control import (
+from django_qstash.engine.flow_control import (
     RATE_GUARD_SECONDS as GUARD,
 )
 

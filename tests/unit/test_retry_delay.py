@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from django_qstash.retry_delay import (
+from django_qstash.core.retry_delay import (
     MAX_DELAY_MS,
     RetryDelayError,
     RetryDelayExpression,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from django_qstash.signing import body_hash, sign, verify
+from django_qstash.core.signing import body_hash, sign, verify
 
 KEY = "sig_" + "k" * 28
 

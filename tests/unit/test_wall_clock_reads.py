@@ -62,5 +62,5 @@ def test_no_module_reads_the_wall_clock_but_the_clock():
                  for path in sorted(PACKAGE.rglob("*.py"))
                  if path not in ALLOWED and "migrations" not in path.parts
                  for line, what in wall_clock_reads(path.read_text())]
-    assert offenders == [], "read the time from django_qstash.clock instead:\n" + "\n".join(
+    assert offenders == [], "read the time from django_qstash.core.clock instead:\n" + "\n".join(
         offenders)

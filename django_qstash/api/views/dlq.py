@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.db.models.functions import Length
 from rest_framework.response import Response
 
-from ...exceptions import BadRequest, NotFound
-from ...headers import parse_publish_headers
-from ...models import DlqEntry, Message
-from ...retrying import retry_entries
-from ..base import QStashView, header_pairs, json_body
-from ..budget import affordable, encoded_bytes, load_bodies
-from ..filters import apply_filters, check_known, cursor_page, is_number, multi
-from ..serializers import dlq_json
+from django_qstash.api.base import QStashView, header_pairs, json_body
+from django_qstash.api.budget import affordable, encoded_bytes, load_bodies
+from django_qstash.api.filters import apply_filters, check_known, cursor_page, multi
+from django_qstash.api.serializers import dlq_json
+from django_qstash.core.digits import is_number
+from django_qstash.core.request_headers import parse_publish_headers
+from django_qstash.engine.dlq_retry import retry_entries
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import DlqEntry, Message
 
 PAGE_MAX = 100
 FILTERS = {"cursor", "count", "messageId", "dlqIds", "url", "topicName", "scheduleId",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.db.models.functions import Length
 from rest_framework.response import Response
 
-from ...exceptions import BadRequest
-from ...models import Event, Message
-from ..base import QStashView
-from ..budget import affordable, body_lengths, encoded_bytes, load_bodies
-from ..filters import apply_filters, cursor_page, multi
-from ..serializers import event_json
+from django_qstash.api.base import QStashView
+from django_qstash.api.budget import affordable, body_lengths, encoded_bytes, load_bodies
+from django_qstash.api.filters import apply_filters, cursor_page, multi
+from django_qstash.api.serializers import event_json
+from django_qstash.exceptions import BadRequest
+from django_qstash.models import Event, Message
 
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
 IN_PROGRESS = ["ACTIVE", "RETRY", "ERROR"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.db import transaction
 from rest_framework.response import Response
 
-from ... import clock
-from ...conf import qstash_settings
-from ...exceptions import BadRequest, NotFound
-from ...flow_control import fresh_rate_window, key_state
-from ...models import FlowControlKey, Message
-from ..base import QStashView
-from ..filters import integer
+from django_qstash.api.base import QStashView
+from django_qstash.api.filters import integer
+from django_qstash.conf import qstash_settings
+from django_qstash.core import clock
+from django_qstash.engine.flow_control import fresh_rate_window, key_state
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import FlowControlKey, Message
 
 
 def get_key(tenant, key: str, *, lock: bool = False) -> FlowControlKey:

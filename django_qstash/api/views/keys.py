@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from rest_framework.response import Response
 
-from ...models import SigningKeyPair
-from ..authentication import HasReadWriteToken
-from ..base import QStashView
+from django_qstash.api.authentication import HasReadWriteToken
+from django_qstash.api.base import QStashView
+from django_qstash.models import SigningKeyPair
 
 
 class SigningKeysView(QStashView):

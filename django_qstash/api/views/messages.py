@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rest_framework.response import Response
 
-from ...cancellation import cancel
-from ...exceptions import BadRequest, NotFound
-from ...models import Message
-from ..base import QStashView, json_body
-from ..filters import apply_filters, integer, multi
-from ..serializers import message_detail_json, message_state
+from django_qstash.api.base import QStashView, json_body
+from django_qstash.api.filters import apply_filters, integer, multi
+from django_qstash.api.serializers import message_detail_json, message_state
+from django_qstash.engine.cancellation import cancel
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import Message
 
 MAX_BULK_CANCEL = 500
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.utils.encoding import escape_uri_path
 
-from ...conf import qstash_settings
-from ...exceptions import ApiError, BadRequest
-from ...publishing import Published, prepare, publish_specs
-from ..base import caller_ip, header_pairs, json_body, raw_body
-from ..lean import LeanQStashView, json_response
+from django_qstash.api.base import caller_ip, header_pairs, json_body, raw_body
+from django_qstash.api.lean import LeanQStashView, json_response
+from django_qstash.conf import qstash_settings
+from django_qstash.engine.publishing import Published, prepare, publish_specs
+from django_qstash.exceptions import ApiError, BadRequest
 
 
 def _is_config_param(name: str) -> bool:

@@ -6,12 +6,12 @@ from django.db import transaction
 from django.db.models import Count
 from rest_framework.response import Response
 
-from ...cancellation import cancel
-from ...clock import to_ms
-from ...exceptions import BadRequest, NotFound
-from ...headers import validate_name
-from ...models import Message, Queue
-from ..base import QStashView, json_body
+from django_qstash.api.base import QStashView, json_body
+from django_qstash.core.clock import to_ms
+from django_qstash.core.request_headers import validate_name
+from django_qstash.engine.cancellation import cancel
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import Message, Queue
 
 MAX_PARALLELISM = 1000
 

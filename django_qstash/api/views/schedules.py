@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rest_framework.response import Response
 
-from ... import scheduler
-from ...clock import to_ms
-from ...conf import qstash_settings
-from ...headers import PublishOptions
-from ...models import Schedule
-from ..base import QStashView, caller_ip, header_pairs, raw_body
-from ..serializers import body_fields, redact_value, shown_headers
-from .publish import config_query, destination_from_request
+from django_qstash.api.base import QStashView, caller_ip, header_pairs, raw_body
+from django_qstash.api.serializers import body_fields, redact_value, shown_headers
+from django_qstash.api.views.publish import config_query, destination_from_request
+from django_qstash.conf import qstash_settings
+from django_qstash.core.clock import to_ms
+from django_qstash.core.request_headers import PublishOptions
+from django_qstash.engine import scheduler
+from django_qstash.models import Schedule
 
 
 def _present(**values) -> dict:

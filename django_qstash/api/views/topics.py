@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.db import transaction
 from rest_framework.response import Response
 
-from ...clock import to_ms
-from ...conf import qstash_settings
-from ...destination_url import parse_destination
-from ...exceptions import BadRequest, NotFound
-from ...headers import validate_name
-from ...models import UrlGroup, UrlGroupEndpoint
-from ...publishing import check_default_headers
-from ..base import QStashView, json_body
+from django_qstash.api.base import QStashView, json_body
+from django_qstash.conf import qstash_settings
+from django_qstash.core.clock import to_ms
+from django_qstash.core.destination_url import parse_destination
+from django_qstash.core.request_headers import validate_name
+from django_qstash.engine.publishing import check_default_headers
+from django_qstash.exceptions import BadRequest, NotFound
+from django_qstash.models import UrlGroup, UrlGroupEndpoint
 
 
 def group_json(group: UrlGroup) -> dict:

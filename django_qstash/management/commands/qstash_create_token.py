@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...models import ApiToken, hash_token
-from ...tenants import DEFAULT_TENANT, create_tenant
+from django_qstash.engine.tenants import DEFAULT_TENANT, create_tenant
+from django_qstash.models import ApiToken, hash_token
 
 
 class Command(BaseCommand):

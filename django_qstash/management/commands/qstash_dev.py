@@ -11,13 +11,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.servers.basehttp import get_internal_wsgi_application
 
-from ...conf import qstash_settings
-from ...dev_admin import ensure_admin_login, remembered
-from ...dev_http import serve
-from ...devserver import export_lines, load_or_create
-from ...dispatcher import Dispatcher
-from ...runtime import current
-from ...sqlite_writes import begin_writes_immediately
+from django_qstash.conf import qstash_settings
+from django_qstash.db.sqlite_writes import begin_writes_immediately
+from django_qstash.delivery.runtime import current
+from django_qstash.devserver.admin_login import ensure_admin_login, remembered
+from django_qstash.devserver.credentials import export_lines, load_or_create
+from django_qstash.devserver.http import serve
+from django_qstash.engine.dispatcher import Dispatcher
 
 
 class Command(BaseCommand):

@@ -6,12 +6,12 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from ...conf import qstash_settings
-from ...dispatcher import Dispatcher
-from ...heap import freeze_startup_objects
-from ...retention import PeriodicPurge
-from ...runtime import current
-from ...scheduler import fire_due
+from django_qstash.conf import qstash_settings
+from django_qstash.delivery.heap import freeze_startup_objects
+from django_qstash.delivery.runtime import current
+from django_qstash.engine.dispatcher import Dispatcher
+from django_qstash.engine.retention import PeriodicPurge
+from django_qstash.engine.scheduler import fire_due
 
 
 class Command(BaseCommand):

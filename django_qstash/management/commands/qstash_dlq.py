@@ -8,11 +8,12 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q, QuerySet
 
-from ... import clock, observability
-from ...dlq_tools import delete_matching, retry_matching
-from ...durations import DurationError, parse_duration
-from ...models import DlqEntry, Tenant
-from ...transport import flush
+from django_qstash.core import clock
+from django_qstash.core.durations import DurationError, parse_duration
+from django_qstash.delivery.transport import flush
+from django_qstash.engine import observability
+from django_qstash.engine.dlq_operations import delete_matching, retry_matching
+from django_qstash.models import DlqEntry, Tenant
 
 LIST_HEADER = ("DLQ ID", "TENANT", "MESSAGE ID", "URL", "QUEUE", "STATUS", "ERROR", "CREATED")
 FILTERS = ("tenant", "queue", "url_prefix", "url_group", "label", "response_status", "dlq_id",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from ...models import SigningKeyPair
-from ...tenants import DEFAULT_TENANT
-from ..tenant_option import tenant_named
+from django_qstash.engine.tenants import DEFAULT_TENANT
+from django_qstash.management.tenant_option import tenant_named
+from django_qstash.models import SigningKeyPair
 
 
 class Command(BaseCommand):

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...exceptions import ApiError
-from ...publishing import prepare, publish_specs
-from ...runtime import current
-from ...tenants import DEFAULT_TENANT
-from ..tenant_option import tenant_named
+from django_qstash.delivery.runtime import current
+from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.tenants import DEFAULT_TENANT
+from django_qstash.exceptions import ApiError
+from django_qstash.management.tenant_option import tenant_named
 
 # option -> the header it stands for; each takes one value.
 HEADER_OPTIONS = {

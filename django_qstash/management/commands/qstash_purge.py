@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import observability
-from ...durations import DurationError, parse_duration
-from ...retention import KINDS, Policy, purge
+from django_qstash.core.durations import DurationError, parse_duration
+from django_qstash.engine import observability
+from django_qstash.engine.retention import KINDS, Policy, purge
 
 
 def seconds(text: str | None, option: str) -> int | None:

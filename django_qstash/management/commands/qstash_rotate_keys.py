@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from ... import observability
-from ...models import SigningKeyPair, Tenant
+from django_qstash.engine import observability
+from django_qstash.models import SigningKeyPair, Tenant
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Getting claimed work sent: transports, worker, sender, recorder, per-process fairness."""

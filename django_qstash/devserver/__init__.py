@@ -1,0 +1,1 @@
+"""The dev server's pieces: credentials, admin login, HTTP listener with chunked bodies."""

@@ -1,0 +1,1 @@
+"""The engine: publishing, claiming, dispatching, schedules, flow control, outcomes, DLQ, retention."""
