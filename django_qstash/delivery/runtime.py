@@ -1,4 +1,4 @@
-"""One owner per process for delivery's threads, event loop, session, pools and shared writers."""
+"""One owner per process for delivery's threads, loop, session and pools; fork is handled here."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ class Runtime:
     process publishing due-now messages through Celery starts only the submitter.
     ``stop(timeout)`` hands over and records what was accepted, then stops the parts in
     order, the session last; ``join()`` waits for their threads. A forked child gets a fresh
-    runtime (the parent's threads do not exist there): the one place that knows about fork.
+    runtime (the parent's threads do not exist there), and the group-commit writers of the
+    database layer are forgotten: the one place that knows about fork.
 
     A part may define ``stage`` (lower: drained and stopped first), ``wait_idle(timeout)``,
     ``stop()`` and ``join(timeout)``; an executor is shut down."""
@@ -46,15 +47,15 @@ class Runtime:
         self._parts: dict[str, Any] = {}
         self._stopped: list[Any] = []  # parts stopped and not yet joined
 
-    def part(self, name: str, make: Callable[[], T]) -> T:
-        """This process's part ``name``, made by ``make`` on first use. On the hot path
-        (every send asks for the sender): one dict read once it exists."""
+    def part(self, name: str, make: Callable[..., T], *args: Any) -> T:
+        """This process's part ``name``, made by ``make(*args)`` on first use. On the hot
+        path (every send asks for the sender): one dict read once it exists."""
         part = self._parts.get(name)
         if part is None:
             with self._lock:
                 part = self._parts.get(name)
                 if part is None:
-                    part = self._parts[name] = make()
+                    part = self._parts[name] = make(*args)
         return part
 
     def start(self) -> Runtime:

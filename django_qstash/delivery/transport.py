@@ -112,7 +112,11 @@ def get_transport() -> Transport:
     """This process's transport for the current setting (tests change it), made on first use."""
     name = qstash_settings.TRANSPORT
     key = _KEYS.get(name) or _KEYS.setdefault(name, f"transport:{name}")
-    return current().part(key, lambda: transport_class(name)())
+    return current().part(key, _new_transport, name)
+
+
+def _new_transport(name: str) -> Transport:
+    return transport_class(name)()
 
 
 def submitter() -> Submitter:
