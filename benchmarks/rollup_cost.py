@@ -116,9 +116,9 @@ def recorded_outcomes(tenant, count: int, batch: int = 50) -> float:
 
     from django_qstash.core import clock
     from django_qstash.core.attempts import DeliveryOutcome
-    from django_qstash.engine.claiming import claim
     from django_qstash.engine.lifecycle import record_outcomes
     from django_qstash.engine.publishing import publish_specs
+    from django_qstash.engine.transitions import claim
     from django_qstash.models import Message
 
     ids = [p.message_id for p in publish_specs(tenant, delayed(tenant, count))]

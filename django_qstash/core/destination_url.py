@@ -63,7 +63,11 @@ def _parse(url: str) -> URL:
         raise InvalidDestination(f"{shown} must not have a fragment ('#')")
     try:
         parsed = URL(url)
-    except (ValueError, UnicodeError) as exc:
+    except Exception as exc:  # noqa: BLE001
+        # The parser's own crash on a malformed URL (yarl 1.25 raises IndexError on
+        # "http://[]@") is still a malformed URL: a 400, never a 500.
+        if not isinstance(exc, (ValueError, UnicodeError)):
+            raise InvalidDestination(f"{shown} is not a valid URL") from None
         reason = str(exc).lower()
         if "port" in reason:
             raise InvalidDestination(f"{shown} has an invalid port: {exc}") from None

@@ -1,15 +1,13 @@
-"""Worker hot path on claimed rows (id + claim token), with SQL built once instead of per call."""
+"""Raw SQL on claimed rows (id + claim token): the worker's reads, and the test of "still owned"."""
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from datetime import datetime
 from functools import lru_cache
 
 from django.db import connections, router
 
-from django_qstash.core.leases import WorkItem, lease_until
+from django_qstash.core.leases import WorkItem
 from django_qstash.db.bulk_insert import fast_cursor, table
 from django_qstash.models import Message, SigningKeyPair
 
@@ -17,8 +15,15 @@ ACTIVE = Message.Status.ACTIVE.value
 # Compiling these through the ORM cost more CPU per batch than the database spent on them.
 
 
-def _connection():
+def connection_for_messages():
     return connections[router.db_for_write(Message)]
+
+
+_connection = connection_for_messages
+
+
+def message_table() -> str:
+    return _names(_connection().vendor)["message"]
 
 
 @lru_cache(maxsize=None)
@@ -53,6 +58,17 @@ class Params:
         # in-flight row to touch a few (0.5 ms per statement once a backlog builds up).
         return f"({column} || '') = {self.add(ACTIVE)}"
 
+    def owned(self, ids: list[str], token: int) -> str:
+        """Still owned by the worker handed ``token``: ACTIVE with that claim token. Every
+        write to an owned row says it this way (engine.transitions); reads of a batch, whose
+        rows may carry different tokens, ask ``is_active`` and compare each row's token."""
+        return f"{self.id_in(ids)} AND {self.is_active()} AND claim_token = {self.add(token)}"
+
+
+def owns(tokens: dict[str, int], message_id: str, row_token: int) -> bool:
+    """An ACTIVE row read for a batch is still the batch's when its token is the one handed."""
+    return tokens.get(message_id) == row_token
+
 
 def load_owned(items: list[WorkItem]) -> list[Message]:
     """The messages this batch still owns (ACTIVE with the claim token it was handed), each
@@ -73,7 +89,7 @@ def load_owned(items: list[WorkItem]) -> list[Message]:
         messages = _from_rows(connection, sql, params.values)
     else:  # raw() applies the backend's converters (SQLite stores datetimes and JSON as text)
         messages = list(Message.objects.raw(sql, params.values))
-    return [m for m in messages if m.claim_token == tokens[m.id]]
+    return [m for m in messages if owns(tokens, m.id, m.claim_token)]
 
 
 def _from_rows(connection, sql: str, values: list) -> list[Message]:
@@ -97,55 +113,6 @@ def _from_rows(connection, sql: str, values: list) -> list[Message]:
     return messages
 
 
-def _by_token(messages: list[Message]) -> dict[int, list[Message]]:
-    groups: dict[int, list[Message]] = defaultdict(list)
-    for message in messages:
-        groups[message.claim_token].append(message)
-    return groups
-
-
-def extend_leases(messages: list[Message], now: datetime) -> None:
-    """A worker has started these: a lease that would lapse before the attempt can end (the
-    message waited long for a worker) is extended to cover it. The others keep the lease of
-    their claim, whose pickup allowance is not used up: writing a shorter one would make a
-    crashed worker's messages come back sooner, at the price of a write per message."""
-    connection = _connection()
-    groups: dict[tuple[datetime, int], list[str]] = defaultdict(list)
-    for message in messages:
-        needed = lease_until(message, now, started=True)
-        if message.lease_expires_at is None or message.lease_expires_at < needed:
-            groups[(needed, message.claim_token)].append(message.id)
-    vendor = connection.vendor
-    with fast_cursor(connection) as cursor:
-        for (lease, token), ids in groups.items():
-            p = Params(vendor)
-            cursor.execute(
-                f"UPDATE {_names(vendor)['message']} "
-                f"SET lease_expires_at = {p.add(connection.ops.adapt_datetimefield_value(lease))} "
-                f"WHERE {p.id_in(ids)} AND {p.is_active()} "
-                f"AND claim_token = {p.add(token)}", p.values)
-
-
-def finish_owned(messages: list[Message], status: str, now: datetime) -> set[str]:
-    """Set ``status`` on the messages still owned; returns the ids that were (row locks
-    are held until the transaction ends, as a SELECT ... FOR UPDATE would)."""
-    connection = _connection()
-    at = connection.ops.adapt_datetimefield_value(now)
-    finished: set[str] = set()
-    vendor = connection.vendor
-    with fast_cursor(connection) as cursor:
-        for token, group in _by_token(messages).items():
-            ids = sorted(m.id for m in group)  # one lock order for every worker
-            p = Params(vendor)
-            cursor.execute(
-                f"UPDATE {_names(vendor)['message']} SET status = {p.add(status)}, "
-                f"finished_at = {p.add(at)}, lease_expires_at = NULL, updated_at = {p.add(at)} "
-                f"WHERE {p.id_in(ids)} AND {p.is_active()} "
-                f"AND claim_token = {p.add(token)} RETURNING id", p.values)
-            finished.update(row[0] for row in cursor.fetchall())
-    return finished
-
-
 def cancel_flags(messages: list[Message]) -> dict[str, bool]:
     """Of the messages still owned, whether a cancel was requested: one read for them all."""
     if not messages:
@@ -159,4 +126,4 @@ def cancel_flags(messages: list[Message]) -> dict[str, bool]:
             f"SELECT id, claim_token, cancel_requested FROM {_names(vendor)['message']} "
             f"WHERE {p.id_in(list(tokens))} AND {p.is_active()}", p.values)
         rows = cursor.fetchall()
-    return {row[0]: bool(row[2]) for row in rows if tokens.get(row[0]) == row[1]}
+    return {row[0]: bool(row[2]) for row in rows if owns(tokens, row[0], row[1])}

@@ -65,6 +65,11 @@ class FairShare:
         return (self.in_flight < self.total and self.by_tenant[tenant] < self.per_tenant
                 and self.by_host[host] < self.per_host)
 
+    def would_wait(self, tenant: int, host: str) -> bool:
+        """Whether ``acquire`` would wait now (asked right before it, on the same loop)."""
+        key = (tenant, host)
+        return key in self.waiting or not self.fits(key)
+
     def _take(self, key: Key) -> None:
         tenant, host = key
         self.in_flight += 1

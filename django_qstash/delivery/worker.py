@@ -14,13 +14,13 @@ from django_qstash.core import clock
 from django_qstash.core.attempts import DeliveryOutcome, DeliveryRequest
 from django_qstash.core.leases import WorkItem
 from django_qstash.core.signing import sign
-from django_qstash.db.owned_rows import extend_leases, load_owned
+from django_qstash.db.owned_rows import load_owned
 from django_qstash.delivery import sender
 from django_qstash.delivery.attempt import deliver
 from django_qstash.delivery.fair_share import host_of, wait_allowance
 from django_qstash.delivery.recorder import FLUSH_SECONDS, recorder
 from django_qstash.delivery.runtime import current
-from django_qstash.engine import send_gate
+from django_qstash.engine import send_gate, transitions
 from django_qstash.engine.flow_control import take_send_slot
 from django_qstash.engine.lifecycle import cancel_claimed, record_outcomes
 from django_qstash.models import Message, SigningKeyPair, Tenant
@@ -57,9 +57,14 @@ async def attempt(message: Message, key: str,
     if ahead and not await sender.loop().gate.admit(message):
         return None, clock.now()
     share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
+    waits = share.would_wait(tenant, host)
     if not await share.acquire(tenant, host, wait_allowance(message, clock.now())):
         return None, clock.now()
     try:
+        # A cancel or pause may land while a send waits for its share: one last look once
+        # the share is taken (a message that never waited was looked at a moment ago).
+        if waits and not await sender.loop().gate.admit(message):
+            return None, clock.now()
         # A rate-limited key's slot (a database round trip, on a pool thread) is taken once
         # the share is ours, right before the request, so arrivals keep to the rate.
         if message.flow_control_rate and not await asyncio.get_running_loop().run_in_executor(
@@ -129,7 +134,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
         start_send(message, keys[message.tenant_id]): message for message in messages}
     # While the requests are on their way (their own thread): their outcomes are recorded
     # below, by this thread, after this.
-    extend_leases(messages, clock.now())
+    transitions.renew(messages, clock.now())
     pending = set(futures)
     # A batch claimed ahead of its time records nothing until its sends are out: writing
     # outcomes must not take the CPU from sends due in the same moment.

@@ -1,1 +1,1 @@
-"""The engine: publishing, claiming, dispatching, schedules, flow control, outcomes, DLQ, retention."""
+"""The engine: publishing, claiming, the message state machine, dispatching, schedules, flow control, DLQ, retention."""

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from django_qstash.core import clock
 from django_qstash.db.bulk_insert import insert_rows
-from django_qstash.engine import observability
+from django_qstash.engine import observability, transitions
 from django_qstash.engine.event_log import event_for
 from django_qstash.models import Event, Message
 
@@ -29,9 +29,8 @@ def cancel(messages: QuerySet) -> int:
             else:  # in flight: the worker finishes this attempt, then stops
                 active.append(message.id)
             count += 1
-        Message.objects.filter(id__in=pending).update(
-            status=Message.Status.CANCELED, cancel_requested=True, finished_at=now)
-        Message.objects.filter(id__in=active).update(cancel_requested=True)
+        transitions.cancel_waiting(pending, now)
+        transitions.request_cancel(active)
         insert_rows(Event, events)
         observability.record(events)
     return count

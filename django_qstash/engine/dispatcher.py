@@ -12,10 +12,11 @@ from django.db.models import Count, Q
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
 from django_qstash.core.leases import WorkItem
-from django_qstash.engine.claiming import CLAIM_FIELDS, claim, locked
+from django_qstash.engine.claiming import CLAIM_FIELDS, locked
 from django_qstash.engine.dispatcher_presence import dispatcher_started, dispatcher_stopped
 from django_qstash.engine.flow_control import claim_flow_controlled
 from django_qstash.engine.handover import submit_or_leave_to_lease
+from django_qstash.engine.transitions import claim
 from django_qstash.models import Message, Queue
 
 logger = logging.getLogger("django_qstash.engine.dispatcher")

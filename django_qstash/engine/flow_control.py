@@ -11,8 +11,9 @@ from django.db import DatabaseError, close_old_connections, transaction
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
-from django_qstash.core.leases import WorkItem, lease_until
-from django_qstash.engine.claiming import CLAIM_FIELDS, claim, locked
+from django_qstash.core.leases import WorkItem
+from django_qstash.engine import transitions
+from django_qstash.engine.claiming import CLAIM_FIELDS, locked
 from django_qstash.models import FlowControlKey, Message
 
 logger = logging.getLogger("django_qstash.engine.flow_control")
@@ -141,7 +142,7 @@ def claim_flow_controlled(now: datetime, limit: int) -> list[WorkItem]:
             if places <= 0:
                 continue
             rows = list(locked(waitlist_head(row, now).only(*CLAIM_FIELDS))[:places])
-            claimed += claim(rows, now)
+            claimed += transitions.claim(rows, now)
             # Those the last reset left to the window before it are not logged in this one.
             counted = [m for m in rows if [m.id, m.claim_token] not in row.claimed_before_reset]
             if row.rate_max and counted:
@@ -189,14 +190,11 @@ def _look(message: Message) -> float | None:
         # Every look extends the lease: waiting is not taken for a crash, the lease runs from
         # the real send, and a claim lost or a cancel requested meanwhile is noticed before
         # anything is sent.
-        owned = Message.objects.filter(
-            pk=message.id, status=Message.Status.ACTIVE, claim_token=message.claim_token,
-            cancel_requested=False)
-        if not owned.update(lease_expires_at=lease_until(message, now, started=True)):
+        if not transitions.renew_for_send(message, now):
             return None
         if row is not None and row.paused:
             # Paused while this waited: back to the waitlist, unattempted, retries untouched.
-            owned.update(status=Message.Status.PENDING, lease_expires_at=None, updated_at=now)
+            transitions.requeue([message], now)
             return None
         if row is None or not row.rate_max:
             return 0.0
@@ -208,8 +206,7 @@ def _look(message: Message) -> float | None:
         kept, wait = slot_wait(row.recent_starts, now.timestamp(), row.rate_max, row.rate_period)
         if wait > MAX_SLOT_WAIT_SECONDS:
             # No attempt was made: back to PENDING, due when the slot frees, retries untouched.
-            owned.update(status=Message.Status.PENDING, lease_expires_at=None, updated_at=now,
-                         not_before=now + timedelta(seconds=wait))
+            transitions.requeue([message], now, not_before=now + timedelta(seconds=wait))
             return None
         if wait:
             return wait

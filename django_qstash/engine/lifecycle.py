@@ -1,24 +1,21 @@
-"""Record an attempt's outcome in one transaction: attempt row, state, events, retry, DLQ, callbacks."""
+"""Record an attempt's outcome in one transaction: attempt row, transition, events, callbacks."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, transaction
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock, ids
 from django_qstash.core.attempts import DeliveryOutcome
-from django_qstash.core.backoff import next_retry_delay_seconds
-from django_qstash.core.header_names import first_values
-from django_qstash.core.retry_delay import RetryDelayError, compile_retry_delay
 from django_qstash.db.bulk_insert import insert_rows
-from django_qstash.db.owned_rows import finish_owned
-from django_qstash.engine import observability
+from django_qstash.engine import observability, transitions
 from django_qstash.engine.callbacks import callback_body, callback_message
 from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
+from django_qstash.engine.outcomes import decide
 from django_qstash.engine.publishing import save_messages
 from django_qstash.models import DeliveryAttempt, DlqEntry, Event, Message
 
@@ -27,9 +24,6 @@ logger = logging.getLogger("django_qstash.delivery.worker")
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
 Status = Message.Status
 State = Event.State
-# What recording an outcome may change; the body and the rest stay untouched.
-SAVED_FIELDS = ["status", "finished_at", "retried", "not_before", "lease_expires_at",
-                "updated_at"]
 
 
 def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
@@ -37,8 +31,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
     """Apply ``outcome``; returns None when the claim was lost (another worker took over)."""
     now = clock.now()
     with transaction.atomic():
-        message = (Message.objects.select_for_update()
-                   .filter(pk=message_id, status=Status.ACTIVE, claim_token=claim_token).first())
+        message = transitions.lock_owned(message_id, claim_token)
         if message is None:
             return None
         response_body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
@@ -48,33 +41,26 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
             response_headers=outcome.headers, response_body=response_body, error=outcome.error)
         response = dict(response_status=outcome.status, response_headers=outcome.headers,
                         response_body=response_body)
-        events: list[Event] = []
-        follow_ups: list[Message] = []
         attempt_retried = message.retried
-        if outcome.delivered:
-            _finish(message, Status.DELIVERED, now)
-            events.append(event_for(message, State.DELIVERED, now, **response))
+        decision = decide(message, outcome, now)
+        dlq_id = None
+        if decision.retry_at is not None:
+            transitions.retry_later(message, decision.retry_at)
+            warn_if_nothing_dispatches(message.id, "is to be retried")
         else:
-            events.append(event_for(message, State.ERROR, now, error=outcome.error, **response))
-            if message.cancel_requested:
-                _finish(message, Status.CANCELED, now)
-                events.append(event_for(message, State.CANCELED, now))
-            elif outcome.non_retryable or message.retried >= message.max_retries:
-                dlq_id = _fail(message, outcome, response_body, now)
-                events.append(event_for(message, State.FAILED, now, error=outcome.error, **response))
-                if message.failure_callback:
-                    body = callback_body(message, outcome, attempt_retried, dlq_id)
-                    follow_ups.append(callback_message(message, "failure_callback", body, now))
-            else:
-                _schedule_retry(message, outcome, now)
-                warn_if_nothing_dispatches(message.id, "is to be retried")
-                events.append(event_for(message, State.RETRY, now,
-                                        next_delivery_time=message.not_before))
-        if message.callback:
-            body = callback_body(message, outcome, attempt_retried)
-            follow_ups.insert(0, callback_message(message, "callback", body, now))
-        message.lease_expires_at = None
-        message.save(update_fields=SAVED_FIELDS)
+            transitions.finish(message, decision.status, now)
+        if decision.to_dlq:
+            dlq_id = _dead_letter(message, outcome, response_body, now)
+        details = {State.DELIVERED: response, State.ERROR: dict(error=outcome.error, **response),
+                   State.FAILED: dict(error=outcome.error, **response),
+                   State.RETRY: dict(next_delivery_time=message.not_before)}
+        events = [event_for(message, state, now, **details.get(state, {}))
+                  for state in decision.events]
+        # Built once the row is what it became: a retried message's callback carries the
+        # next attempt's time.
+        follow_ups = [callback_message(message, kind, callback_body(
+            message, outcome, attempt_retried, dlq_id if kind == "failure_callback" else None),
+            now) for kind in decision.callbacks]
         insert_rows(Event, events)
         observability.record(events, [(message, outcome, started_at)])
         save_messages(follow_ups, now)
@@ -121,7 +107,7 @@ def _isolated(message: Message, record, *args) -> None:
 def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
     now = clock.now()
     with transaction.atomic():
-        owned = finish_owned([m for m, _, _ in results], Status.DELIVERED, now)
+        owned = transitions.deliver_owned([m for m, _, _ in results], now)
         results = [(m, o, t) for m, o, t in results if m.id in owned]
         if not results:
             return
@@ -143,41 +129,20 @@ def cancel_claimed(message_id: str, claim_token: int) -> None:
     """A claimed message whose cancel was requested before its attempt started."""
     now = clock.now()
     with transaction.atomic():
-        message = (Message.objects.select_for_update()
-                   .filter(pk=message_id, status=Status.ACTIVE, claim_token=claim_token).first())
+        message = transitions.lock_owned(message_id, claim_token)
         if message is None:
             return
-        _finish(message, Status.CANCELED, now)
-        message.lease_expires_at = None
-        message.save(update_fields=SAVED_FIELDS)
+        transitions.finish(message, Status.CANCELED, now)
         event = event_for(message, State.CANCELED, now)
         insert_rows(Event, [event])
         observability.record([event])
 
 
-def _finish(message: Message, status: str, now: datetime) -> None:
-    message.status = status
-    message.finished_at = now
-
-
-def _fail(message: Message, outcome: DeliveryOutcome, response_body: bytes, now: datetime) -> str:
-    _finish(message, Status.FAILED, now)
+def _dead_letter(message: Message, outcome: DeliveryOutcome, response_body: bytes,
+                 now: datetime) -> str:
     dlq_id = ids.dlq_id(clock.to_ms(now))
     DlqEntry.objects.create(
         dlq_id=dlq_id, tenant_id=message.tenant_id, message=message,
         response_status=outcome.status or 0, response_headers=outcome.headers,
         response_body=response_body, error=outcome.error, created_at=now)
     return dlq_id
-
-
-def _schedule_retry(message: Message, outcome: DeliveryOutcome, now: datetime) -> None:
-    expression = None
-    if message.retry_delay_expression:
-        try:
-            expression = compile_retry_delay(message.retry_delay_expression)
-        except RetryDelayError:
-            expression = None  # validated at publish; a stored bad one falls back to the default
-    delay = next_retry_delay_seconds(message.retried, expression, first_values(outcome.headers), now)
-    message.retried += 1
-    message.status = Status.PENDING
-    message.not_before = now + timedelta(seconds=delay)

@@ -13,12 +13,11 @@ from django_qstash.conf import qstash_settings
 from django_qstash.core import clock, ids
 from django_qstash.core.destination_url import parse_destination
 from django_qstash.core.header_names import check_headers
-from django_qstash.core.leases import lease_until
 from django_qstash.core.request_headers import PublishOptions, parse_publish_headers, validate_name
 from django_qstash.core.storable_text import reject_unstorable_headers, reject_unstorable_publish
 from django_qstash.db.bulk_insert import insert_groups
 from django_qstash.db.drafts import MessageDraft
-from django_qstash.engine import observability
+from django_qstash.engine import observability, transitions
 from django_qstash.engine.dedup import deduplication_key, first_with_key
 from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
@@ -219,11 +218,8 @@ def save_messages(messages: list, now: datetime) -> None:
     for message in messages:
         events.append(event_for(message, Event.State.CREATED, now))
         if takes_fast_path(message, now):
-            message.status = Message.Status.ACTIVE
-            message.claim_token = 1
-            message.lease_expires_at = lease_until(message, now)
+            fast.append(transitions.claimed_on_insert(message, now))
             events.append(event_for(message, Event.State.ACTIVE, now))
-            fast.append((message.id, 1))
         else:
             warn_if_nothing_dispatches(message.id, "waits for its time, queue or flow control")
     insert_groups([(Message, messages), (Event, events)])

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from django_qstash.core import clock
 from django_qstash.db.owned_rows import cancel_flags
+from django_qstash.engine import transitions
 from django_qstash.engine.lifecycle import cancel_claimed
 from django_qstash.models import FlowControlKey, Message, Queue
 
@@ -19,7 +20,9 @@ logger = logging.getLogger("django_qstash.delivery.worker")
 
 def still_to_send(messages: list[Message]) -> set[str]:
     """The ids of ``messages`` to send now. A message whose cancel was requested is finished
-    as CANCELED here; one whose claim was lost (reclaimed, finished) is left to its new owner.
+    as CANCELED here; one whose queue or flow-control key was paused goes back to wait in it
+    (no query for messages with neither); one whose claim was lost (reclaimed, finished) is
+    left to its new owner.
 
     A plain read is enough: the cancel path only flags a message a worker holds, and the flag
     committed before this read stops the send; one committed after it finds the message in
@@ -29,7 +32,8 @@ def still_to_send(messages: list[Message]) -> set[str]:
         for message in messages:
             if flags.get(message.id):
                 cancel_claimed(message.id, message.claim_token)
-        return {message_id for message_id, cancelled in flags.items() if not cancelled}
+        kept = [message for message in messages if flags.get(message.id) is False]
+        return {message.id for message in release_paused(kept)}
     except Exception:
         # Not sending is the safe side: the lease hands the messages out again.
         logger.exception("could not check %d messages before sending; their leases will "
@@ -70,10 +74,7 @@ def release_paused(messages: list[Message]) -> list[Message]:
     held = [m for m in messages
             if (_waits_in_queue(m) and (m.tenant_id, m.queue_name) in queues)
             or (_waits_for_key(m) and (m.tenant_id, m.flow_control_key) in keys)]
-    for message in held:
-        Message.objects.filter(pk=message.id, status=Message.Status.ACTIVE,
-                               claim_token=message.claim_token).update(
-            status=Message.Status.PENDING, lease_expires_at=None, updated_at=clock.now())
+    transitions.requeue(held, clock.now())
     return [m for m in messages if m not in held]
 
 

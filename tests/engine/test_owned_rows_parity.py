@@ -1,4 +1,4 @@
-"""The worker's raw-SQL reads and writes (owned_rows) agree with the same operations through the ORM."""
+"""The worker's raw-SQL reads (owned_rows) and writes (transitions) agree with the same operations through the ORM."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from django_qstash.core import clock, ids
 from django_qstash.core.leases import lease_until
-from django_qstash.db.owned_rows import cancel_flags, extend_leases, finish_owned, load_owned
+from django_qstash.db.owned_rows import cancel_flags, load_owned
+from django_qstash.engine import transitions
 from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Message, SigningKeyPair
 from tests.support.message_fields import KOLKATA, message_cases
@@ -99,7 +100,7 @@ def test_extended_leases_equal_the_orms():
     orm = owned_by_orm([(b.id, TOKEN) for _, b in pairs])
     for a, b in pairs[1:3]:  # loaded, then taken over: the write must not touch them
         lose_ownership(a), lose_ownership(b)
-    extend_leases(fast, now)
+    transitions.renew(fast, now)
     for message in orm:
         needed = lease_until(message, now, started=True)
         if message.lease_expires_at is None or message.lease_expires_at < needed:
@@ -111,16 +112,15 @@ def test_extended_leases_equal_the_orms():
     assert extended == now + timedelta(seconds=300 + 30)  # the test moves something
 
 
-@pytest.mark.parametrize("status", [Message.Status.DELIVERED, Message.Status.FAILED,
-                                    Message.Status.CANCELED])
-def test_finished_messages_equal_the_orms(status):
+def test_delivered_messages_equal_the_orms():
+    status = Message.Status.DELIVERED
     now = clock.now().astimezone(KOLKATA)
     pairs = pairs_of_rows(now)
     fast = load_owned([(a.id, TOKEN) for a, _ in pairs])
     orm = owned_by_orm([(b.id, TOKEN) for _, b in pairs])
     for a, b in pairs[:2]:
         lose_ownership(a), lose_ownership(b)
-    finished = finish_owned(fast, status.value, now)
+    finished = transitions.deliver_owned(fast, now)
     finished_by_orm = set()
     for message in orm:
         mine = Message.objects.filter(id=message.id, status=ACTIVE, claim_token=message.claim_token)
@@ -154,3 +154,49 @@ def test_cancel_flags_equal_the_orms():
     assert {twin[i]: flag for i, flag in flags.items()} == by_orm
     # Both answers seen: pair 0 (set above), pair 5 and pair 6 (created so) ask for a cancel.
     assert sorted(flags.values()) == [False, False, True, True, True]
+
+
+def test_requeued_messages_equal_the_orms():
+    now = clock.now().astimezone(KOLKATA)
+    pairs = pairs_of_rows(now)
+    fast = load_owned([(a.id, TOKEN) for a, _ in pairs])
+    orm = owned_by_orm([(b.id, TOKEN) for _, b in pairs])
+    for a, b in pairs[:2]:
+        lose_ownership(a), lose_ownership(b)
+    due = now + timedelta(seconds=7)
+    transitions.requeue(fast, now, not_before=due)
+    for message in orm:
+        Message.objects.filter(id=message.id, status=ACTIVE, claim_token=message.claim_token
+                               ).update(status=Message.Status.PENDING, lease_expires_at=None,
+                                        updated_at=now, not_before=due)
+    for a, b in pairs:
+        assert_same_row(Message, a.id, b.id)
+    assert Message.objects.get(id=pairs[3][0].id).status == Message.Status.PENDING
+
+
+def test_a_send_renews_only_an_owned_uncancelled_lease_as_the_orm_does():
+    tenant = create_tenant("parity-renew")
+    now = clock.now().astimezone(KOLKATA)
+    rows = [create(tenant, at=now), create(tenant, at=now, cancel_requested=True),
+            create(tenant, at=now, claim_token=TOKEN + 1),
+            create(tenant, at=now, status=Message.Status.PENDING)]
+    twins = [create(tenant, at=now, cancel_requested=m.cancel_requested,
+                    claim_token=m.claim_token, status=m.status) for m in rows]
+    renewed = []
+    for message, twin in zip(rows, twins):
+        message.claim_token = twin.claim_token = TOKEN
+        renewed.append(transitions.renew_for_send(message, now))
+        Message.objects.filter(pk=twin.id, status=ACTIVE, claim_token=TOKEN,
+                               cancel_requested=False).update(
+            lease_expires_at=lease_until(twin, now, started=True))
+        assert_same_row(Message, message.id, twin.id)
+    assert renewed == [True, False, False, False]
+
+
+def test_a_locked_owned_row_equals_the_orms():
+    tenant = create_tenant("parity-lock")
+    owned, lost = create(tenant), create(tenant, claim_token=TOKEN + 1)
+    locked = transitions.lock_owned(owned.id, TOKEN)
+    assert field_values(locked, skip=()) == field_values(Message.objects.get(pk=owned.id), skip=())
+    assert transitions.lock_owned(lost.id, TOKEN) is None
+    assert transitions.lock_owned(create(tenant, status=Message.Status.PENDING).id, TOKEN) is None

@@ -236,8 +236,8 @@ def test_folded_latencies_land_in_the_buckets_they_belong_to(frozen, retries):
     from datetime import timedelta
 
     from django_qstash.core.attempts import DeliveryOutcome
-    from django_qstash.engine.claiming import claim
     from django_qstash.engine.lifecycle import record_outcome
+    from django_qstash.engine.transitions import claim
     from django_qstash.models import Message
     from django_qstash.models.rollup import done_column, wait_column
 

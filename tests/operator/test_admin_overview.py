@@ -11,11 +11,11 @@ from django.db import transaction
 from django_qstash.core.attempts import DeliveryOutcome
 from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
 from django_qstash.engine.cancellation import cancel
-from django_qstash.engine.claiming import claim
 from django_qstash.engine.lifecycle import record_outcome, record_outcomes
 from django_qstash.engine.publishing import prepare, publish_specs
 from django_qstash.engine.rollup_fold import SAFETY_MARGIN, fold, unfolded
 from django_qstash.engine.tenants import create_tenant
+from django_qstash.engine.transitions import claim
 from django_qstash.models import ActivityMinute, DlqEntry, Message
 from django_qstash.models.rollup import LATENCY_BOUNDS_MS
 

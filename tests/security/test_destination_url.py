@@ -52,6 +52,7 @@ REFUSED = [
     ("http://*.example.com/", "invalid host"),
     ("http://\u2488.com/", "invalid host"),  # "⒈" becomes "1." : an empty label
     ("http://1.2.3.4.5/", "invalid IPv4"),
+    ("http://[]@", "not a valid URL"),  # yarl 1.25 raises IndexError on an empty IP literal
     ("http://example.1/", "invalid IPv4"),
     ("http://x:0/", "invalid port"),
     ("http://x:99999/", "port"),
