@@ -4,7 +4,7 @@ Usage:
     createdb -h 127.0.0.1 -U postgres qstash_admin_bench      # or let the script create it
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qstash_admin_bench \
         .venv/bin/python benchmarks/admin_1m.py [--messages 1000000] [--refill] [--runs 5] \
-        [--unfolded 12500]
+        [--unfolded 1000] [--unfolded-seconds 10] [--overview-only]
 
 Fills the database once (set-based INSERT … SELECT generate_series: about a minute), keeps it
 for later runs (--refill starts over), then renders each page with Django's test Client as a
@@ -117,8 +117,7 @@ FROM django_qstash_activityminute GROUP BY 1, 2, 3
     return activity, hours, destinations
 
 
-# Recent traffic the fold has not reached (the safety margin plus one fold interval: 125 s),
-# each
+# Recent traffic the fold has not reached, spread over the last {span} seconds: each message
 # CREATED, ACTIVE and DELIVERED with one attempt, as a dispatcher would have left them.
 FILL_UNFOLDED = [
     """
@@ -133,7 +132,7 @@ SELECT 'msg_live' || lpad(i::text, 9, '0'), t.ids[1 + i % 3], 'message', '',
   '', '', '{}', '{}', '', '{}', '{}', '[]', '', '[]', '', '', 'delivered', false, ts, ts, ts,
   ts + interval '0.3 second', 1
 FROM generate_series(1, {n}) AS i,
-     LATERAL (SELECT now() - ({n} - i) * interval '125 second' / {n} AS ts) AS s,
+     LATERAL (SELECT now() - ({n} - i) * interval '{span} second' / {n} AS ts) AS s,
      (SELECT array_agg(id ORDER BY name) AS ids FROM django_qstash_tenant
       WHERE name LIKE 'bench-%') AS t
 """,
@@ -266,14 +265,14 @@ def drop_unfolded() -> None:
         cursor.execute("DELETE FROM django_qstash_message WHERE id LIKE 'msg_live%%'")
 
 
-def fill_unfolded(n: int) -> None:
+def fill_unfolded(n: int, span: int) -> None:
     from django.db import connection
 
     drop_unfolded()
     with connection.cursor() as cursor:
         for label, sql in zip(("messages", "events", "attempts"), FILL_UNFOLDED, strict=True):
             step = time.perf_counter()
-            cursor.execute(sql.replace("{n}", str(int(n))))
+            cursor.execute(sql.replace("{n}", str(int(n))).replace("{span}", str(int(span))))
             print(f"  unfolded {label}: {cursor.rowcount} rows in "
                   f"{time.perf_counter() - step:.1f}s")
         cursor.execute("ANALYZE")
@@ -332,13 +331,48 @@ def fold_cost() -> None:
     print(f"fold of the unfolded traffic: {spent * 1000:.0f} ms in {batches} batches")
 
 
+def measure_as_folded(runs: int, live_seconds: int) -> list[tuple[str, float, float, int]]:
+    """The overview once the fold has taken everything older than ``live_seconds`` (as a
+    dispatcher leaves it), in a transaction rolled back afterwards."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from django_qstash.engine.rollup_fold import STATE, _fold_batch
+    from django_qstash.models import DeliveryAttempt, Event, RollupFold
+
+    cutoff = timezone.now() - timedelta(seconds=live_seconds)
+    with transaction.atomic():
+        state = RollupFold.objects.select_for_update().get(name=STATE)
+        events = Event.objects.filter(time__lt=cutoff, id__gt=state.events_folded).aggregate(
+            m=Max("id"))["m"] or state.events_folded
+        attempts = DeliveryAttempt.objects.filter(
+            started_at__lt=cutoff, id__gt=state.attempts_folded).aggregate(
+            m=Max("id"))["m"] or state.attempts_folded
+        while (state.events_folded, state.attempts_folded) != (events, attempts):
+            _fold_batch(state, events, attempts)
+        state.save()
+        results = measure(runs, OVERVIEW_PAGES)
+        transaction.set_rollback(True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--refill", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--unfolded", type=int, default=12_500,
-                        help="recent messages not folded yet (125 s at 100/s: 12,500)")
+    parser.add_argument("--unfolded", type=int, default=1_000,
+                        help="recent messages not folded yet (the fold runs two intervals, "
+                             "10 s, behind: 1,000 at 100/s)")
+    parser.add_argument("--unfolded-seconds", type=int, default=10,
+                        help="the span they are spread over")
+    parser.add_argument("--live-seconds", type=int, default=0,
+                        help="then again with all but the last this many seconds folded")
+    parser.add_argument("--overview-only", action="store_true",
+                        help="time the overview pages only")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -356,13 +390,18 @@ def main() -> None:
     drop_unfolded()  # an earlier run's recent traffic
     mark_folded()
     print(f"{'page':<32} {'median ms':>10} {'max ms':>8} {'bytes':>8}")
-    for label, median, worst, size in measure(args.runs):
+    for label, median, worst, size in measure(
+            args.runs, OVERVIEW_PAGES if args.overview_only else PAGES):
         print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")
     if args.unfolded:
-        fill_unfolded(args.unfolded)
-        print(f"with {args.unfolded:,} messages not folded yet:")
+        fill_unfolded(args.unfolded, args.unfolded_seconds)
+        print(f"with {args.unfolded:,} messages over {args.unfolded_seconds} s not folded yet:")
         for label, median, worst, size in measure(args.runs, OVERVIEW_PAGES):
             print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")
+        if args.live_seconds:
+            print(f"the same, all but the last {args.live_seconds} s folded:")
+            for label, median, worst, size in measure_as_folded(args.runs, args.live_seconds):
+                print(f"{label:<32} {median:>10.1f} {worst:>8.1f} {size:>8}")
         fold_cost()
 
 

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 from .common import median
-from .single import BaselineStack, timed_runs, timed_table
-from .stack import ProdStack
+from .single import both_stacks, timed_table
 
 TARGET_MS = 1.5
 
 
 def run(ctx) -> dict:
-    runs, seconds = ctx.quick_runs, ctx.steady_seconds
-    stack = ProdStack(ctx.template, web_workers=2, web_threads=4).start()
-    try:
-        timed_runs(stack, ctx.sink, "single-cpu-warmup", 1, 2, hog=False)
-        ours = timed_runs(stack, ctx.sink, "single-cpu-", runs, seconds, hog=False)
-        ours_settings = stack.settings
-    finally:
-        stack.stop()
-    baseline = BaselineStack().start(ctx.sink)
-    try:
-        timed_runs(baseline, ctx.sink, "single-cpu-base-warmup", 1, 2, hog=False)
-        base = timed_runs(baseline, ctx.sink, "single-cpu-base-", runs, seconds, hog=False)
-    finally:
-        baseline.stop()
+    seconds = ctx.steady_seconds
+    ours, ours_settings, base, base_settings = both_stacks(ctx, "single-cpu-", hog=False)
     ms, base_ms = median([s["server_ms"] for s in ours]), median([s["server_ms"] for s in base])
     all_ms, base_all = median([s["all_ms"] for s in ours]), median([s["all_ms"] for s in base])
     ratio = ms / base_ms
@@ -37,7 +24,7 @@ def run(ctx) -> dict:
         f"This server ({ours_settings}):\n\n{timed_table(ours)}\n\n"
         f"Server CPU ms per message by role, last run: {ours[-1]['by_role']}.\n\n"
         f"CPU during the last run: {ours[-1]['cpu']}.\n\n"
-        f"Plain-Celery baseline ({baseline.settings}), the same client and traffic:\n\n"
+        f"Plain-Celery baseline ({base_settings}), the same client and traffic:\n\n"
         f"{timed_table(base)}\n\nServer CPU ms per message by role, last run: "
         f"{base[-1]['by_role']}.\n\nCPU during the last run: {base[-1]['cpu']}.")
     return {

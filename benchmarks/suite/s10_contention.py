@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from .common import median
-from .single import BaselineStack, timed_runs, timed_table
-from .stack import ProdStack
+from .single import both_stacks, timed_table
 
 
 def run(ctx) -> dict:
-    runs, seconds = ctx.quick_runs, ctx.steady_seconds
-    stack = ProdStack(ctx.template, web_workers=2, web_threads=4).start()
-    try:
-        timed_runs(stack, ctx.sink, "busy-warmup", 1, 2, hog=False)
-        ours = timed_runs(stack, ctx.sink, "busy-", runs, seconds, hog=True)
-        ours_settings = stack.settings
-    finally:
-        stack.stop()
-    baseline = BaselineStack().start(ctx.sink)
-    try:
-        timed_runs(baseline, ctx.sink, "busy-base-warmup", 1, 2, hog=False)
-        base = timed_runs(baseline, ctx.sink, "busy-base-", runs, seconds, hog=True)
-    finally:
-        baseline.stop()
+    seconds = ctx.steady_seconds
+    ours, ours_settings, base, base_settings = both_stacks(ctx, "busy-", hog=True)
 
     def mid(samples: list[dict], key: str) -> float:
         return median([s[key] for s in samples])
@@ -40,7 +27,7 @@ def run(ctx) -> dict:
         "arrivals/s (first send → last arrival) is at least 95% of the sending rate.\n\n"
         f"This server ({ours_settings}):\n\n{timed_table(ours)}\n\n"
         f"CPU during the last run: {ours[-1]['cpu']}.\n\n"
-        f"Plain-Celery baseline ({baseline.settings}), the same client, traffic and hog:\n\n"
+        f"Plain-Celery baseline ({base_settings}), the same client, traffic and hog:\n\n"
         f"{timed_table(base)}\n\nCPU during the last run: {base[-1]['cpu']}.")
     return {
         "rows": [("Publish→arrival p50, 200 msg/s, one core taken by a CPU hog",

@@ -11,7 +11,7 @@ import httpx
 from .client import BODY
 from .common import PYTHON, descendants, free_port, start, stop, wait_for
 from .s02_celery_baseline import BROKER, flush_broker, start_worker
-from .stack import web_command, web_settings
+from .stack import ProdStack, web_command, web_settings
 
 HOG_ROLE = "CPU hog (excluded)"
 # Roles that are the message system itself (the issue's "all processes": web, workers,
@@ -175,3 +175,23 @@ def timed_table(samples: list[dict]) -> str:
     return ("| run | arrived | publish→arrival p50 ms | p99 ms | max ms | API p50 ms | API p99 ms "
             "| arrivals/s (first send → last arrival) | server CPU ms per message | all-in CPU "
             "ms per message |\n|---|---|---|---|---|---|---|---|---|---|\n" + rows)
+
+
+def both_stacks(ctx, tag: str, hog: bool) -> tuple[list[dict], str, list[dict], str]:
+    """Scenario 5's timed runs on this server, then on the baseline, after a warm-up each:
+    (this server's runs, its settings, the baseline's runs, its settings)."""
+    runs, seconds = ctx.quick_runs, ctx.steady_seconds
+    stack = ProdStack(ctx.template, web_workers=2, web_threads=4).start()
+    try:
+        timed_runs(stack, ctx.sink, f"{tag}warmup", 1, 2, hog=False)
+        ours = timed_runs(stack, ctx.sink, tag, runs, seconds, hog=hog)
+        ours_settings = stack.settings
+    finally:
+        stack.stop()
+    baseline = BaselineStack().start(ctx.sink)
+    try:
+        timed_runs(baseline, ctx.sink, f"{tag}base-warmup", 1, 2, hog=False)
+        base = timed_runs(baseline, ctx.sink, f"{tag}base-", runs, seconds, hog=hog)
+    finally:
+        baseline.stop()
+    return ours, ours_settings, base, baseline.settings

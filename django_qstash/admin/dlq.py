@@ -38,6 +38,7 @@ from django_qstash.engine.dlq_operations import (
     retry_edited,
     retry_matching,
 )
+from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.models import DlqEntry, Message
 
 # One admin request retries or deletes at most this many entries ("select all" included);
@@ -103,6 +104,12 @@ class DlqEntryAdmin(BigTableAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # lists every object: ours deletes in batches
         return actions
+
+    def delete_model(self, request, obj) -> None:
+        remove_entries(DlqEntry.objects.filter(pk=obj.pk))  # counted out of the DLQ's size
+
+    def delete_queryset(self, request, queryset) -> None:
+        remove_entries(queryset)
 
     def has_add_permission(self, request) -> bool:
         return False

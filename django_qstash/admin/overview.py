@@ -78,7 +78,7 @@ def build(scope: list[int] | None, window: figures.Window, chosen: str) -> dict:
     now = clock.now()
     live = unfolded(scope)  # read once for both: the minutes not folded into the rollups yet
     activity = figures.activity(scope, window, now, live)
-    dlq = figures.dlq(scope, window, now)
+    dlq = figures.dlq(scope, activity)
     destinations = figures.destinations(scope, window, now, live)
     for row in destinations["failing"] + destinations["slowest"]:
         row["failed_url"] = message_list_url(tenant=chosen, destination=row["origin"],

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import TruncMinute
 
 from django_qstash.engine.rollup_fold import unfolded
 from django_qstash.models import (
@@ -81,6 +80,7 @@ class Activity:
     counters: dict[str, list[int]]
     wait: list[list[int]]  # per step: the due -> first attempt histogram
     done: list[list[int]]  # per step: the publish -> delivered histogram
+    dlq_removed: list[int] = field(default_factory=list)  # per step: entries taken out
     totals: dict[str, int] = field(default_factory=dict)
 
     def latency_series(self, kind: str) -> dict[str, list[float | None]]:
@@ -103,7 +103,7 @@ def activity(tenant_ids: list[int] | None, window: Window, now: datetime,
     steps = window.span // window.step
     waits, dones = ([wait_column(b) for b in range(BUCKETS)],
                     [done_column(b) for b in range(BUCKETS)])
-    columns = [*COUNTERS, *waits, *dones]
+    columns = [*COUNTERS, "dlq_removed", *waits, *dones]
     # Hourly steps read the hourly rollups: a week is then 168 periods, not 10,080.
     model, period = ((ActivityHour, "hour") if window.step >= timedelta(hours=1)
                      else (ActivityMinute, "minute"))
@@ -115,11 +115,12 @@ def activity(tenant_ids: list[int] | None, window: Window, now: datetime,
     result = Activity(starts=[start + i * window.step for i in range(steps)],
                       counters={c: [0] * steps for c in COUNTERS},
                       wait=[[0] * BUCKETS for _ in range(steps)],
-                      done=[[0] * BUCKETS for _ in range(steps)])
+                      done=[[0] * BUCKETS for _ in range(steps)], dlq_removed=[0] * steps)
     for row in rows:
         index = (row[period] - start) // window.step
         for counter in COUNTERS:
             result.counters[counter][index] += row[f"s_{counter}"] or 0
+        result.dlq_removed[index] += row["s_dlq_removed"] or 0
         for bucket in range(BUCKETS):
             result.wait[index][bucket] += row[f"s_{waits[bucket]}"] or 0
             result.done[index][bucket] += row[f"s_{dones[bucket]}"] or 0
@@ -135,26 +136,21 @@ def pending_rows(model, period: str, columns: list[str], start: datetime, end: d
             if start <= getattr(draft, period) < end]
 
 
-def dlq(tenant_ids: list[int] | None, window: Window, now: datetime) -> dict:
-    """Its size now, the newest entries, and its size over the window counting the entries
-    still in it (an entry retried or deleted since leaves the whole line)."""
-    start = window_bounds(window, now)[0]
+def dlq(tenant_ids: list[int] | None, activity: Activity) -> dict:
+    """Its size now, the newest entries, and its size at the end of each step of the window:
+    the size now, less the entries added since (messages failed), plus those taken out since
+    (deleted, retried or expired), all from the rollups."""
     entries = scoped(DlqEntry.objects, tenant_ids)
     size = entries.count()
-    arrivals = (entries.filter(created_at__gte=start).order_by()
-                .annotate(m=TruncMinute("created_at")).values("m").annotate(n=Count("pk")))
-    steps = window.span // window.step
-    added = [0] * steps
-    for row in arrivals:
-        added[min(max((row["m"] - start) // window.step, 0), steps - 1)] += row["n"]
-    series, running = [], size - sum(added)
-    for count in added:
-        running += count
-        series.append(running)
+    series, running = [], size
+    for added, removed in zip(reversed(activity.counters["failed"]),
+                              reversed(activity.dlq_removed), strict=True):
+        series.append(max(running, 0))  # never below 0: history from before removals counted
+        running += removed - added
     newest = (entries.select_related("tenant", "message").order_by("-id")
               .only("dlq_id", "created_at", "response_status", "error", "tenant__name",
                     "message__url", "message__topic_name")[:TOP])
-    return {"size": size, "series": series, "newest": list(newest)}
+    return {"size": size, "series": series[::-1], "newest": list(newest)}
 
 
 def queue_lag(tenant_ids: list[int] | None) -> list[dict]:

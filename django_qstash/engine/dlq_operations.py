@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from django_qstash.core.header_names import check_header, forward_map, forwardable_map
+from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.dlq_retry import retry_entries
 from django_qstash.exceptions import InvalidHeader
 from django_qstash.models import DlqEntry, Message
@@ -47,7 +48,7 @@ def delete_matching(entries: QuerySet, *, limit: int | None = None,
         pks = list(entries.order_by("pk").values_list("pk", flat=True)[:size])
         if not pks:
             break
-        deleted += DlqEntry.objects.filter(pk__in=pks).delete()[0]
+        deleted += remove_entries(DlqEntry.objects.filter(pk__in=pks))
         if progress:
             progress(deleted)
     return deleted

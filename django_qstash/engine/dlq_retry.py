@@ -8,6 +8,7 @@ from django.db import transaction
 
 from django_qstash.core import clock, ids
 from django_qstash.core.request_headers import PublishOptions
+from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.publishing import label_index, save_messages
 from django_qstash.models import DlqEntry, Message
 
@@ -20,7 +21,7 @@ def retry_entries(entries: list[DlqEntry], overrides: PublishOptions | None = No
         for entry in entries:
             new_messages.append(_copy(entry.message, overrides, now))
         save_messages(new_messages, now)
-        DlqEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()
+        remove_entries(DlqEntry.objects.filter(pk__in=[e.pk for e in entries]))
     return [m.id for m in new_messages]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -44,8 +45,13 @@ class Target:
     endpoint_name: str = ""
 
 
+OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
 def is_url(destination: str) -> bool:
-    return destination.startswith(("http://", "https://"))
+    """A URL rather than a URL group name, whatever its scheme: the URL parser refuses those
+    it cannot send to ("ftp://…") with a reason, instead of a complaint about group names."""
+    return destination.startswith(("http://", "https://")) or bool(OTHER_SCHEME.match(destination))
 
 
 def resolve(tenant: Tenant, destination: str) -> tuple[list[Target], UrlGroup | None]:

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
+from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.models import (
     ActivityHour,
     ActivityMinute,
@@ -43,7 +44,7 @@ class Policy:
     batch_size: int
 
     @classmethod
-    def from_settings(cls, **overrides) -> "Policy":
+    def from_settings(cls, **overrides) -> Policy:
         values = {"messages": qstash_settings.MESSAGE_RETENTION_SECONDS,
                   "events": qstash_settings.EVENT_RETENTION_SECONDS,
                   "dlq": qstash_settings.DLQ_RETENTION_SECONDS,
@@ -65,7 +66,7 @@ def delete_messages(ids: list[str]) -> int:
     """Messages with their attempts and DLQ entries, without loading any body."""
     with transaction.atomic():
         DeliveryAttempt.objects.filter(message_id__in=ids).delete()
-        DlqEntry.objects.filter(message_id__in=ids).delete()
+        remove_entries(DlqEntry.objects.filter(message_id__in=ids))
         return Message.objects.filter(pk__in=ids).only("pk").delete()[0]
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, FloatField, Func, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import TruncMinute
 from django.db.models.lookups import LessThanOrEqual
@@ -20,12 +20,19 @@ from django_qstash.models.rollup import LATENCY_BOUNDS_MS
 
 logger = logging.getLogger("django_qstash.engine.rollups")
 STATE = "activity"
-# Ids are handed out when a row is inserted and become visible when its transaction commits.
-# Publishes and outcomes commit within about a second of taking theirs (group commit and the
-# recorder hold a write for at most ~1 s), so once this long has passed since the newest id
-# was seen, every row up to it has been committed or rolled back: none can still appear
-# below it. The margin is generous so that a slow disk, a long lock wait or clocks of two
-# dispatchers a little apart stay inside it.
+# Ids are handed out when a row is inserted and become visible when its transaction commits,
+# not necessarily in order: a row may appear below the newest id seen. The fold notes the
+# newest ids ("marks") and folds up to a mark only once no row can still appear below it:
+# - SQLite writes one transaction at a time: a row still being written takes an id above
+#   every committed one, so a mark is final as soon as it is read.
+# - PostgreSQL: the mark holds the database's clock read after the ids; a transaction that
+#   took an id at or below them began before that, so once no transaction of this database
+#   is older than the mark, every row up to it is committed or rolled back (pg_stat_activity
+#   keeps a transaction listed until its commit is visible).
+# - Otherwise (or when pg_stat_activity hides other users' sessions, or a session idles in a
+#   transaction for minutes) a mark is final after this margin: publishes and outcomes
+#   commit within about a second of taking their ids; it is generous for a slow disk, a long
+#   lock wait or two dispatchers' clocks a little apart.
 SAFETY_MARGIN = timedelta(minutes=2)
 # Rows read per fold; a backlog (the first fold of existing history) is caught up over ticks.
 BATCH = 20_000
@@ -81,9 +88,9 @@ def fold_due(now: datetime | None = None) -> None:
 
 
 def fold(now: datetime | None = None) -> bool:
-    """Note the newest ids, and add the events and attempts noted at least the safety margin
-    ago to the rollups; False when another process holds the fold (it is doing the same) or
-    nothing has settled yet."""
+    """Note the newest ids, and add the events and attempts up to the newest final mark (see
+    SAFETY_MARGIN) to the rollups; False when another process holds the fold (it is doing the
+    same) or no mark is final yet."""
     now = now or clock.now()
     RollupFold.objects.bulk_create([RollupFold(name=STATE)], ignore_conflicts=True)
     with transaction.atomic():
@@ -91,20 +98,60 @@ def fold(now: datetime | None = None) -> bool:
                  .filter(name=STATE).first())
         if state is None:
             return False  # another dispatcher is folding
-        settled = [m for m in state.marks
-                   if datetime.fromisoformat(m[0]) + SAFETY_MARGIN <= now]
+        oldest = oldest_open_transaction()
+        settled = [m for m in state.marks if is_final(m, now, oldest)]
         folded = _fold_batch(state, settled[-1][1], settled[-1][2]) if settled else False
-        # Marks folded up to are spent; a new one every interval (the span the page reads
-        # live is the margin plus one interval).
+        # Marks folded up to are spent; a new one every interval (the page reads live what
+        # came after the last final mark: about two intervals while transactions are short).
         marks = [m for m in state.marks
                  if m[1] > state.events_folded or m[2] > state.attempts_folded]
         if not marks or datetime.fromisoformat(marks[-1][0]) + \
                 timedelta(seconds=INTERVAL_SECONDS) <= now:
-            marks.append([now.isoformat(), Event.objects.aggregate(m=Max("id"))["m"] or 0,
-                          DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0])
+            marks.append(new_mark(now))
         state.marks = marks
         state.save()
     return folded
+
+
+def new_mark(now: datetime) -> list:
+    """[time, newest event id, newest attempt id] (+ the database's clock on PostgreSQL, read
+    after the ids: every transaction holding an id up to them began before it)."""
+    mark = [now.isoformat(), Event.objects.aggregate(m=Max("id"))["m"] or 0,
+            DeliveryAttempt.objects.aggregate(m=Max("id"))["m"] or 0]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT clock_timestamp()")
+            mark.append(cursor.fetchone()[0].isoformat())
+    return mark
+
+
+UNKNOWN = "unknown"
+
+
+def oldest_open_transaction() -> datetime | str | None:
+    """When the oldest transaction of another session of this database began (None: there
+    is none; UNKNOWN: not on PostgreSQL, or a session's state is hidden from this user)."""
+    if connection.vendor != "postgresql":
+        return UNKNOWN
+    with connection.cursor() as cursor:
+        # A transaction reads the sessions' states once and keeps them: read afresh.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT min(xact_start) FILTER (WHERE backend_type = 'client backend'),"
+            " count(*) FILTER (WHERE query = '<insufficient privilege>')"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()")
+        began, hidden = cursor.fetchone()
+    return UNKNOWN if hidden else began
+
+
+def is_final(mark: list, now: datetime, oldest: datetime | str | None) -> bool:
+    """Whether no row with an id up to the mark's can still appear (see SAFETY_MARGIN)."""
+    if datetime.fromisoformat(mark[0]) + SAFETY_MARGIN <= now or connection.vendor == "sqlite":
+        return True
+    if oldest == UNKNOWN or len(mark) < 4:
+        return False
+    return oldest is None or oldest > datetime.fromisoformat(mark[3])
 
 
 def _fold_batch(state: RollupFold, events_upto: int, attempts_upto: int) -> bool:

@@ -117,6 +117,14 @@ def groups(events: Iterable, attempts: Iterable[AttemptGroup] = ()) -> list[tupl
             (DestinationHour, list(destinations.values()))]
 
 
+def removal_groups(removed: dict[int, int], at: datetime) -> list[tuple[type, list]]:
+    """(model, rows) for DLQ entries taken out at ``at``: ``removed`` maps tenant to count."""
+    minute = at.replace(second=0, microsecond=0)
+    minutes = [ActivityDraft(tenant_id=tenant_id, minute=minute, shard=0, dlq_removed=count)
+               for tenant_id, count in sorted(removed.items())]
+    return [(ActivityMinute, minutes), (ActivityHour, _hours(minutes))]
+
+
 def _hours(minutes: Iterable[ActivityDraft]) -> list[HourDraft]:
     """The minute rows summed per tenant and hour (a row per minute row when they are one)."""
     hours: dict[tuple[int, datetime], HourDraft] = {}

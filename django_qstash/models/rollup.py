@@ -39,6 +39,9 @@ class ActivityCounts(models.Model):
     retried = counter()
     failed = counter()
     canceled = counter()
+    # DLQ entries deleted, retried or expired (entries added are the ``failed`` messages):
+    # the DLQ's size at any past time is its size now less what came since plus what left.
+    dlq_removed = counter()
     # wait_NN: due -> first attempt; done_NN: publish -> delivered (see LATENCY_BOUNDS_MS).
 
     class Meta:
@@ -116,8 +119,9 @@ class DestinationHour(models.Model):
 
 class RollupFold(models.Model):
     """How far events and delivery attempts have been added into the rollups (by id), and
-    the newest ids noted at recent times (``marks``: [[iso time, event id, attempt id], …]):
-    those are folded once their writes are surely over. One row; the process holding its
+    the newest ids noted at recent times (``marks``: [[iso time, event id, attempt id, and on
+    PostgreSQL the database's iso time], …]): those are folded once their writes are surely
+    over (rollup_fold.SAFETY_MARGIN). One row; the process holding its
     lock is the only one folding."""
 
     name = models.CharField(primary_key=True, max_length=40)

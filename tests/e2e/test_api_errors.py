@@ -88,3 +88,12 @@ def test_invalid_json_and_unknown_filters_are_400(qstash):
     assert api(qstash, "DELETE", "/v2/dlq", params={"labeel": "x"}).status_code == 400
     assert api(qstash, "GET", "/v2/events", params={"cursor": "abc"}).status_code == 400
     assert api(qstash, "GET", "/v2/events", params={"state": "SLEEPING"}).status_code == 400
+
+
+@pytest.mark.parametrize("destination", ["ftp://example.com/file", "ws://example.com/socket",
+                                         "HTTPS://example.com/"])
+def test_a_url_of_another_scheme_is_refused_as_a_url(qstash, destination):
+    response = httpx.post(f"{qstash.url}/v2/publish/{destination}", content=b"x",
+                          headers={"Authorization": f"Bearer {qstash.token}"})
+    assert response.status_code == 400
+    assert "http(s) URL" in response.json()["error"], response.text

@@ -193,3 +193,55 @@ def test_users_without_message_access_do_not_see_it(client, two_tenants_traffic)
     user = User.objects.create_user("plain", password="pw", is_staff=True)
     client.force_login(user)
     assert client.get(OVERVIEW).status_code == 403
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_the_dlq_line_is_its_size_at_each_minute(admin_client, frozen, folded):
+    """Entries added (failed) and taken out (deleted in the admin, deleted in bulk, retried,
+    expired) each move the line at their minute; another tenant's never move ours."""
+    from django_qstash.core.request_headers import PublishOptions
+    from django_qstash.engine.dlq_operations import delete_matching
+    from django_qstash.engine.dlq_retry import retry_entries
+    from django_qstash.engine.retention import purge_batch
+
+    ours, theirs = create_tenant("ours"), create_tenant("theirs")
+    traffic(ours, "a.example.com", delivered=0, failed=4, retried=0, canceled=0)  # 10:00
+    traffic(theirs, "b.example.com", delivered=0, failed=2, retried=0, canceled=0)
+
+    def entries():
+        return DlqEntry.objects.filter(tenant=ours).order_by("pk")
+
+    def later(minutes: int) -> None:
+        frozen.advance(seconds=60 * minutes)
+        if folded:
+            while fold():
+                pass
+    later(2)  # 10:02: one deleted from its admin page
+    response = admin_client.post(
+        f"/admin/django_qstash/dlqentry/{entries()[0].pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and entries().count() == 3
+    delete_matching(DlqEntry.objects.filter(tenant=theirs))  # theirs: not on our line
+    later(2)  # 10:04: one retried
+    # Due in an hour: not sent (and failed again) while the test runs.
+    retry_entries([entries().select_related("message")[0]], PublishOptions(delay_seconds=3600))
+    assert entries().count() == 2
+    later(2)  # 10:06: two more fail
+    traffic(ours, "a.example.com", delivered=0, failed=2, retried=0, canceled=0)
+    assert entries().count() == 4
+    later(2)  # 10:08: one deleted in bulk, the oldest left expires
+    delete_matching(DlqEntry.objects.filter(pk=entries().last().pk))
+    assert entries().count() == 3
+    assert purge_batch("dlq", frozen.now() - timedelta(minutes=5), 1) == (1, True)
+    assert entries().count() == 2
+    later(1)
+    response = admin_client.get(OVERVIEW, {"range": "hour", "tenant": ours.pk})
+    dlq = response.context["dlq"]
+    assert dlq["size"] == 2 == DlqEntry.objects.filter(tenant=ours).count()
+    starts = response.context["activity"].starts
+    by_minute = {start.strftime("%H:%M"): size for start, size in zip(
+        starts, dlq["series"], strict=True) if start >= START.replace(second=0)}
+    assert by_minute == {"10:00": 4, "10:01": 4, "10:02": 3, "10:03": 3, "10:04": 2,
+                         "10:05": 2, "10:06": 4, "10:07": 4, "10:08": 2, "10:09": 2}
+    assert set(dlq["series"][:starts.index(START.replace(second=0))]) == {0}
+    everyone = admin_client.get(OVERVIEW, {"range": "hour"}).context["dlq"]["series"]
+    assert everyone[-1] == 2 and max(everyone) == 6  # theirs: 2 from 10:00 to 10:02

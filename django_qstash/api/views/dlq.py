@@ -11,6 +11,7 @@ from django_qstash.api.filters import apply_filters, check_known, cursor_page, m
 from django_qstash.api.serializers import dlq_json
 from django_qstash.core.digits import is_number
 from django_qstash.core.request_headers import parse_publish_headers
+from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.dlq_retry import retry_entries
 from django_qstash.exceptions import BadRequest, NotFound
 from django_qstash.models import DlqEntry, Message
@@ -76,11 +77,11 @@ class DlqListView(QStashView):
         check_known(request, FILTERS)
         ids = ids_from(request, "dlqIds")
         if ids:
-            deleted, _ = DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids).delete()
+            deleted = remove_entries(DlqEntry.objects.filter(tenant=self.tenant, dlq_id__in=ids))
             return Response({"deleted": deleted})
         entries = filtered_entries(self, request).defer("response_body", "message__body")
         rows, cursor = page(entries, request)  # ids are all it needs: no bodies read
-        DlqEntry.objects.filter(pk__in=[r.pk for r in rows]).delete()
+        remove_entries(DlqEntry.objects.filter(pk__in=[r.pk for r in rows]))
         data = {"deleted": len(rows)}
         if cursor:
             data["cursor"] = cursor
@@ -105,7 +106,7 @@ class DlqDetailView(QStashView):
         return Response(dlq_json(get_entry(self.tenant, dlq_id), self.hides_credentials))
 
     def delete(self, request, dlq_id: str):
-        get_entry(self.tenant, dlq_id).delete()
+        remove_entries(DlqEntry.objects.filter(pk=get_entry(self.tenant, dlq_id).pk))
         return Response({"deleted": 1})
 
 
