@@ -40,7 +40,6 @@ from django.db import connection  # noqa: E402
 
 from django_qstash.conf import qstash_settings  # noqa: E402
 from django_qstash.core.cron import next_fire  # noqa: E402
-from django_qstash.delivery import transport
 from django_qstash.engine import scheduler  # noqa: E402
 from django_qstash.engine.dispatcher import Dispatcher  # noqa: E402
 from django_qstash.engine.tenants import create_tenant  # noqa: E402
@@ -55,6 +54,8 @@ BODY = b'{"report": "nightly", "padding": "' + b"x" * 64 + b'"}'
 
 class CountingTransport:
     """Stands in for workers: counts the work items the publish path hands over."""
+
+    in_process = True  # handed over directly, not through a broker's submitter thread
 
     def __init__(self) -> None:
         self.items = 0
@@ -92,7 +93,11 @@ def create_schedules(tenant, count: int) -> None:
 
 def dispatcher_process(chunk_size: int, ticks, stop) -> None:
     """One dispatcher, as the dispatcher command runs it, reporting its schedule ticks."""
-    transport._transports[qstash_settings.TRANSPORT] = CountingTransport()
+    from django.conf import settings
+
+    settings.QSTASH = {**getattr(settings, "QSTASH", {}),
+                       "TRANSPORT": f"{CountingTransport.__module__}.CountingTransport"}
+    qstash_settings.reload()
 
     def timed_fire_due(now: datetime) -> int:
         started, cpu = time.time(), time.process_time()

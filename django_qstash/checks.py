@@ -73,7 +73,8 @@ HOSTS_AND_NETWORKS = Rule(
     "django_qstash.E012")
 SHARE = Rule("a positive integer, or None for the default share",
               lambda v: v is None or (_integer(v) and v >= 1), "django_qstash.E002")
-TRANSPORT = Rule(" or ".join(map(repr, TRANSPORTS)), lambda v: v in TRANSPORTS,
+TRANSPORT = Rule(", ".join(map(repr, TRANSPORTS)) + " or the dotted path of a transport class",
+                 lambda v: v in TRANSPORTS or (isinstance(v, str) and "." in v.strip(".")),
                  "django_qstash.E001")
 
 RULES: dict[str, Rule] = {
@@ -103,6 +104,21 @@ RULES: dict[str, Rule] = {
 }
 
 
+def _check_transport(name: str) -> list[CheckMessage]:
+    from django_qstash.delivery.transport import CeleryTransport, transport_class
+
+    try:
+        found = transport_class(name)
+    except Exception as exc:  # noqa: BLE001  whatever importing it raised, the check reports
+        return [Error(f"QSTASH['TRANSPORT'] is {name!r}, which cannot be imported: {exc}",
+                      hint="A dotted path such as 'myproject.transports.MyTransport'.",
+                      id="django_qstash.E016")]
+    if not isinstance(found, type) or not callable(getattr(found, "submit", None)):
+        return [Error(f"QSTASH['TRANSPORT'] is {name!r}, which is not a transport class "
+                      "(a class with a submit(items) method)", id="django_qstash.E016")]
+    return _check_celery() if issubclass(found, CeleryTransport) else []
+
+
 @register()
 def check_server_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     given = getattr(settings, "QSTASH", None)
@@ -126,8 +142,8 @@ def check_server_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             and qstash_settings.DEFAULT_TIMEOUT_SECONDS > qstash_settings.MAX_TIMEOUT_SECONDS:
         messages.append(Error("QSTASH['DEFAULT_TIMEOUT_SECONDS'] exceeds MAX_TIMEOUT_SECONDS",
                               id="django_qstash.E004"))
-    if "TRANSPORT" not in wrong and qstash_settings.TRANSPORT == "celery":
-        messages += _check_celery()
+    if "TRANSPORT" not in wrong:
+        messages += _check_transport(qstash_settings.TRANSPORT)
     if "RATE_LIMIT_CACHE_ALIAS" not in wrong:
         messages += _check_rate_limit_cache()
     # Only a site that runs the server (its API needs DRF) writes from several threads.

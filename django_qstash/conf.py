@@ -48,7 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERED_RETENTION_SECONDS": 60 * 60,
     "DEDUPLICATION_WINDOW_SECONDS": 10 * 60,
     # --- server: delivery engine ----------------------------------------------------------
-    # "inprocess" (threads inside the web process) or "celery".
+    # "inprocess" (threads inside the web process), "celery", or the dotted path of a
+    # transport class (built without arguments; see transport.Transport).
     "TRANSPORT": "inprocess",
     "INPROCESS_WORKERS": 8,
     # A claimed message whose worker vanished is handed out again this long after its

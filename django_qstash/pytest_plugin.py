@@ -1,4 +1,4 @@
-"""pytest plugin: the ``qstash_outbox`` fixture keeps what the Python API publishes in a test."""
+"""pytest plugin: ``qstash_outbox`` keeps what the Python API publishes; ``qstash_runtime`` runs delivery."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 if TYPE_CHECKING:
     from django_qstash.client import Outbox
+    from django_qstash.delivery.runtime import Runtime
 
 # pytest loads this module for every run, before Django settings are configured: it imports
 # only pytest here and the client when the fixture is used.
@@ -26,3 +27,16 @@ def qstash_outbox() -> Iterator[Outbox]:
     outbox = Outbox()
     with use_backend(outbox):
         yield outbox
+
+
+@pytest.fixture
+def qstash_runtime() -> Iterator[Runtime]:
+    """This process's delivery runtime, started for the test; stopped and joined afterwards,
+    once what the test published is sent and recorded (``wait_idle()`` waits for that inside
+    a test)."""
+    from django_qstash.delivery.runtime import current
+
+    runtime = current().start()
+    yield runtime
+    runtime.stop(timeout=30)
+    runtime.join()

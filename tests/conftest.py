@@ -40,9 +40,8 @@ def _issue_tenant(name: str):
 
 
 @pytest.fixture
-def qstash(live_server, transactional_db):
+def qstash(live_server, transactional_db, qstash_runtime):
     """The API on a live HTTP server, a dispatcher thread and in-process workers."""
-    from django_qstash.delivery.transport import get_transport
     from django_qstash.engine.dispatcher import Dispatcher
 
     tenant, token, keys = _issue_tenant("tests")
@@ -50,9 +49,7 @@ def qstash(live_server, transactional_db):
     dispatcher.start_thread()
     yield LiveQStash(live_server.url, token, keys.current, keys.next, tenant)
     dispatcher.stop()
-    transport = get_transport()
-    if hasattr(transport, "wait_idle"):
-        transport.wait_idle(timeout=30)
+    qstash_runtime.wait_idle(timeout=30)
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
-import time
+
+from django_qstash.core import clock
 
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -26,7 +27,7 @@ _SPANS = {n: 58 ** n for n in (20, 24, 27, 28, 40)}
 
 def message_id() -> str:
     # A millisecond prefix keeps ids roughly time-ordered, which helps B-tree locality.
-    return f"msg_{_base58_int(int(time.time() * 1000))}{base58(20)}"
+    return f"msg_{_base58_int(clock.now_ms())}{base58(20)}"
 
 
 def schedule_id() -> str:
@@ -45,7 +46,7 @@ _dlq_seq = itertools.count()
 def dlq_id(now_ms: int | None = None) -> str:
     """Redis-stream-style id ("<ms>-<seq>") like QStash's, unique within this process."""
     global _dlq_last_ms, _dlq_seq
-    ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    ms = now_ms if now_ms is not None else clock.now_ms()
     with _dlq_lock:
         if ms != _dlq_last_ms:
             _dlq_last_ms, _dlq_seq = ms, itertools.count()

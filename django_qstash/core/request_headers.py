@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from django_qstash.conf import qstash_settings
+from django_qstash.core import clock
 from django_qstash.core.destination_url import parse_destination
 from django_qstash.core.durations import DurationError, parse_duration
 from django_qstash.core.header_names import HOP_HEADERS, canonical, check_headers, forward_map
@@ -134,7 +134,7 @@ def _build(config: dict[str, str], forward: list, passthrough: list) -> PublishO
     if opts.delay_seconds is not None and opts.delay_seconds > qstash_settings.MAX_DELAY_SECONDS:
         raise BadRequest("Upstash-Delay exceeds the maximum delay")
     opts.not_before = _int(config.get("upstash-not-before"), "Upstash-Not-Before")
-    if opts.not_before is not None and opts.not_before - time.time() > qstash_settings.MAX_DELAY_SECONDS:
+    if opts.not_before is not None and opts.not_before - clock.timestamp() > qstash_settings.MAX_DELAY_SECONDS:
         raise BadRequest("Upstash-Not-Before is further away than the maximum delay")
     opts.retries = _retries(config.get("upstash-retries"), "Upstash-Retries")
     opts.retry_delay = _retry_delay(config.get("upstash-retry-delay"), "Upstash-Retry-Delay")

@@ -6,11 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 import jwt
 
+from django_qstash.core import clock
 from django_qstash.core.ids import base58
 
 ISSUER = "Upstash"
@@ -53,7 +53,7 @@ def sign(
     jwt_id: str | None = None,
 ) -> str:
     """The ``Upstash-Signature`` value for delivering ``body`` to ``url``."""
-    issued_at = int(time.time()) if now is None else now
+    issued_at = int(clock.timestamp()) if now is None else now
     claims = {
         "iss": ISSUER,
         "sub": url,
@@ -180,11 +180,11 @@ def verify(
         raise SignatureError("not_configured", "no QStash signing key is configured")
     if not token:
         raise SignatureError("missing", "no Upstash-Signature header")
-    clock = time.time() if now is None else now
+    moment = clock.timestamp() if now is None else now
     errors: list[SignatureError] = []
     for key in keys:
         try:
-            return _verify_with_key(key, token, body, url, clock_tolerance, clock)
+            return _verify_with_key(key, token, body, url, clock_tolerance, moment)
         except SignatureError as error:
             errors.append(error)
     # Report the failure of the key that did sign the token, if any: "expired" helps, the

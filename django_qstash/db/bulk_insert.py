@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from django.db import connections, models, router, transaction
-from django.utils import timezone
 
 from django_qstash.conf import qstash_settings
+from django_qstash.core import clock
 from django_qstash.db.group_commit import GroupCommit
 
 # From this many rows on, PostgreSQL COPY beats one multi-row INSERT.
@@ -181,10 +181,19 @@ _committers_lock = threading.Lock()
 
 
 def _group_commit(alias: str) -> GroupCommit:
-    with _committers_lock:
-        if alias not in _committers:
-            _committers[alias] = GroupCommit(_write)
-        return _committers[alias]
+    committer = _committers.get(alias)
+    if committer is None:
+        with _committers_lock:
+            committer = _committers.setdefault(alias, GroupCommit(_write))
+    return committer
+
+
+def forget_writers() -> None:
+    """In a forked child (the process runtime calls it): the parent's writers may have been
+    mid-write, their locks held by threads that do not exist here."""
+    global _committers_lock
+    _committers.clear()
+    _committers_lock = threading.Lock()
 
 
 def _write(groups) -> None:
@@ -193,7 +202,7 @@ def _write(groups) -> None:
     alias = router.db_for_write(groups[0][0])
     connection = connections[alias]
     vendor = connection.vendor
-    now = timezone.now()
+    now = clock.now()
     adapt = None if vendor == "postgresql" else connection.ops.adapt_datetimefield_value
     rows = []
     for model, objs in groups:

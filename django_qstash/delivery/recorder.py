@@ -1,9 +1,8 @@
-"""Outcomes of Celery-delivered batches, recorded by a thread of the worker process after the task returns."""
+"""Outcomes of detached batches, recorded by a thread of the process after the task returns."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from functools import partial
 from django.db import close_old_connections
 
 from django_qstash.core import clock
+from django_qstash.delivery.runtime import current
 from django_qstash.engine.lifecycle import record_outcomes
 from django_qstash.models import Message
 
@@ -42,14 +42,26 @@ class Recorder:
         self.sending = 0  # requests handed in whose outcome has not landed
         self.unwritten = 0  # outcomes handed in and not yet written
         self.unwritten_now = 0  # due-now ones landed and not yet written
-        self.pid = 0
+        self.stopping = False
+        self.stage = 30  # drained after the transports that hand it outcomes
+        self.thread = threading.Thread(target=self._run, name="qstash-recorder", daemon=True)
+
+    def start(self) -> Recorder:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """The thread writes what it holds, then ends (the runtime drains it first)."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread.ident is not None:
+            self.thread.join(timeout)
 
     def add(self, futures: dict[Future, Message], record_from: datetime | None) -> None:
         with self.cond:
-            if self.pid != os.getpid():  # first use, or a forked child: a thread of its own
-                self.pid, self.landed, self.sending = os.getpid(), [], 0
-                self.unwritten = self.unwritten_now = 0
-                threading.Thread(target=self._run, name="qstash-recorder", daemon=True).start()
             if record_from is None:
                 if not self.cond.wait_for(lambda: self.unwritten_now < MAX_UNWRITTEN_NOW,
                                           BACKPRESSURE_SECONDS):
@@ -74,15 +86,18 @@ class Recorder:
     def drain(self, timeout: float = 60) -> bool:
         """Wait until everything handed in is recorded (worker shutdown); False on timeout."""
         with self.cond:
-            if self.pid != os.getpid():
-                return True
             return self.cond.wait_for(lambda: self.unwritten == 0, timeout)
+
+    wait_idle = drain
 
     def _run(self) -> None:
         held: list[tuple[datetime | None, tuple]] = []
         while True:
             with self.cond:
-                self.cond.wait_for(lambda: self.landed, FLUSH_SECONDS if held else None)
+                self.cond.wait_for(lambda: self.landed or self.stopping,
+                                   FLUSH_SECONDS if held else None)
+                if self.stopping and not self.landed and not held:
+                    return
                 held += self.landed
                 self.landed = []
                 sending = self.sending
@@ -91,7 +106,8 @@ class Recorder:
             until = clock.now() - timedelta(seconds=HOLD_SECONDS if sending else 0)
 
             def is_due(record_from: datetime | None) -> bool:
-                return record_from is None or record_from <= until or not sending
+                return record_from is None or record_from <= until or not sending or \
+                    self.stopping
 
             due = [entry for entry in held if is_due(entry[0])]
             if not due:
@@ -122,4 +138,6 @@ class Recorder:
             close_old_connections()
 
 
-recorder = Recorder()
+def recorder() -> Recorder:
+    """This process's recorder, its thread started on first use."""
+    return current().part("recorder", lambda: Recorder().start())

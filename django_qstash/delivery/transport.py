@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Protocol
 
+from django.utils.module_loading import import_string
+
 from django_qstash.conf import qstash_settings
 from django_qstash.core.leases import WorkItem
+from django_qstash.delivery.runtime import FLUSH_TIMEOUT_SECONDS, current
 
 logger = logging.getLogger("django_qstash.delivery.transport")
 
@@ -24,17 +24,28 @@ def in_batches(items: list[WorkItem]):
 
 
 class Transport(Protocol):
+    """What ``QSTASH["TRANSPORT"]`` names: a short name, or the dotted path of a class built
+    without arguments. The process runtime owns the instance: ``stage``, ``wait_idle``,
+    ``stop`` and ``join`` are optional (see ``runtime.Runtime``)."""
+
+    # True: work runs in this process, and publishing hands it over directly; False: to a
+    # broker, through the runtime's submitter thread.
+    in_process: bool
+
     def submit(self, items: list[WorkItem]) -> None: ...
 
 
 class InProcessTransport:
     """Worker threads inside this process: the dev server and most tests use it."""
 
-    def __init__(self, workers: int) -> None:
+    in_process = True
+    stage = 20  # drained after the submitter, before the recorder its batches feed
+
+    def __init__(self, workers: int | None = None) -> None:
+        workers = workers or qstash_settings.INPROCESS_WORKERS
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstash-worker")
         self._in_flight = 0
         self._idle = threading.Condition()
-        self.pid = os.getpid()
 
     def submit(self, items: list[WorkItem]) -> None:
         from django_qstash.delivery.worker import process_batch_safely
@@ -56,18 +67,19 @@ class InProcessTransport:
                 self._idle.notify_all()
 
     def wait_idle(self, timeout: float = 30) -> bool:
-        """Block until every submitted item has finished (shutdown and tests use it)."""
-        from django_qstash.delivery.recorder import recorder
-
-        deadline = time.monotonic() + timeout
+        """Block until every submitted batch has started its sends (the runtime waits for
+        their outcomes after this)."""
         with self._idle:
-            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
-                return False
-        return recorder.drain(max(0.0, deadline - time.monotonic()))
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def stop(self) -> None:
+        self.executor.shutdown(wait=False)
 
 
 class CeleryTransport:
     """One Celery task per batch of claimed messages; tasks carry ids only, never the message."""
+
+    in_process = False
 
     def submit(self, items: list[WorkItem]) -> None:
         from django_qstash.delivery.celery_task import deliver_batch
@@ -78,54 +90,83 @@ class CeleryTransport:
                                       argsrepr=f"[{len(batch)} messages]", kwargsrepr="{}")
 
 
-_lock = threading.Lock()
-_transports: dict[str, Transport] = {}
+# The short names QSTASH["TRANSPORT"] accepts besides a dotted path.
+TRANSPORTS = {"inprocess": InProcessTransport, "celery": CeleryTransport}
+
+
+def transport_class(name: str) -> type:
+    """The class ``QSTASH["TRANSPORT"]`` names (DRF's ``perform_import`` style); ImportError
+    when a dotted path does not import, ValueError for anything else."""
+    if name in TRANSPORTS:
+        return TRANSPORTS[name]
+    if not isinstance(name, str) or "." not in name:
+        raise ValueError(f"Unknown QSTASH TRANSPORT {name!r}: 'inprocess', 'celery' or the "
+                         "dotted path of a transport class")
+    return import_string(name)
+
+
+_KEYS: dict[str, str] = {}
 
 
 def get_transport() -> Transport:
+    """This process's transport for the current setting (tests change it), made on first use."""
     name = qstash_settings.TRANSPORT
-    with _lock:
-        if name not in _transports:
-            if name == "inprocess":
-                _transports[name] = InProcessTransport(qstash_settings.INPROCESS_WORKERS)
-            elif name == "celery":
-                _transports[name] = CeleryTransport()
-            else:
-                raise ValueError(f"Unknown QSTASH TRANSPORT {name!r}")
-        return _transports[name]
+    key = _KEYS.get(name) or _KEYS.setdefault(name, f"transport:{name}")
+    return current().part(key, _new_transport, name)
 
 
-# Long enough for a first connection to the broker; a broker that takes longer is down, and
-# the messages' leases bring them back.
-FLUSH_TIMEOUT_SECONDS = 10.0
+def _new_transport(name: str) -> Transport:
+    return transport_class(name)()
+
+
+def submitter() -> Submitter:
+    """This process's submitter, its thread started on first use (a broker transport)."""
+    return current().part("submitter", lambda: Submitter().start())
+
+
+def start_parts() -> None:
+    """What ``Runtime.start()`` starts: the transport, the submitter for a broker, and what
+    sends: the recorder and the sender loop."""
+    from django_qstash.delivery.recorder import recorder
+    from django_qstash.delivery.sender import loop
+
+    if not getattr(get_transport(), "in_process", False):
+        submitter()
+    recorder()
+    loop()
 
 
 class Submitter:
     """Hands due-now messages to a broker transport from a thread of its own: the publish
     that claimed them is answered without waiting for the broker, and messages published
-    meanwhile travel together in one task. The thread is a daemon, so a process that exits
-    (a command, a script, a worker child) flushes first: ``flush`` hands over what is waiting
-    and waits for the hand-over in progress. Only a process killed outright leaves its
-    messages to their leases."""
+    meanwhile travel together in one task. The process runtime starts it on first use and
+    flushes it before the process ends: ``flush`` hands over what is waiting and waits for
+    the hand-over in progress. Only a process killed outright leaves its messages to their
+    leases."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.pending: list[WorkItem] = []
         self.sending = 0  # hand-overs the thread has taken and not yet finished
-        self.pid = 0
+        self.stopping = False
+        self.stage = 10  # drained first: what it hands over may be in-process work
+        self.thread = threading.Thread(target=self._run, name="qstash-submitter", daemon=True)
+
+    def start(self) -> Submitter:
+        self.thread.start()
+        return self
 
     def add(self, items: list[WorkItem]) -> None:
         with self.cond:
-            if self.pid != os.getpid():  # first use, or a forked child: a thread of its own
-                self.pid, self.pending, self.sending = os.getpid(), [], 0
-                threading.Thread(target=self._run, name="qstash-submitter", daemon=True).start()
             self.pending.extend(items)
             self.cond.notify_all()
 
     def _run(self) -> None:
         while True:
             with self.cond:
-                self.cond.wait_for(lambda: self.pending)
+                self.cond.wait_for(lambda: self.pending or self.stopping)
+                if not self.pending:
+                    return
                 items, self.pending = self.pending, []
                 self.sending += 1
             try:
@@ -139,8 +180,6 @@ class Submitter:
         """Return once everything added so far is with the broker (or failed to get there and
         is left to its lease); False if a hand-over was still under way after ``timeout``."""
         with self.cond:
-            if self.pid != os.getpid():  # nothing was added in this process
-                return True
             items, self.pending = self.pending, []
         if items:  # sent from here: the thread may be busy, or about to die with the process
             submit_or_leave_to_lease(items)
@@ -151,46 +190,33 @@ class Submitter:
                            "messages are left to their leases", timeout)
         return done
 
+    def wait_idle(self, timeout: float) -> bool:
+        return self.flush(min(timeout, FLUSH_TIMEOUT_SECONDS))
 
-_submitter = Submitter()
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
 
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
     """Hand every message this process accepted over before returning: to the broker, or, with
-    the in-process transport, through its sends and their outcomes (the sender and recorder
-    threads are daemons: a command or script that exits would take claimed messages with it,
-    to wait for their leases). Commands call it when they finish; processes that end without
-    atexit (Celery's prefork children) too."""
-    handed = _submitter.flush(timeout)
-    inprocess = _transports.get("inprocess")
-    if isinstance(inprocess, InProcessTransport) and inprocess.pid == os.getpid():
-        if not inprocess.wait_idle(timeout):
-            logger.warning("in-process deliveries were still under way after %.0f s; their "
-                           "messages are left to their leases", timeout)
-            return False
-    return handed
-
-
-def _at_exit() -> None:
-    from django_qstash.delivery import sender
-
-    flush()
-    sender.close()  # only now: the sends flush waited for used its connections
-
-
-# At interpreter exit, daemon threads are still alive while atexit handlers run: the hand-over
-# and the sends in progress can finish.
-atexit.register(_at_exit)
+    the in-process transport, through its sends and their outcomes (see ``Runtime.wait_idle``).
+    Commands call it when they finish."""
+    return current().wait_idle(timeout)
 
 
 def hand_over(items: list[WorkItem]) -> None:
     """Publishing's way in: through the submitter thread for a broker, directly in-process."""
     if not items:
         return
-    if isinstance(get_transport(), CeleryTransport):
-        _submitter.add(items)
-    else:
+    if getattr(get_transport(), "in_process", False):
         submit_or_leave_to_lease(items)
+    else:
+        submitter().add(items)
 
 
 def submit_or_leave_to_lease(items: list[WorkItem]) -> None:

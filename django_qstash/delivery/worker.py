@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -20,13 +19,13 @@ from django_qstash.delivery import sender
 from django_qstash.delivery.attempt import deliver
 from django_qstash.delivery.fair_share import host_of, wait_allowance
 from django_qstash.delivery.recorder import FLUSH_SECONDS, recorder
+from django_qstash.delivery.runtime import current
 from django_qstash.engine import send_gate, transitions
 from django_qstash.engine.flow_control import take_send_slot
 from django_qstash.engine.lifecycle import cancel_claimed, record_outcomes
 from django_qstash.models import Message, SigningKeyPair, Tenant
 
 logger = logging.getLogger("django_qstash.delivery.worker")
-DUE_POLL_SECONDS = 0.05
 SEND_SETTLE_SECONDS = 0.25
 
 
@@ -55,7 +54,7 @@ async def attempt(message: Message, key: str,
     ahead = message.not_before is not None and message.not_before > clock.now()
     await until_due(message.not_before)
     # Due-now messages were checked when their batch was loaded, a moment ago.
-    if ahead and not await send_gate.gate().admit(message):
+    if ahead and not await sender.loop().gate.admit(message):
         return None, clock.now()
     share, tenant, host = sender.fair_share(), message.tenant_id, host_of(request.url)
     waits = share.would_wait(tenant, host)
@@ -64,7 +63,7 @@ async def attempt(message: Message, key: str,
     try:
         # A cancel or pause may land while a send waits for its share: one last look once
         # the share is taken (a message that never waited was looked at a moment ago).
-        if waits and not await send_gate.gate().admit(message):
+        if waits and not await sender.loop().gate.admit(message):
             return None, clock.now()
         # A rate-limited key's slot (a database round trip, on a pool thread) is taken once
         # the share is ours, right before the request, so arrivals keep to the rate.
@@ -84,10 +83,9 @@ async def attempt(message: Message, key: str,
 async def until_due(not_before: datetime | None) -> None:
     # On the real clock one sleep to the due time: thousands of messages claimed ahead wait
     # here at once, and waking each every few milliseconds took the CPU their sends needed.
-    # A test's injected clock is asked again after each short sleep, so it decides.
-    real = isinstance(clock.get_clock(), clock.SystemClock)
+    # A clock that moves only when told to is asked again after each short sleep instead.
     while not_before is not None and (wait := (not_before - clock.now()).total_seconds()) > 0:
-        await asyncio.sleep(wait if real else min(wait, DUE_POLL_SECONDS))
+        await asyncio.sleep(clock.get_clock().sleep_step(wait))
 
 
 def rate_slot_or_finish(message: Message) -> bool:
@@ -103,19 +101,14 @@ def start_send(message: Message, key: str) -> Future:
     return sender.submit(lambda session: attempt(message, key, session))
 
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
 def http_pool() -> ThreadPoolExecutor:
-    """Threads for rate-limited sends, which wait on their key's slot; created lazily so each
-    forked worker process gets its own."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=qstash_settings.DELIVERY_CONCURRENCY,
-                                       thread_name_prefix="qstash-http")
-        return _pool
+    """Threads for rate-limited sends, which wait on their key's slot (the runtime's)."""
+    return current().part("http_pool", _new_http_pool)
+
+
+def _new_http_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=qstash_settings.DELIVERY_CONCURRENCY,
+                              thread_name_prefix="qstash-http")
 
 
 def signing_keys(messages: list[Message]) -> dict[int, str]:
@@ -150,7 +143,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
     ahead = last_due is not None and last_due > now
     record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if ahead else now
     if detach:
-        recorder.add(futures, record_from if ahead else None)
+        recorder().add(futures, record_from if ahead else None)
         return
     results: list = []
     while pending:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
@@ -113,17 +111,3 @@ class SendGate:
         if self.waiting:
             self._read()
 
-
-_gates_lock = threading.Lock()
-_gates: dict[int, tuple[asyncio.AbstractEventLoop, SendGate]] = {}
-
-
-def gate() -> SendGate:
-    """The running loop's gate: one per sender loop, created again in a forked child."""
-    loop = asyncio.get_running_loop()
-    key = os.getpid()
-    with _gates_lock:
-        current = _gates.get(key)
-        if current is None or current[0] is not loop:
-            current = _gates[key] = (loop, SendGate(loop))
-        return current[1]

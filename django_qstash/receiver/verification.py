@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 
 from django_qstash.conf import qstash_settings
+from django_qstash.core import clock
 from django_qstash.core.signing import SignatureError, verify
 from django_qstash.receiver.keys import asigning_keys, signing_keys
 
@@ -92,7 +92,8 @@ def _replay_entry(claims: dict[str, Any]) -> tuple[str, int]:
         token_id = json.dumps(claims, sort_keys=True, default=str)
     key = REPLAY_KEY_PREFIX + hashlib.sha256(token_id.encode()).hexdigest()
     # Remember the id for as long as the token could still verify.
-    remaining = int(claims["exp"]) - int(time.time()) + qstash_settings.CLOCK_TOLERANCE_SECONDS
+    remaining = (int(claims["exp"]) - int(clock.timestamp())
+                 + qstash_settings.CLOCK_TOLERANCE_SECONDS)
     # QStash's tokens live minutes; only a key holder mints one valid for years, and every
     # cache backend takes a year (memcached, the database cache would fail on some far dates).
     return key, min(max(remaining, 1), REPLAY_MEMORY_MAX_SECONDS)

@@ -9,9 +9,9 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.urls import get_script_prefix, reverse
-from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from django_qstash.core import clock
 from django_qstash.models import TaskResultRecord
 from django_qstash.tasks_backend import sending, store
 from django_qstash.tasks_backend.compat import (
@@ -63,7 +63,7 @@ class QStashTaskBackend(BaseTaskBackend):
                 task_path=task.module_path, queue_name=task.queue_name,
                 priority=task.priority, run_after=task.run_after,
                 args=args, kwargs=kwargs,
-                enqueued_at=timezone.now())
+                enqueued_at=clock.now())
             record.save(force_insert=True)
             store.carried_by(record, sending.send(record, tenant, self.task_options, url))
             record.save(update_fields=["message_id", "message_ids"])

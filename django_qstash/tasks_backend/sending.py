@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-from django.utils import timezone
-
 from django_qstash.client import OutgoingMessage, get_backend, header_pairs
+from django_qstash.core import clock
 from django_qstash.models import Queue, TaskResultRecord, Tenant
 from django_qstash.tasks_backend.options import TaskOptions
 
@@ -27,7 +26,7 @@ def body(record: TaskResultRecord, step: str) -> bytes:
 
 def send(record: TaskResultRecord, tenant: Tenant, options: TaskOptions, url: str) -> str:
     """Publish the task's first message (inside the caller's transaction); its id."""
-    deferred = record.run_after is not None and record.run_after > timezone.now()
+    deferred = record.run_after is not None and record.run_after > clock.now()
     if deferred and not options.flow_control_key:
         return _publish(record, tenant, options, url, RELEASE, queue=None,
                         not_before=record.run_after)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from django_qstash.core import clock
 from django_qstash.models import TaskResultRecord
 from django_qstash.tasks_backend.compat import (
     Task,
@@ -69,7 +69,7 @@ def start_attempt(result_id: str, *, retried: int, message_id: str,
         record = TaskResultRecord.objects.select_for_update().filter(pk=result_id).first()
         if record is None or record.status == Status.SUCCESSFUL:
             return record
-        now = timezone.now()
+        now = clock.now()
         # One worker id per delivery attempt, so that attempts (and context.attempt) count
         # Upstash-Retried + 1 even when an attempt never reached this site.
         worker_ids = list(record.worker_ids[:retried])
@@ -87,7 +87,7 @@ def start_attempt(result_id: str, *, retried: int, message_id: str,
 def finish_attempt(record: TaskResultRecord, *, return_value: Any = None,
                    error: TaskError | None = None, final: bool = True) -> None:
     """Record the outcome: SUCCESSFUL, FAILED after the last attempt, else READY again."""
-    now = timezone.now()
+    now = clock.now()
     if error is None:
         record.status, record.finished_at = Status.SUCCESSFUL, now
         record.return_value = return_value

@@ -49,15 +49,14 @@ def test_no_warning_with_a_broker(settings, caplog):
     assert warnings_in(caplog) == []
 
 
-def test_a_retry_without_a_dispatcher_warns(sink, caplog):
-    from django_qstash.delivery.transport import get_transport
+def test_a_retry_without_a_dispatcher_warns(sink, caplog, qstash_runtime):
     from django_qstash.models import Message
 
     with caplog.at_level(logging.WARNING, logger="django_qstash"):
         # Due now: the in-process workers send it at once, and it fails into RETRY.
         message_id = publish_json(sink.url + "/status/500", {"a": 1}, retries=2)
         sink.wait_for(1, "/status/500")
-        get_transport().wait_idle(timeout=30)
+        qstash_runtime.wait_idle(timeout=30)
     assert Message.objects.get(pk=message_id).status == Message.Status.PENDING
     [warning] = warnings_in(caplog)
     assert message_id in warning and "retried" in warning

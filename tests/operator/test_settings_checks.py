@@ -137,3 +137,52 @@ def test_the_dev_server_begins_its_sqlite_writes_immediately():
         assert begin_writes_immediately() == []  # nothing left to change
     finally:
         del connections.settings["deferred"]
+
+
+class CountingTransport:
+    """A transport of the project's own, named by its dotted path."""
+
+    def __init__(self) -> None:
+        self.submitted: list = []
+
+    def submit(self, items: list) -> None:
+        self.submitted.extend(items)
+
+
+@pytest.mark.parametrize("path", [
+    f"{__name__}.CountingTransport", "django_qstash.delivery.transport.InProcessTransport"])
+def test_a_dotted_path_to_a_transport_class_passes(settings, path):
+    assert found(settings, TRANSPORT=path) == []
+
+
+@pytest.mark.parametrize(("path", "why"), [
+    ("myproject.transports.Missing", "cannot be imported: No module named 'myproject'"),
+    (f"{__name__}.NoSuchTransport", "cannot be imported"),
+    (f"{__name__}.found", "which is not a transport class"),
+])
+def test_a_dotted_path_that_does_not_name_a_transport_class_is_an_error(settings, path, why):
+    [(message_id, text)] = found(settings, TRANSPORT=path)
+    assert message_id == "django_qstash.E016" and why in text and repr(path) in text
+
+
+def test_a_dotted_path_to_the_celery_transport_is_checked_like_celery(settings, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    assert [m for m, _ in found(settings, TRANSPORT="django_qstash.delivery.transport.CeleryTransport")
+            ] == ["django_qstash.E013"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_hands_due_now_messages_to_the_transport_the_dotted_path_names(
+        settings, qstash_runtime):
+    from django_qstash.engine.publishing import prepare, publish_specs
+    from django_qstash.engine.tenants import create_tenant
+
+    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.CountingTransport"}
+    tenant = create_tenant("dotted")
+    [result] = publish_specs(tenant, [prepare(tenant, "http://127.0.0.1:9/hook", b"x", [])])
+    assert qstash_runtime.wait_idle(timeout=10)  # handed over by the submitter thread
+    from django_qstash.delivery.transport import get_transport
+
+    transport = get_transport()
+    assert isinstance(transport, CountingTransport)
+    assert [item[0] for item in transport.submitted] == [result.message_id]

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import pytest
 
 from django_qstash.core.clock import FrozenClock, SystemClock, set_clock
-from django_qstash.delivery.transport import get_transport
 from django_qstash.engine.dispatcher import Dispatcher
 from django_qstash.engine.publishing import prepare, publish_specs
 from django_qstash.engine.tenants import create_tenant
@@ -17,11 +16,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def frozen():
+def frozen(qstash_runtime):
     clock = FrozenClock(datetime.now(timezone.utc))
     set_clock(clock)
     yield clock
-    get_transport().wait_idle(timeout=30)  # sends started by the ticks land before teardown
+    qstash_runtime.wait_idle(timeout=30)  # sends started by the ticks land before teardown
     set_clock(SystemClock())
 
 

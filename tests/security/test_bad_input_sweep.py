@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 from django.test import Client
 
-from django_qstash.delivery.transport import get_transport
 from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import ApiToken
 from tests.operator.factories import make_dlq, make_message
@@ -107,7 +106,7 @@ def _replace(node, replacements):
 
 
 @pytest.fixture
-def world(sink):
+def world(sink, qstash_runtime):
     """A tenant with one of each resource, so that good ids and bad input meet real rows."""
     tenant = create_tenant("sweep")
     _, token = ApiToken.issue(tenant, name="sweep")
@@ -124,9 +123,7 @@ def world(sink):
     assert sweep.json("POST", "/v2/topics/sweep-g/endpoints",
                       {"endpoints": [{"url": f"{sink.url}/g"}]}).status_code == 200
     yield sweep, names
-    transport = get_transport()
-    if hasattr(transport, "wait_idle"):
-        transport.wait_idle(timeout=30)
+    qstash_runtime.wait_idle(timeout=30)
 
 
 def json_cases(names: dict) -> list[tuple[str, str, object]]:

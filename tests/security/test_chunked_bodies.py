@@ -27,9 +27,14 @@ def chunked_post(base_url: str, path: str, token: str, chunks: list[bytes],
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request("POST", path, body=iter(chunks), encode_chunked=True,
-                           headers={"Authorization": f"Bearer {token}",
-                                    "Transfer-Encoding": "chunked", **(headers or {})})
+        try:
+            connection.request("POST", path, body=iter(chunks), encode_chunked=True,
+                               headers={"Authorization": f"Bearer {token}",
+                                        "Transfer-Encoding": "chunked", **(headers or {})})
+        except (BrokenPipeError, ConnectionResetError):
+            # The server answered before the body ended (a 413) and closed its side: the
+            # answer is read if it is still there, else the cut connection is the answer.
+            pass
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -51,10 +56,16 @@ def check_chunked_publishes(url: str, token: str, sink) -> None:
     assert status == 200, body
     assert delivered_body(sink, "/chunked") == b"hello world"
 
-    status, body = chunked_post(url, f"/v2/publish/{sink.url}/big", token,
-                                [b"x" * 65536] * (2 * LIMIT // 65536))
-    assert status == 413, body
-    assert b"larger than" in body
+    try:
+        status, body = chunked_post(url, f"/v2/publish/{sink.url}/big", token,
+                                    [b"x" * 65536] * (2 * LIMIT // 65536))
+    except (ConnectionError, http.client.HTTPException):
+        pass  # refused mid-body: the connection was cut before the 413 could be read
+    else:
+        assert status == 413, body
+        assert b"larger than" in body
+    time.sleep(1)  # an accepted message would reach the loopback sink within this
+    assert sink.received("/big") == []
 
     status, body = chunked_post(url, "/v2/batch", token,
                                 [b'[{"destination": "', f"{sink.url}/batched".encode(),

@@ -13,6 +13,7 @@ from django.core.servers.basehttp import get_internal_wsgi_application
 
 from django_qstash.conf import qstash_settings
 from django_qstash.db.sqlite_writes import begin_writes_immediately
+from django_qstash.delivery.runtime import current
 from django_qstash.devserver.admin_login import ensure_admin_login, remembered
 from django_qstash.devserver.credentials import export_lines, load_or_create
 from django_qstash.devserver.http import serve
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         admin = ensure_admin_login(state_file) \
             if options["admin"] or remembered(state_file) else None
         dispatcher = Dispatcher()
+        runtime = current().start()
 
         def ready(port: int) -> None:
             # Called once the port is bound: a busy port fails before anything says "ready".
@@ -75,6 +77,8 @@ class Command(BaseCommand):
             pass
         finally:
             dispatcher.stop()
+            runtime.stop()  # what was accepted is sent and recorded, then the session closes
+            runtime.join()
 
     def _state_file(self, given: str) -> Path:
         if given:

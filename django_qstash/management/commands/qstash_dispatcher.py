@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 
 from django_qstash.conf import qstash_settings
 from django_qstash.delivery.heap import freeze_startup_objects
-from django_qstash.delivery.transport import flush
+from django_qstash.delivery.runtime import current
 from django_qstash.engine.dispatcher import Dispatcher
 from django_qstash.engine.retention import PeriodicPurge
 from django_qstash.engine.scheduler import fire_due
@@ -36,6 +36,7 @@ class Command(BaseCommand):
                  else None)
         dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
                                 tick_hooks=hooks)
+        runtime = current().start()
         try:
             if options["once"]:
                 self.stdout.write(f"claimed {dispatcher.tick()} messages")
@@ -45,4 +46,7 @@ class Command(BaseCommand):
             freeze_startup_objects()
             dispatcher.run()
         finally:
-            flush()  # messages its schedules published are with the broker before it returns
+            # Messages its schedules published are with the broker (in-process: sent and
+            # recorded) before it returns.
+            runtime.stop()
+            runtime.join()

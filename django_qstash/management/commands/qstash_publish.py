@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_qstash.delivery.transport import flush, get_transport
+from django_qstash.delivery.runtime import current
 from django_qstash.engine.publishing import prepare, publish_specs
 from django_qstash.engine.tenants import DEFAULT_TENANT
 from django_qstash.exceptions import ApiError
@@ -79,11 +79,8 @@ class Command(BaseCommand):
         answer = [r.as_json() for r in result] if isinstance(result, list) else result.as_json()
         self.stdout.write(json.dumps(answer))
         # Through a broker: return once the message is with it, not merely accepted.
-        flush()
-        transport = get_transport()
         # In-process deliveries run on this process's threads: let them finish before exit.
-        if not options["no_wait"] and hasattr(transport, "wait_idle"):
-            transport.wait_idle(timeout=60)
+        current().wait_idle(timeout=10 if options["no_wait"] else 60)
 
     def _body(self, options) -> bytes:
         if options["body_file"] == "-":
