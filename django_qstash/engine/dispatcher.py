@@ -97,11 +97,11 @@ class Dispatcher:
         self.batch_size = batch_size or qstash_settings.DISPATCH_BATCH_SIZE
         self.interval = interval if interval is not None else qstash_settings.DISPATCH_INTERVAL_SECONDS
         if tick_hooks is None:
-            from django_qstash.engine.workflow.waits import ExpireWaiters
             from django_qstash.engine.rollup_fold import fold_due
             from django_qstash.engine.scheduler import (
                 fire_due,  # imported here: scheduler imports publishing too
             )
+            from django_qstash.engine.workflow.waits import ExpireWaiters
 
             # The dashboard's rollups are folded here, never where messages are published or
             # recorded: several dispatchers take turns (a row lock), each every few seconds.
