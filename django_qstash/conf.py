@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     # Endpoints one URL group may hold: one publish to a group writes a copy per endpoint.
     "MAX_URL_GROUP_ENDPOINTS": 100,
     "MAX_RESPONSE_BODY_BYTES": 64 * 1024,
+    # A workflow step is delivered with the run's history up to it while that history fits
+    # in this many bytes; past it the body is empty and the SDK fetches the history
+    # (GET /v2/workflows/runs/{id}).
+    "WORKFLOW_INLINE_HISTORY_BYTES": 256 * 1024,
     # A page of GET /v2/events, /v2/logs or /v2/dlq ends early (with a cursor) where the bodies
     # it embeds would pass this many bytes: one list request cannot hold gigabytes in memory.
     # A page always holds at least one row.

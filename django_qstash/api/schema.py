@@ -22,6 +22,7 @@ from django_qstash.api.views import (
     queues,
     schedules,
     topics,
+    workflows,
 )
 
 STR, INT, BOOL = {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "boolean"}
@@ -169,6 +170,29 @@ annotate(schedules.ScheduleView, post=op(path("target", DESTINATION), *SCHEDULE_
 SCHEDULE_ACTION = op(path("schedule_id"), path("action", {"type": "string",
                                                          "enum": ["pause", "resume"]}))
 annotate(schedules.ScheduleActionView, post=SCHEDULE_ACTION, patch=SCHEDULE_ACTION)
+RUN_FILTERS = [query("workflowUrl"), query("workflowUrlExactMatch", BOOL),
+               query("label", many=True), query("flowControlKey", many=True),
+               query("fromDate", INT), query("toDate", INT), query("count", INT), query("cursor")]
+annotate(workflows.WorkflowRunView,
+         get=op(path("run_id"), ok={"type": "array", "items": {"type": "object", "properties": {
+             "messageId": STR, "body": STR, "callType": STR}}}),
+         delete=op(path("run_id"), query("cancel", BOOL), request=RAW_BODY))
+annotate(workflows.WaitView, post=op(path("event_id"), request={"type": "object", "properties": {
+    "url": STR, "timeout": STR, "timeoutUrl": STR, "timeoutHeaders": OBJ, "step": OBJ}}))
+annotate(workflows.NotifyView, post=op(path("event_id"), request=RAW_BODY, ok={"type": "array"}))
+annotate(workflows.NotifyRunView, post=op(path("run_id"), path("event_id"), request=RAW_BODY,
+                                          ok={"type": "array"}))
+annotate(workflows.WaitersView, get=op(path("event_id"), ok={"type": "array"}))
+annotate(workflows.WorkflowRunListView, delete=op(
+    query("workflowRunIds", many=True), *RUN_FILTERS,
+    ok={"type": "object", "properties": {"cancelled": INT}}))
+annotate(workflows.WorkflowLogsView, get=op(
+    query("groupBy", {"type": "string", "enum": ["workflowRunId"]}),
+    query("workflowRunId", many=True), query("workflowCreatedAt", INT),
+    query("state", {"type": "string", "enum": ["RUN_STARTED", "RUN_SUCCESS", "RUN_FAILED",
+                                               "RUN_CANCELED"]}, many=True),
+    query("messageId", many=True), *RUN_FILTERS,
+    ok={"type": "object", "properties": {"cursor": STR, "runs": {"type": "array"}}}))
 
 
 class TokenAuthentication(OpenApiAuthenticationExtension):

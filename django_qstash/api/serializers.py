@@ -61,7 +61,7 @@ def shown_headers(headers: dict[str, list[str]] | None, redact: list[str] | None
     return headers
 
 
-def _is_body_redacted(fields: list[str]) -> bool:
+def is_body_redacted(fields: list[str]) -> bool:
     return any(f.lower() == "body" for f in fields)
 
 
@@ -91,7 +91,7 @@ def message_json(message: Message, hide_credentials: bool = False) -> dict:
         "maxRetries": message.max_retries,
         "notBefore": to_ms(message.not_before),
         "createdAt": to_ms(message.created_at),
-        **body_fields(message.body, _is_body_redacted(redact)),
+        **body_fields(message.body, is_body_redacted(redact)),
         **_optional(
             topicName=message.topic_name, endpointName=message.endpoint_name,
             callback=message.callback, failureCallback=message.failure_callback,
@@ -174,7 +174,7 @@ def event_json(event: Event, message: Message | None, hide_credentials: bool = F
     if message is not None:
         redact = message.redact_fields or []
         data["header"] = shown_headers(message.headers, redact, hide_credentials)
-        data["body"] = (redact_value(bytes(message.body)) if _is_body_redacted(redact)
+        data["body"] = (redact_value(bytes(message.body)) if is_body_redacted(redact)
                         else b64(message.body))
         data["method"] = message.method
         data["maxRetries"] = message.max_retries

@@ -14,6 +14,7 @@ from django_qstash.api.views import (
     queues,
     schedules,
     topics,
+    workflows,
 )
 
 urlpatterns = [
@@ -48,6 +49,14 @@ urlpatterns = [
     re_path(r"^v2/[sS]chedules/(?P<schedule_id>[A-Za-z0-9._-]+)/(?P<action>pause|resume)$",
             schedules.ScheduleActionView.as_view()),
     re_path(r"^v2/[sS]chedules/(?P<target>.+)$", schedules.ScheduleView.as_view()),
+    path("v2/workflows/runs", workflows.WorkflowRunListView.as_view()),
+    path("v2/workflows/runs/<str:run_id>", workflows.WorkflowRunView.as_view()),
+    path("v2/workflows/logs", workflows.WorkflowLogsView.as_view()),
+    path("v2/workflows/events", workflows.WorkflowLogsView.as_view()),
+    path("v2/wait/<str:event_id>", workflows.WaitView.as_view()),
+    path("v2/notify/<str:event_id>", workflows.NotifyView.as_view()),
+    path("v2/notify/<str:run_id>/<str:event_id>", workflows.NotifyRunView.as_view()),
+    path("v2/waiters/<str:event_id>", workflows.WaitersView.as_view()),
     path("v2/openapi.json", OpenApiView.as_view()),
     re_path(r"^v2/", UnknownEndpointView.as_view()),  # keep last: JSON 404 for the rest
 ]

@@ -26,6 +26,9 @@ class CallbackOptions:
     timeout_seconds: int | None = None
     retries: int | None = None
     retry_delay: str | None = None
+    # The other ``Upstash-{Kind}-X`` headers, renamed ``upstash-x``: the configuration of the
+    # callback message itself (its flow control, failure callback, workflow headers, …).
+    nested: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +52,9 @@ class PublishOptions:
     flow_control_period: int | None = None
     labels: list[str] = field(default_factory=list)
     redact_fields: list[str] = field(default_factory=list)
+    # ``upstash-workflow-*`` and ``upstash-feature-set``, lower-case: empty unless the message
+    # belongs to a workflow run.
+    workflow: dict[str, str] = field(default_factory=dict)
     # Schedules only.
     cron: str | None = None
     schedule_id: str | None = None
@@ -147,7 +153,27 @@ def _build(config: dict[str, str], forward: list, passthrough: list) -> PublishO
         opts.cron = cron.strip()
     opts.schedule_id = _name(config.get("upstash-schedule-id"), "Upstash-Schedule-Id")
     opts.queue_name = _name(config.get("upstash-queue-name"), "Upstash-Queue-Name")
+    if WORKFLOW_RUN_ID in config:  # one dict lookup for every message that is not a step
+        opts.workflow = _workflow(config)
     return opts
+
+
+WORKFLOW_RUN_ID = "upstash-workflow-runid"
+WORKFLOW_CONFIG = ("upstash-workflow-", "upstash-feature-set")
+
+
+def _workflow(config: dict[str, str]) -> dict[str, str]:
+    workflow = {name: value.strip() for name, value in config.items()
+                if name.startswith(WORKFLOW_CONFIG)}
+    run_id = workflow[WORKFLOW_RUN_ID]
+    if not run_id or len(run_id) > 200 or not run_id.isascii():
+        raise BadRequest("Upstash-Workflow-RunId must be 1 to 200 ASCII characters")
+    return workflow
+
+
+# Callback settings read by _callback itself; every other Upstash-{Kind}-X header configures
+# the callback message as Upstash-X would configure a message.
+_CALLBACK_OWN = ("forward-", "method", "timeout", "retries", "retry-delay", "delay")
 
 
 def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
@@ -161,6 +187,11 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
     prefix = f"upstash-{kind}-forward-"
     headers = forward_map((name[len(prefix):], value) for name, value in config.items()
                           if name.startswith(prefix))
+    own = f"upstash-{kind}-"
+    nested = {"upstash-" + name[len(own):]: value for name, value in config.items()
+              if name.startswith(own) and not name[len(own):].startswith(_CALLBACK_OWN)}
+    if nested:
+        _build(nested, [], [])  # a bad nested header is a 400 now, not a lost callback later
     return CallbackOptions(
         url=url,
         headers=headers,
@@ -168,6 +199,7 @@ def _callback(config: dict[str, str], kind: str) -> CallbackOptions | None:
         timeout_seconds=_timeout(config.get(f"upstash-{kind}-timeout"), f"{label}-Timeout"),
         retries=_retries(config.get(f"upstash-{kind}-retries"), f"{label}-Retries"),
         retry_delay=_retry_delay(config.get(f"upstash-{kind}-retry-delay"), f"{label}-Retry-Delay"),
+        nested=nested,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django_qstash.core import clock, ids
 from django_qstash.core.attempts import DeliveryOutcome
+from django_qstash.core.request_headers import CallbackOptions, parse_publish_headers
 from django_qstash.models import Message
 
 JSON_HEADERS = {"Content-Type": ["application/json"]}
@@ -42,12 +43,25 @@ def callback_body(message: Message, outcome: DeliveryOutcome, retried: int,
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def label_index(labels: list[str]) -> str:
+    return f",{','.join(labels)}," if labels else ""
+
+
+def callback_options(cb: CallbackOptions) -> dict:
+    """How a message stores its (failure) callback's settings."""
+    options = {"method": cb.method, "timeout_seconds": cb.timeout_seconds,
+               "retries": cb.retries, "retry_delay": cb.retry_delay}
+    if cb.nested:
+        options["nested"] = cb.nested
+    return options
+
+
 def callback_message(message: Message, kind: str, body: bytes, now: datetime) -> Message:
     """Build (unsaved) the callback of ``kind`` ("callback" or "failure_callback")."""
     options = getattr(message, f"{kind}_options") or {}
     headers = {**JSON_HEADERS, **(getattr(message, f"{kind}_headers") or {})}
     retries = options.get("retries")
-    return Message(
+    callback = Message(
         id=ids.message_id(), tenant_id=message.tenant_id,
         kind=Message.Kind.CALLBACK if kind == "callback" else Message.Kind.FAILURE_CALLBACK,
         source_message_id=message.id, url=getattr(message, kind),
@@ -61,3 +75,30 @@ def callback_message(message: Message, kind: str, body: bytes, now: datetime) ->
         endpoint_name=message.endpoint_name, caller_ip=message.caller_ip,
         not_before=now, created_at=now,
     )
+    if nested := options.get("nested"):
+        configure_nested(callback, nested, now)
+    return callback
+
+
+def configure_nested(callback: Message, nested: dict[str, str], now: datetime) -> None:
+    """``Upstash-Callback-X`` (``Upstash-Failure-Callback-X``) is the callback message's
+    ``Upstash-X``: its flow control, labels, own failure callback and workflow headers."""
+    options = parse_publish_headers(list(nested.items()))
+    # A queued message's callback is claimed with its queue, never through a key.
+    if options.flow_control_key and not callback.queue_name:
+        callback.flow_control_key = options.flow_control_key
+        callback.flow_control_parallelism = options.flow_control_parallelism
+        callback.flow_control_rate = options.flow_control_rate
+        callback.flow_control_period = options.flow_control_period
+    if options.labels:
+        callback.labels, callback.label_index = options.labels, label_index(options.labels)
+    for kind in ("callback", "failure_callback"):
+        if cb := getattr(options, kind):
+            setattr(callback, kind, cb.url)
+            setattr(callback, f"{kind}_headers", cb.headers)
+            setattr(callback, f"{kind}_options", callback_options(cb))
+    if options.workflow:
+        # Imported here: only workflow callbacks need it, and it imports publishing.
+        from django_qstash.engine.workflow.steps import attach_callback
+
+        attach_callback(callback, options.workflow, now)

@@ -93,7 +93,7 @@ class Dispatcher:
     """One loop: claim, submit, sleep a little when idle. Run several; they share the work."""
 
     def __init__(self, *, batch_size: int | None = None, interval: float | None = None,
-                 tick_hooks: tuple | None = None) -> None:
+                 tick_hooks: tuple | None = None, extra_tick_hooks: tuple = ()) -> None:
         self.batch_size = batch_size or qstash_settings.DISPATCH_BATCH_SIZE
         self.interval = interval if interval is not None else qstash_settings.DISPATCH_INTERVAL_SECONDS
         if tick_hooks is None:
@@ -101,11 +101,12 @@ class Dispatcher:
             from django_qstash.engine.scheduler import (
                 fire_due,  # imported here: scheduler imports publishing too
             )
+            from django_qstash.engine.workflow.waits import ExpireWaiters
 
             # The dashboard's rollups are folded here, never where messages are published or
             # recorded: several dispatchers take turns (a row lock), each every few seconds.
-            tick_hooks = (fire_due, fold_due)
-        self.tick_hooks = tick_hooks
+            tick_hooks = (fire_due, fold_due, ExpireWaiters())
+        self.tick_hooks = (*tick_hooks, *extra_tick_hooks)
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
 

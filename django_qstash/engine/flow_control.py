@@ -33,7 +33,8 @@ def configure_keys(messages: list[Message]) -> None:
     """The newest message's config becomes its key's config, except for pinned parts."""
     newest: dict[tuple[int, str], Message] = {}
     for message in messages:
-        if message.flow_control_key and message.kind == Message.Kind.MESSAGE:
+        # Callbacks too: Upstash-Callback-Flow-Control-* give a callback its own key.
+        if message.flow_control_key:
             newest[(message.tenant_id, message.flow_control_key)] = message
     for (tenant_id, key), message in newest.items():
         config = {"parallelism_max": message.flow_control_parallelism,

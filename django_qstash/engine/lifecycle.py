@@ -24,6 +24,8 @@ logger = logging.getLogger("django_qstash.delivery.worker")
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
 Status = Message.Status
 State = Event.State
+# Canonical, as response header names are stored.
+WORKFLOW_SDK_VERSION = "Upstash-Workflow-Sdk-Version"
 
 
 def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
@@ -51,6 +53,12 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
             transitions.finish(message, decision.status, now)
         if decision.to_dlq:
             dlq_id = _dead_letter(message, outcome, response_body, now)
+            if message.workflow_run_id:
+                from django_qstash.engine.workflow.steps import mark_failed  # steps only
+
+                mark_failed(message.tenant_id, message.workflow_run_id, dlq_id, now)
+        elif message.workflow_run_id and outcome.delivered:
+            _check_workflow_endpoint(message, outcome, now)
         details = {State.DELIVERED: response, State.ERROR: dict(error=outcome.error, **response),
                    State.FAILED: dict(error=outcome.error, **response),
                    State.RETRY: dict(next_delivery_time=message.not_before)}
@@ -113,6 +121,8 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
             return
         attempts, events = [], []
         for message, outcome, started_at in results:
+            if message.workflow_run_id:
+                _check_workflow_endpoint(message, outcome, now)
             body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
             attempts.append(DeliveryAttempt(
                 message=message, retried=message.retried, started_at=started_at,
@@ -123,6 +133,15 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
         insert_rows(DeliveryAttempt, attempts)
         insert_rows(Event, events)
         observability.record(events, results)
+
+
+def _check_workflow_endpoint(message: Message, outcome: DeliveryOutcome, now: datetime) -> None:
+    # Workflow SDKs answer every delivery with their protocol version: a 2xx without it
+    # means the run was triggered at something that is not a workflow endpoint.
+    if WORKFLOW_SDK_VERSION not in outcome.headers:
+        from django_qstash.engine.workflow.steps import not_a_workflow_endpoint  # steps only
+
+        not_a_workflow_endpoint(message, now)
 
 
 def cancel_claimed(message_id: str, claim_token: int) -> None:

@@ -19,6 +19,7 @@ from django_qstash.core.storable_text import reject_unstorable_headers, reject_u
 from django_qstash.db.bulk_insert import insert_groups
 from django_qstash.db.drafts import MessageDraft
 from django_qstash.engine import observability, transitions
+from django_qstash.engine.callbacks import callback_options, label_index
 from django_qstash.engine.dedup import deduplication_key, first_with_key
 from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
@@ -140,7 +141,7 @@ def publish_specs(tenant: Tenant, specs: list[PublishSpec]) -> list[Published | 
     """
     now = clock.now()
     needs_transaction = any(spec.queue_name or spec.options.flow_control_key
-                            or spec.options.deduplication_id
+                            or spec.options.workflow or spec.options.deduplication_id
                             or spec.options.content_based_deduplication for spec in specs)
     with transaction.atomic() if needs_transaction else nullcontext():
         return _write_specs(tenant, specs, now)
@@ -157,6 +158,12 @@ def _write_specs(tenant: Tenant, specs: list[PublishSpec], now: datetime) -> lis
             # A microsecond apart, so FIFO queues keep the order of a batch's items.
             message = build_message(tenant, target, spec, now,
                                     created_at=now + timedelta(microseconds=len(messages)))
+            if spec.options.workflow:
+                from django_qstash.engine.workflow.steps import accept  # workflow messages only
+
+                if original := accept(tenant, message, spec.options, now):
+                    published.append(Published(original, target.url, deduplicated=True))
+                    continue
             key = deduplication_key(target.url, spec.body, spec.options)
             original = first_with_key(tenant, key, message.id, now) if key else None
             if original:
@@ -195,16 +202,9 @@ def build_message(tenant: Tenant, target: Target, spec: PublishSpec, now: dateti
         if cb:
             fields[kind] = cb.url
             fields[f"{kind}_headers"] = cb.headers
-            fields[f"{kind}_options"] = {
-                "method": cb.method, "timeout_seconds": cb.timeout_seconds,
-                "retries": cb.retries, "retry_delay": cb.retry_delay,
-            }
+            fields[f"{kind}_options"] = callback_options(cb)
     fields.update(overrides)
     return MessageDraft(**fields)
-
-
-def label_index(labels: list[str]) -> str:
-    return f",{','.join(labels)}," if labels else ""
 
 
 def takes_fast_path(message: Message, now: datetime) -> bool:

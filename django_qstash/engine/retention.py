@@ -1,5 +1,5 @@
 """Retention: delete old finished messages, events, DLQ entries, dedup records, task results,
-dashboard rollups."""
+dashboard rollups, ended workflow runs."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from django_qstash.models import (
     Event,
     Message,
     TaskResultRecord,
+    WorkflowRun,
+    WorkflowStep,
 )
 
 logger = logging.getLogger("django_qstash.engine.retention")
-KINDS = ("dlq", "messages", "events", "deduplication", "tasks", "rollups")
+KINDS = ("dlq", "messages", "events", "deduplication", "tasks", "rollups", "workflows")
 # The overview draws at most a day from minute rows and a week from hour rows; hour rows are
 # small (one per tenant, hour and writer) and kept longer for a look back.
 ROLLUP_MINUTES_KEPT = timedelta(days=8)
@@ -57,8 +59,8 @@ class Policy:
             return now  # a record is useless once its window has passed
         if kind == "rollups":
             return now - ROLLUP_MINUTES_KEPT
-        # A finished task's result lives as long as a finished message.
-        age = self.messages if kind == "tasks" else getattr(self, kind)
+        # A finished task's result, an ended workflow run live as long as a finished message.
+        age = self.messages if kind in ("tasks", "workflows") else getattr(self, kind)
         return None if age is None else now - timedelta(seconds=age)
 
 
@@ -114,6 +116,14 @@ def purge_batch(kind: str, cutoff: datetime, size: int) -> tuple[int, bool]:
                 model.objects.filter(pk__in=pks).delete()
             deleted, more = deleted + len(pks), more or len(pks) == size
         return deleted, more
+    if kind == "workflows":
+        pks = list(WorkflowRun.objects.filter(completed_at__lt=cutoff).order_by()
+                   .values_list("pk", flat=True)[:size])
+        if pks:
+            with transaction.atomic():
+                WorkflowStep.objects.filter(run_id__in=pks).delete()
+                WorkflowRun.objects.filter(pk__in=pks).delete()
+        return len(pks), len(pks) == size
     raise ValueError(f"unknown kind {kind!r}")
 
 

@@ -15,9 +15,16 @@ from django_qstash.models.routing import (
 from django_qstash.models.schedule import Schedule
 from django_qstash.models.task_result import TaskResultRecord
 from django_qstash.models.tenancy import ApiToken, SigningKeyPair, Tenant, hash_token
+from django_qstash.models.workflow import (
+    WorkflowEvent,
+    WorkflowRun,
+    WorkflowStep,
+    WorkflowWaiter,
+)
 
 __all__ = [
     "ActivityHour", "ActivityMinute", "ApiToken", "DeduplicationRecord", "DestinationHour", "DeliveryAttempt", "DlqEntry", "Event", "FlowControlKey",
     "Message", "Overview", "Queue", "RollupFold", "Schedule", "SigningKeyPair", "TaskResultRecord", "Tenant", "UrlGroup",
-    "UrlGroupEndpoint", "hash_token",
+    "UrlGroupEndpoint", "WorkflowEvent", "WorkflowRun", "WorkflowStep",
+    "WorkflowWaiter", "hash_token",
 ]

@@ -77,6 +77,8 @@ class Message(models.Model):
     flow_control_rate = models.PositiveIntegerField(null=True, blank=True)
     flow_control_period = models.PositiveIntegerField(null=True, blank=True)
     deduplication_id = models.CharField(max_length=200, blank=True, default="")
+    # The workflow run this message is a step delivery of (its failure fails the run).
+    workflow_run_id = models.CharField(max_length=200, blank=True, default="")
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     cancel_requested = models.BooleanField(default=False)
@@ -101,6 +103,8 @@ class Message(models.Model):
             models.Index(fields=["tenant", "created_at"], name="qstash_msg_tenant_created"),
             models.Index(fields=["tenant", "queue_name", "status"], name="qstash_msg_queue"),
             models.Index(fields=["tenant", "status", "finished_at"], name="qstash_msg_finished"),
+            models.Index(fields=["tenant", "workflow_run_id"], name="qstash_msg_workflow_run",
+                         condition=~Q(workflow_run_id="")),
         ]
 
     def __str__(self) -> str:

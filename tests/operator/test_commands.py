@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from io import StringIO
+from types import FunctionType
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -155,3 +156,20 @@ def test_dispatcher_once_with_purge(tenant):
     make_message(tenant, age=timedelta(days=30))
     out, _ = run("qstash_dispatcher", "--once", "--purge-every", "1")
     assert "claimed 0 messages" in out and not Message.objects.exists()
+
+
+@pytest.mark.parametrize("purge_every", [None, 0, 60])
+def test_the_dispatcher_command_ticks_everything_the_dispatcher_does(purge_every):
+    from django_qstash.engine.dispatcher import Dispatcher
+    from django_qstash.engine.retention import PeriodicPurge
+    from django_qstash.management.commands.qstash_dispatcher import dispatcher_for
+
+    dispatcher = dispatcher_for({"purge_every": purge_every, "batch_size": None,
+                                 "interval": None})
+    def kind(hook):  # functions by identity, hook objects by class
+        return hook if isinstance(hook, FunctionType) else type(hook)
+
+    kinds = [kind(hook) for hook in dispatcher.tick_hooks]
+    defaults = [kind(hook) for hook in Dispatcher().tick_hooks]
+    assert kinds[:len(defaults)] == defaults  # schedules, rollups and workflow waits included
+    assert (PeriodicPurge in kinds) == bool(purge_every)  # None: PURGE_INTERVAL_SECONDS, 0

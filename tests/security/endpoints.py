@@ -8,8 +8,10 @@ from typing import Any
 from django.urls import resolve
 
 # Placeholders filled with tenant B's resources: {message} {dlq} {queue} {group} {schedule} {key}
+# {run} {event}
 NOT_FOUND, OWN, LIST, PUBLIC = "404", "own", "list", "public"
 ITEM_NOT_FOUND = "item 404"  # batch: 200, each item an {"error": "... not found"}
+REFUSED = "4xx"  # a 4xx that names the problem (a workflow step of another tenant's run)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,16 @@ CALLS = [
     Call("DELETE", "/v2/schedules/{schedule}", NOT_FOUND),
     Call("POST", "/v2/schedules/{schedule}/pause", NOT_FOUND),
     Call("PATCH", "/v2/schedules/{schedule}/resume", NOT_FOUND),
+    Call("GET", "/v2/workflows/runs/{run}", NOT_FOUND),
+    Call("DELETE", "/v2/workflows/runs/{run}", NOT_FOUND, params={"cancel": "true"}),
+    Call("DELETE", "/v2/workflows/runs", OWN, params={"workflowRunIds": "{run}"}),
+    Call("GET", "/v2/workflows/logs", LIST, params={"workflowRunId": "{run}"}),
+    Call("GET", "/v2/workflows/events", LIST, params={"workflowRunId": "{run}"}),
+    Call("POST", "/v2/wait/{event}", REFUSED, headers={"Upstash-Workflow-RunId": "{run}"},
+         json={"url": "https://example.com/wf", "timeout": "1h", "step": {"stepId": 1}}),
+    Call("POST", "/v2/notify/{event}", LIST),
+    Call("POST", "/v2/notify/{run}/{event}", LIST),
+    Call("GET", "/v2/waiters/{event}", LIST),
     Call("GET", "/v2/openapi.json", PUBLIC),
 ]
 
@@ -97,5 +109,6 @@ def routes_and_methods() -> set[tuple[str, str]]:
 
 
 def covered(calls: list[Call]) -> set[tuple[str, str]]:
-    sample = dict(message="msg_x", dlq="1-0", queue="q", group="g", schedule="s", key="k")
+    sample = dict(message="msg_x", dlq="1-0", queue="q", group="g", schedule="s", key="k",
+                  run="wfr_x", event="e")
     return {(resolve(fill(c.path, sample)).route, c.method) for c in calls}

@@ -15,7 +15,8 @@ from tests.security.endpoints import CALLS, covered, fill, routes_and_methods
 from tests.security.test_isolation import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SAMPLE = dict(message="msg_none", dlq="1-0", queue="q", group="g", schedule="s", key="k")
+SAMPLE = dict(message="msg_none", dlq="1-0", queue="q", group="g", schedule="s", key="k",
+              run="wfr_none", event="e_none")
 
 
 def test_every_endpoint_has_a_read_only_case():

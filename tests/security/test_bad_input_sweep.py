@@ -36,7 +36,10 @@ UPSTASH_HEADERS = ["Upstash-Delay", "Upstash-Retries", "Upstash-Timeout", "Upsta
                    "Upstash-Deduplication-Id", "Upstash-Content-Based-Deduplication",
                    "Upstash-Forward-X-Custom", "Upstash-Not-Before", "Upstash-Flow-Control-Key",
                    "Upstash-Flow-Control-Value", "Upstash-Cron", "Upstash-Schedule-Id",
-                   "Upstash-Retry-Delay", "Upstash-Queue-Name", "X-Custom", "Content-Type"]
+                   "Upstash-Retry-Delay", "Upstash-Queue-Name", "X-Custom", "Content-Type",
+                   "Upstash-Workflow-RunId", "Upstash-Callback-Workflow-RunId",
+                   "Upstash-Failure-Callback-Flow-Control-Value",
+                   "Upstash-Callback-Failure-Callback"]
 HEADER_VALUES = [SURROGATE, "a\x00b", "-1", "1e999", "abc", "9" * 400, "x" * 5000, "",
                  "ftp://x", "http://[::1", "é"]
 
@@ -110,8 +113,12 @@ def world(sink, qstash_runtime):
     message = make_message(tenant, status="pending", url=f"{sink.url}/m")
     dlq = make_dlq(tenant, url=f"{sink.url}/d")
     names = dict(message=message.id, dlq=dlq.dlq_id, queue="sweep-q", group="sweep-g",
-                 schedule="sweep-s", key="sweep-k", sink=sink.url)
+                 schedule="sweep-s", key="sweep-k", run="wfr_sweep", event="sweep-e",
+                 sink=sink.url)
     sweep = Sweep(token)
+    assert sweep.send("POST", f"/v2/publish/{sink.url}/wf", b"{}",
+                      HTTP_UPSTASH_WORKFLOW_INIT="true", HTTP_UPSTASH_WORKFLOW_RUNID="wfr_sweep",
+                      HTTP_UPSTASH_DELAY="1h").status_code == 200
     assert sweep.json("POST", "/v2/queues", {"queueName": "sweep-q"}).status_code == 200
     assert sweep.json("POST", "/v2/topics/sweep-g/endpoints",
                       {"endpoints": [{"url": f"{sink.url}/g"}]}).status_code == 200
@@ -134,6 +141,9 @@ def json_cases(names: dict) -> list[tuple[str, str, object]]:
          {"endpoints": [{"url": f"{sink}/x", "name": "x"}]}),
         ("PATCH", "/v2/topics/sweep-g", {"headers": {"X-A": "1", "X-B": ["2"]}}),
         ("POST", "/v2/queues", {"queueName": "sweep-q2", "parallelism": 2, "paused": False}),
+        ("POST", "/v2/wait/sweep-e", {"url": f"{sink}/wf", "timeout": "1h",
+                                      "timeoutUrl": f"{sink}/t", "timeoutHeaders": {"X-A": ["1"]},
+                                      "step": {"stepId": 1, "stepName": "w"}}),
     ]
 
 
@@ -166,7 +176,8 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
         for method, template in {(c.method, c.path) for c in CALLS}:
             if "{" in template:
                 path = template.format(**dict.fromkeys(
-                    ("message", "dlq", "queue", "group", "schedule", "key"), part))
+                    ("message", "dlq", "queue", "group", "schedule", "key", "run", "event"),
+                    part))
                 sweep.send(method, path)
         sweep.send("POST", f"/v2/publish/{part}")
         sweep.send("POST", f"/v2/enqueue/{part}/{sink}/p")

@@ -7,7 +7,17 @@ import time
 import httpx
 import pytest
 
-from django_qstash.models import FlowControlKey, Message, Queue, Schedule, SigningKeyPair, UrlGroup
+from django_qstash.models import (
+    FlowControlKey,
+    Message,
+    Queue,
+    Schedule,
+    SigningKeyPair,
+    UrlGroup,
+    WorkflowEvent,
+    WorkflowRun,
+    WorkflowWaiter,
+)
 from tests.security.endpoints import (
     CALLS,
     ITEM_NOT_FOUND,
@@ -15,6 +25,7 @@ from tests.security.endpoints import (
     NOT_FOUND,
     OWN,
     PUBLIC,
+    REFUSED,
     covered,
     fill,
     routes_and_methods,
@@ -50,6 +61,13 @@ def tenant_b(qstash, other_tenant, sink):
            headers={"Upstash-Retries": "0"})
     b_call(qstash, other_tenant, "POST", f"/v2/schedules/{sink.url}/s",
            headers={"Upstash-Cron": "0 0 1 1 *", "Upstash-Schedule-Id": "b-schedule"})
+    names["run"], names["event"] = "wfr_b-run", "b-event"
+    b_call(qstash, other_tenant, "POST", f"/v2/publish/{sink.url}/wf",
+           headers={"Upstash-Workflow-Init": "true", "Upstash-Workflow-RunId": "wfr_b-run",
+                    "Upstash-Delay": "1h"})
+    b_call(qstash, other_tenant, "POST", "/v2/wait/b-event",
+           headers={"Upstash-Workflow-RunId": "wfr_b-run"},
+           json={"url": f"{sink.url}/wf", "timeout": "1h", "step": {"stepId": 1}})
     failing = b_call(qstash, other_tenant, "POST", f"/v2/publish/{sink.url}/status/500",
                      headers={"Upstash-Retries": "0"}).json()["messageId"]
     deadline = time.monotonic() + 20
@@ -76,6 +94,9 @@ def snapshot(tenant) -> dict:
                        .values_list("key", "paused", "parallelism_max")),
         "dlq": sorted(tenant.dlq_entries.values_list("dlq_id", flat=True)),
         "signing": SigningKeyPair.objects.filter(tenant=tenant).values_list("current", "next")[0],
+        "runs": sorted(WorkflowRun.objects.filter(tenant=tenant).values_list("run_id", "state")),
+        "waiters": sorted(WorkflowWaiter.objects.filter(tenant=tenant).values_list("event_id")),
+        "events": sorted(WorkflowEvent.objects.filter(tenant=tenant).values_list("event_id")),
     }
 
 
@@ -89,6 +110,8 @@ def check_call(qstash, other_tenant, tenant_b, call) -> None:
     if call.expect == NOT_FOUND:
         assert response.status_code == 404, text
         assert "not found" in response.json()["error"], text
+    elif call.expect == REFUSED:
+        assert 400 <= response.status_code < 500 and response.json()["error"], text
     elif call.expect == ITEM_NOT_FOUND:
         assert response.status_code == 200, text
         assert all("not found" in item["error"] for item in response.json()), text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.utils.encoding import escape_uri_path
 
 from django_qstash.api.base import caller_ip, header_pairs, json_body, raw_body
@@ -98,8 +100,12 @@ class BatchView(LeanQStashView):
             raise BadRequest("each batch item must be an object")
         headers = item.get("headers") or {}
         body = item.get("body")
-        if not isinstance(headers, dict) or not isinstance(body, (str, type(None))):
-            raise BadRequest("headers must be an object and body a string")
+        if not isinstance(headers, dict):
+            raise BadRequest("headers must be an object")
+        if not isinstance(body, (str, type(None))):
+            # A JSON value other than a string is the body as JSON text: the Workflow SDK
+            # hands context.call's body over as given, an object included.
+            body = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         pairs = [(str(k), str(v)) for k, v in headers.items()]
         return prepare(self.tenant, str(item.get("destination") or ""),
                        (body or "").encode(), pairs, queue_name=str(item.get("queue") or ""),

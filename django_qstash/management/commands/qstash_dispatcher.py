@@ -11,7 +11,6 @@ from django_qstash.delivery.heap import freeze_startup_objects
 from django_qstash.delivery.runtime import current
 from django_qstash.engine.dispatcher import Dispatcher
 from django_qstash.engine.retention import PeriodicPurge
-from django_qstash.engine.scheduler import fire_due
 
 
 class Command(BaseCommand):
@@ -28,12 +27,7 @@ class Command(BaseCommand):
                                  "(default PURGE_INTERVAL_SECONDS)")
 
     def handle(self, *args, **options):
-        purge_every = options["purge_every"]
-        if purge_every is None:
-            purge_every = qstash_settings.PURGE_INTERVAL_SECONDS
-        hooks = (fire_due, PeriodicPurge(purge_every)) if purge_every > 0 else None
-        dispatcher = Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
-                                tick_hooks=hooks)
+        dispatcher = dispatcher_for(options)
         runtime = current().start()
         try:
             if options["once"]:
@@ -48,3 +42,13 @@ class Command(BaseCommand):
             # recorded) before it returns.
             runtime.stop()
             runtime.join()
+
+
+def dispatcher_for(options: dict) -> Dispatcher:
+    """The dispatcher's every tick (schedules, rollups, workflow waits), plus retention."""
+    purge_every = options["purge_every"]
+    if purge_every is None:
+        purge_every = qstash_settings.PURGE_INTERVAL_SECONDS
+    extra = (PeriodicPurge(purge_every),) if purge_every > 0 else ()
+    return Dispatcher(batch_size=options["batch_size"], interval=options["interval"],
+                      extra_tick_hooks=extra)

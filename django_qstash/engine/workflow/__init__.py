@@ -1,0 +1,1 @@
+"""Upstash Workflow runs: triggers, appended steps, callbacks, history, ending and logs."""

@@ -1,0 +1,227 @@
+"""Workflow messages as they are accepted: the trigger creates the run, later publishes and
+callbacks append to it, and every step delivery carries the run's history up to itself."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from django_qstash.core import clock
+from django_qstash.core.request_headers import WORKFLOW_RUN_ID, PublishOptions
+from django_qstash.engine.workflow import history
+from django_qstash.exceptions import BadRequest
+from django_qstash.models import WorkflowRun, WorkflowStep, WorkflowWaiter
+
+INIT = "upstash-workflow-init"
+CALL_TYPE = "upstash-workflow-calltype"
+MAX_INT = 2**31 - 1
+CallType = WorkflowStep.CallType
+# Set by the server on each delivery of a run's message, replacing any forwarded copy.
+RUN_ID_HEADER = "Upstash-Workflow-Runid"
+CREATED_AT_HEADER = "Upstash-Workflow-Createdat"
+
+
+def accept(tenant, message, options: PublishOptions, now: datetime) -> str | None:
+    """Tie a message published with workflow headers to its run. Returns the trigger message
+    id of an existing run when this is a repeated trigger (deduplicated), else None.
+    Appending to a run that has ended (or never existed) is a 400, which the SDK reads as
+    "the workflow was finished"."""
+    workflow = options.workflow
+    run_id = workflow[WORKFLOW_RUN_ID]
+    if workflow.get(INIT, "").lower() == "true":
+        return _trigger(tenant, message, options, run_id, now)
+    run = running(tenant.pk, run_id)
+    if workflow.get(CALL_TYPE) == CallType.TO_CALLBACK:
+        # context.call: the request to the third party; its callback comes back as a step.
+        headers = options.callback.headers if options.callback else {}
+        _append(run, message.id, message.body, CallType.TO_CALLBACK, now, header_fields(headers))
+        return None
+    steps = history.load(run)
+    steps.append(_append(run, message.id, message.body, CallType.STEP, now,
+                         body_fields(message.body)))
+    apply_run_config(run, message, retries_given=options.retries is not None)
+    message.body = history.delivered_body(history.entries(run, steps))
+    return None
+
+
+def running(tenant_id: int, run_id: str) -> WorkflowRun:
+    run = (WorkflowRun.objects.select_for_update()
+           .filter(tenant_id=tenant_id, run_id=run_id).first())
+    if run is None:
+        raise BadRequest(f"workflow run {run_id} does not exist")
+    if not run.is_running:
+        raise BadRequest(f"workflow run {run_id} has already finished ({run.state})")
+    return run
+
+
+def _trigger(tenant, message, options: PublishOptions, run_id: str, now: datetime) -> str | None:
+    existing = WorkflowRun.objects.filter(tenant=tenant, run_id=run_id).first()
+    if existing is not None:
+        return existing.init_message_id
+    run = WorkflowRun(
+        tenant=tenant, run_id=run_id, url=message.url, initial_body=bytes(message.body),
+        config=_config(message, options), labels=list(message.labels),
+        label_index=message.label_index, flow_control_key=message.flow_control_key,
+        init_message_id=message.id, created_at=now)
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:  # the same run id triggered at the same moment
+        return WorkflowRun.objects.get(tenant=tenant, run_id=run_id).init_message_id
+    _mark(run, message)
+    message.body = history.delivered_body(history.entries(run, []))
+    return None
+
+
+def _config(message, options: PublishOptions) -> dict:
+    """What the trigger said about delivery, applied to every later step message (the SDK
+    announces WF_TriggerOnConfig and no longer repeats it)."""
+    config: dict = {"headers": dict(message.headers), "retries": options.retries,
+                    "retry_delay": message.retry_delay_expression,
+                    "timeout_seconds": message.timeout_seconds,
+                    "redact_fields": list(message.redact_fields),
+                    "features": options.workflow.get("upstash-feature-set", "")}
+    if message.flow_control_key:
+        config["flow_control"] = {
+            "key": message.flow_control_key, "parallelism": message.flow_control_parallelism,
+            "rate": message.flow_control_rate, "period": message.flow_control_period}
+    if message.failure_callback:
+        config["failure_callback"] = {
+            "url": message.failure_callback, "headers": message.failure_callback_headers,
+            "options": message.failure_callback_options}
+    return config
+
+
+def apply_run_config(run: WorkflowRun, message, *, retries_given: bool) -> None:
+    """The run's trigger-time settings, where the message does not set its own."""
+    config = run.config
+    if not retries_given and config.get("retries") is not None:
+        message.max_retries = config["retries"]
+    if not message.retry_delay_expression:
+        message.retry_delay_expression = config.get("retry_delay") or ""
+    if not message.timeout_seconds:
+        message.timeout_seconds = config.get("timeout_seconds")
+    if not message.flow_control_key and (flow := config.get("flow_control")):
+        message.flow_control_key = flow["key"]
+        message.flow_control_parallelism = flow["parallelism"]
+        message.flow_control_rate = flow["rate"]
+        message.flow_control_period = flow["period"]
+    if not message.failure_callback and (failure := config.get("failure_callback")):
+        message.failure_callback = failure["url"]
+        message.failure_callback_headers = failure["headers"]
+        message.failure_callback_options = failure["options"]
+    if not message.labels and run.labels:
+        message.labels, message.label_index = list(run.labels), run.label_index
+    if not message.redact_fields:
+        message.redact_fields = list(config.get("redact_fields") or [])
+    message.headers = {**(config.get("headers") or {}), **message.headers}
+    _mark(run, message)
+
+
+def _mark(run: WorkflowRun, message) -> None:
+    """A step delivery of ``run``: its failure fails the run; it carries the run's headers."""
+    message.workflow_run_id = run.run_id
+    message.headers = {**message.headers, RUN_ID_HEADER: [run.run_id],
+                       CREATED_AT_HEADER: [str(clock.to_ms(run.created_at))]}
+
+
+def _append(run: WorkflowRun, message_id: str, body, call_type: str, now: datetime,
+            fields: dict) -> WorkflowStep:
+    step = WorkflowStep(run=run, message_id=message_id, call_type=call_type, body=bytes(body),
+                        created_at=now, **fields)
+    step.save()
+    return step
+
+
+def attach_callback(callback, workflow: dict[str, str], now: datetime) -> None:
+    """A callback or failure callback that names a run (``Upstash-Callback-Workflow-RunId``):
+    a context.call result comes back as a step of the run, a failure callback carries the
+    run's id, creation time and initial body as the failure function reads them."""
+    run = (WorkflowRun.objects.select_for_update()
+           .filter(tenant_id=callback.tenant_id, run_id=workflow[WORKFLOW_RUN_ID]).first())
+    if run is None:
+        return  # the run is gone: an ordinary callback
+    if workflow.get(CALL_TYPE) == "failureCall":
+        callback.body = failure_body(run, bytes(callback.body))
+        callback.headers = {**callback.headers, RUN_ID_HEADER: [run.run_id],
+                            CREATED_AT_HEADER: [str(clock.to_ms(run.created_at))]}
+        WorkflowRun.objects.filter(pk=run.pk).update(failure_message_id=callback.id)
+        return
+    result = bytes(callback.body)
+    if run.is_running:
+        _append(run, callback.id, result, CallType.FROM_CALLBACK, now,
+                header_fields(callback.headers))
+    apply_run_config(run, callback, retries_given=False)
+    # The SDK reads the call's result from element 0 of a callback delivery. Always inline:
+    # with an empty body it would fetch the history, whose element 0 is the initial body.
+    callback.body = history.encode([history.entry(callback.id, result, CallType.FROM_CALLBACK)])
+
+
+def failure_body(run: WorkflowRun, body: bytes) -> bytes:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    payload.update(workflowRunId=run.run_id, workflowCreatedAt=clock.to_ms(run.created_at),
+                   sourceBody=base64.b64encode(bytes(run.initial_body)).decode(), url=run.url)
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def mark_failed(tenant_id: int, run_id: str, dlq_id: str, now: datetime) -> None:
+    """A step message ran out of retries: the run has failed."""
+    WorkflowRun.objects.filter(tenant_id=tenant_id, run_id=run_id,
+                               state=WorkflowRun.State.STARTED).update(
+        state=WorkflowRun.State.FAILED, dlq_id=dlq_id, completed_at=now)
+    WorkflowWaiter.objects.filter(tenant_id=tenant_id, run__run_id=run_id).delete()
+
+
+NOT_A_WORKFLOW = ("detected a non-workflow destination for trigger/invoke. make sure you are "
+                  "sending the request to the correct endpoint")
+
+
+def not_a_workflow_endpoint(message, now: datetime) -> None:
+    """The trigger's delivery was answered without the SDK's protocol version header: with
+    WF_DetectTrigger announced, the run fails instead of waiting forever for a step."""
+    run = WorkflowRun.objects.filter(tenant_id=message.tenant_id, run_id=message.workflow_run_id,
+                                     init_message_id=message.id,
+                                     state=WorkflowRun.State.STARTED).first()
+    if run is None or "WF_DetectTrigger" not in run.config.get("features", ""):
+        return
+    WorkflowRun.objects.filter(pk=run.pk, state=WorkflowRun.State.STARTED).update(
+        state=WorkflowRun.State.FAILED, completed_at=now, error=NOT_A_WORKFLOW)
+
+
+def _int(value, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if -MAX_INT <= number <= MAX_INT else default
+
+
+def body_fields(body) -> dict:
+    """Step id, name, type and parallelism of a step the SDK published (JSON)."""
+    try:
+        step = json.loads(bytes(body))
+    except ValueError:
+        return {}
+    if not isinstance(step, dict):
+        return {}
+    return {"step_id": _int(step.get("stepId"), 0), "step_name": str(step.get("stepName") or ""),
+            "step_type": str(step.get("stepType") or "")[:40],
+            "concurrent": _int(step.get("concurrent"), 1),
+            "target_step": _int(step.get("targetStep"), 0)}
+
+
+def header_fields(headers: dict[str, list[str]]) -> dict:
+    """The same, for context.call, from the headers the SDK forwards to the callback."""
+    def first(name: str) -> str:
+        values = headers.get(name) or [""]
+        return values[0]
+    return {"step_id": _int(first("Upstash-Workflow-Stepid"), 0),
+            "step_name": first("Upstash-Workflow-Stepname"),
+            "step_type": first("Upstash-Workflow-Steptype")[:40],
+            "concurrent": _int(first("Upstash-Workflow-Concurrent"), 1)}
