@@ -38,6 +38,9 @@ def test_parallelism_limit_and_waitlist(qstash, sink):
 def test_management_endpoints(qstash, sink):
     publish(qstash, f"{sink.url}/fc", "x", Upstash_Flow_Control_Key="managed",
             Upstash_Flow_Control_Value="parallelism=3,rate=10,period=1m")
+    # Sent before the pause and the pin: sent later, it would take one of the two slots a
+    # minute the pin leaves for the two paused messages below.
+    sink.wait_for(1, "/fc", timeout=10)
     state = api(qstash, "GET", "/v2/flowControl/managed").json()
     assert (state["parallelismMax"], state["rateMax"], state["ratePeriod"]) == (3, 10, 60)
     api(qstash, "POST", "/v2/flowControl/managed/pause")

@@ -7,6 +7,7 @@ The autouse guard (conftest.py) fails any case that tries to connect beyond loop
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -94,8 +95,16 @@ def assert_refused(qstash, message_id: str) -> None:
     assert [entry["messageId"] for entry in dlq] == [message_id], dlq
 
 
-@pytest.mark.parametrize("spelling", SPELLINGS)
-@pytest.mark.parametrize("path", PATHS)
+# The parser and the policy do not depend on the database: SQLite runs every spelling on every
+# path; the PostgreSQL pass runs every path with a few spellings, for how each path stores the
+# URL and reads it back.
+ON_POSTGRES = os.environ.get("QSTASH_TEST_DATABASE_URL", "").startswith("postgres")
+POSTGRES_SPELLINGS = ("decimal", "IPv4-mapped", "ideographic dots")
+CASES = [(path, spelling) for path in PATHS for spelling in SPELLINGS
+         if not ON_POSTGRES or spelling in POSTGRES_SPELLINGS]
+
+
+@pytest.mark.parametrize("path, spelling", CASES)
 def test_non_public_spellings_never_reach_the_trap(qstash, trap, helper, production, path,
                                                    spelling, record_property):
     url = trap_url(spelling, trap.server.server_address[1])
