@@ -10,78 +10,26 @@ node/npm, or when the install fails, the test skips with the reason — except u
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.node_packages import node_with_packages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NODE_DIR = Path(__file__).parent / "node"
 TEST_FILE = NODE_DIR / "workflow.test.mjs"
 PINNED = ("@upstash/workflow", "@upstash/qstash")
-MIN_NODE_MAJOR = 20
-INSTALL_TIMEOUT = 300
 RUN_TIMEOUT = 600
-
-
-def _unavailable(reason: str):
-    """Fail under CI=true, elsewhere skip loudly."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but the Workflow SDK run cannot start: {reason}")
-    print(f"\n!!! SKIPPED the Workflow SDK run: {reason} !!!", file=sys.stderr)
-    pytest.skip(f"Workflow SDK run not possible: {reason}")
-
-
-def _versions(manifest_of) -> dict[str, str | None]:
-    versions = {}
-    for package in PINNED:
-        try:
-            versions[package] = manifest_of(package)
-        except (OSError, ValueError, KeyError):
-            versions[package] = None
-    return versions
-
-
-def _pinned() -> dict[str, str | None]:
-    dependencies = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
-    return _versions(lambda package: dependencies[package])
-
-
-def _installed() -> dict[str, str | None]:
-    return _versions(lambda package: json.loads(
-        (NODE_DIR / "node_modules" / package / "package.json").read_text())["version"])
 
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        _unavailable(f"node and npm must be on PATH (node={node}, npm={npm})")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    try:
-        major = int(version.lstrip("v").split(".")[0])
-    except ValueError:
-        major = 0
-    if major < MIN_NODE_MAJOR:
-        _unavailable(f"Node {MIN_NODE_MAJOR}+ is needed, found {version or 'nothing'}")
-    if _installed() != _pinned():
-        try:
-            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                                  capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            _unavailable(f"`npm ci` did not finish in {INSTALL_TIMEOUT} s")
-        if done.returncode != 0 or _installed() != _pinned():
-            _unavailable(f"`npm ci` in {NODE_DIR} failed (exit {done.returncode}):\n"
-                         f"{done.stdout}\n{done.stderr}")
-    return node
+    return node_with_packages(NODE_DIR, PINNED, "Workflow SDK run")
 
 
 def run_node_tests(node: str, qstash, pattern: str | None = None) -> None:
