@@ -9,13 +9,11 @@ under ``CI=true``, where it fails.
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.node_packages import node_with_packages
+from tests.support.node_packages import node_with_packages, run_node_test_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,20 +38,9 @@ def test_typescript_sdk_against_the_live_server(node, qstash, sink):
         "SINK_URL": sink.url,
         "NO_COLOR": "1",
     })
-    started = time.monotonic()
-    try:
-        # TS_SDK_TEST_PATTERN runs only the tests whose names match (a regular expression).
-        pattern = os.environ.get("TS_SDK_TEST_PATTERN")
-        selection = [f"--test-name-pattern={pattern}"] if pattern else []
-        done = subprocess.run([node, "--test", "--test-reporter=spec", *selection,
-                               TEST_FILE.name],
-                              cwd=TS_DIR, env=env, capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`node --test` did not finish in {RUN_TIMEOUT} s:\n"
-                    f"{exc.stdout or ''}\n{exc.stderr or ''}")
-    elapsed = time.monotonic() - started
-    output = f"{done.stdout}\n{done.stderr}".strip()
-    print(f"\nnode --test ({elapsed:.1f} s):\n{output}")
-    assert done.returncode == 0, (
-        f"the TypeScript SDK run failed (exit {done.returncode}, {elapsed:.1f} s):\n{output}")
+    # TS_SDK_TEST_PATTERN runs only the tests whose names match (a regular expression).
+    returncode, output, elapsed = run_node_test_file(node, TS_DIR, TEST_FILE.name, env,
+                                                     os.environ.get("TS_SDK_TEST_PATTERN"),
+                                                     RUN_TIMEOUT)
+    assert returncode == 0, (
+        f"the TypeScript SDK run failed (exit {returncode}, {elapsed:.1f} s):\n{output}")

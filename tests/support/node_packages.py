@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,22 @@ def node_with_packages(directory: Path, packages: tuple[str, ...], what: str) ->
             unavailable(what, f"`npm ci` in {directory} failed (exit {done.returncode}):\n"
                               f"{done.stdout}\n{done.stderr}")
     return node
+
+
+def run_node_test_file(node: str, directory: Path, test_file: str, env: dict,
+                   pattern: str | None, timeout: float) -> tuple[int, str, float]:
+    """``node --test`` on one file (only the cases matching ``pattern`` when given):
+    (exit status, its output, seconds taken); printed too, for the test log."""
+    selection = [f"--test-name-pattern={pattern}"] if pattern else []
+    started = time.monotonic()
+    try:
+        done = subprocess.run([node, "--test", "--test-reporter=spec", *selection, test_file],
+                              cwd=directory, env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"`node --test` did not finish in {timeout} s:\n"
+                    f"{exc.stdout or ''}\n{exc.stderr or ''}")
+    elapsed = time.monotonic() - started
+    output = f"{done.stdout}\n{done.stderr}".strip()
+    print(f"\nnode --test ({elapsed:.1f} s):\n{output}")
+    return done.returncode, output, elapsed

@@ -11,13 +11,11 @@ node/npm, or when the install fails, the test skips with the reason — except u
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.node_packages import node_with_packages
+from tests.support.node_packages import node_with_packages, run_node_test_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,21 +42,10 @@ def run_node_tests(node: str, qstash, pattern: str | None = None) -> None:
     })
     # WORKFLOW_SDK_TEST_PATTERN runs only the cases whose names match (a regular expression).
     pattern = pattern or os.environ.get("WORKFLOW_SDK_TEST_PATTERN")
-    selection = [f"--test-name-pattern={pattern}"] if pattern else []
-    started = time.monotonic()
-    try:
-        done = subprocess.run([node, "--test", "--test-reporter=spec", *selection,
-                               TEST_FILE.name],
-                              cwd=NODE_DIR, env=env, capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`node --test` did not finish in {RUN_TIMEOUT} s:\n"
-                    f"{exc.stdout or ''}\n{exc.stderr or ''}")
-    elapsed = time.monotonic() - started
-    output = f"{done.stdout}\n{done.stderr}".strip()
-    print(f"\nnode --test ({elapsed:.1f} s):\n{output}")
-    assert done.returncode == 0, (
-        f"the Workflow SDK run failed (exit {done.returncode}, {elapsed:.1f} s):\n{output}\n"
+    returncode, output, elapsed = run_node_test_file(node, NODE_DIR, TEST_FILE.name, env,
+                                                     pattern, RUN_TIMEOUT)
+    assert returncode == 0, (
+        f"the Workflow SDK run failed (exit {returncode}, {elapsed:.1f} s):\n{output}\n"
         f"messages, newest first:\n{_messages_digest(qstash.tenant)}")
 
 
