@@ -35,6 +35,3 @@ def hand_over(items: list[WorkItem]) -> None:
 def submit_or_leave_to_lease(items: list[WorkItem]) -> None:
     """The dispatcher's way out: if the hand-over fails, the rows' leases bring them back."""
     _implementation().submit_or_leave_to_lease(items)
-
-
-
