@@ -180,10 +180,10 @@ def deliver_owned_logged(messages: list[Message], now: datetime,
     [(token, ids)] = groups.items()
     p = Params(connection.vendor)
     at = connection.ops.adapt_datetimefield_value(now)
-    statements = [
-        f"done AS (UPDATE {message_table()} SET status = {p.add(Status.DELIVERED.value)}, "
-        f"finished_at = {p.add(at)}, lease_expires_at = NULL, updated_at = {p.add(at)} "
-        f"WHERE {p.owned(ids, token)} RETURNING id)"]
+    update = (f"UPDATE {message_table()} SET status = {p.add(Status.DELIVERED.value)}, "
+              f"finished_at = {p.add(at)}, lease_expires_at = NULL, updated_at = {p.add(at)} "
+              f"WHERE {p.owned(ids, token)} RETURNING id")
+    statements = [f"done AS ({update})"]
     for index, (model, rows, column) in enumerate(logs):
         if rows:
             sql = insert_kept_sql(model, len(rows), len(p.values) + 1, column, "done")
