@@ -98,6 +98,10 @@ class Recorder:
                                    FLUSH_SECONDS if held else None)
                 if self.stopping and not self.landed and not held:
                     return
+                if not held:
+                    # The first outcome waits a moment for those landing right after it:
+                    # one statement then records several (nothing is sent later for it).
+                    self.cond.wait_for(lambda: self.stopping, FLUSH_SECONDS)
                 held += self.landed
                 self.landed = []
                 sending = self.sending
