@@ -202,3 +202,64 @@ def test_one_tenant_holding_its_share_does_not_hold_another_tenants_local_send(
     assert time.monotonic() - started < 1.0  # not behind the slow tenant's second send
     assert len(sink.received("/sleep/")) == 1
     assert runtime.wait_idle(timeout=15)
+
+
+def test_each_tenants_local_sends_are_signed_with_its_own_key(sink, broker, runtime):
+    import jwt
+
+    from django_qstash.models import SigningKeyPair
+
+    broker(limit=10)
+    tenants = [create_tenant("signer-a"), create_tenant("signer-b")]
+    for tenant in tenants:
+        publish(tenant, f"{sink.url}/signed/{tenant.pk}")
+    assert runtime.wait_idle(timeout=15)
+    for tenant in tenants:
+        [arrival] = sink.received(f"/signed/{tenant.pk}")
+        key = SigningKeyPair.for_tenant(tenant).current
+        claims = jwt.decode(arrival.headers["Upstash-Signature"], key, algorithms=["HS256"],
+                            issuer="Upstash")
+        assert claims["sub"] == f"{sink.url}/signed/{tenant.pk}"
+
+
+def test_a_failed_local_send_is_dead_lettered_and_its_failure_callback_sent(sink, broker,
+                                                                           runtime):
+    from django_qstash.models import DlqEntry
+
+    transport = broker(limit=10)
+    [message_id] = publish(create_tenant("dlq"), f"{sink.url}/status/500",
+                           pairs=[("Upstash-Retries", "0"),
+                                  ("Upstash-Failure-Callback", f"{sink.url}/failed")])
+    sink.wait_for(1, "/failed", timeout=15)
+    assert runtime.wait_idle(timeout=15)
+    assert Message.objects.get(id=message_id).status == "failed"
+    assert DlqEntry.objects.filter(message_id=message_id).count() == 1
+    assert transport.submitted == []
+
+
+def test_a_retry_after_a_local_send_waits_for_the_dispatcher(sink, broker, runtime):
+    transport = broker(limit=10)
+    [message_id] = publish(create_tenant("retry"), f"{sink.url}/status/500",
+                           pairs=[("Upstash-Retries", "2")])
+    assert runtime.wait_idle(timeout=15)
+    message = Message.objects.get(id=message_id)
+    assert (message.status, message.retried) == ("pending", 1)
+    assert len(sink.received("/status/500")) == 1
+    assert transport.submitted == []
+
+
+def test_queued_and_flow_controlled_messages_never_take_the_local_path(sink, broker, runtime):
+    """Their limits (queue order and parallelism, a key's rate and parallelism) are kept by
+    the dispatcher, which claims them; publishing leaves them waiting."""
+    transport = broker(limit=10)
+    tenant = create_tenant("limits")
+    queued = publish_specs(tenant, [prepare(tenant, f"{sink.url}/queued", b"x", [],
+                                            queue_name="fifo")])[0].message_id
+    [keyed] = publish(tenant, f"{sink.url}/keyed",
+                      pairs=[("Upstash-Flow-Control-Key", "k"),
+                             ("Upstash-Flow-Control-Value", "parallelism=1")])
+    assert runtime.wait_idle(timeout=10)
+    assert sink.received("/queued") == [] and sink.received("/keyed") == []
+    assert transport.submitted == []
+    assert set(Message.objects.filter(id__in=[queued, keyed]).values_list("status", flat=True)) \
+        == {"pending"}
