@@ -11,6 +11,8 @@ from django_qstash.core.leases import WorkItem
 from django_qstash.delivery.worker import process_batch_safely
 
 logger = logging.getLogger("django_qstash.delivery.transport")
+# Hand-overs of more messages than this (a batch, a large URL group) go to the broker whole.
+SMALL_HAND_OVER = 10
 
 
 class LocalDelivery:
@@ -20,7 +22,8 @@ class LocalDelivery:
     signing). A broker round trip and a worker's task cost more CPU than the send itself.
 
     At most ``limit`` messages are held here at once (waiting for this thread, or sent and
-    not yet answered); what does not fit is handed back to go to the broker as before. The
+    not yet answered), taken a publish's hand-over at a time (a few messages: one, or a
+    small URL group); what does not fit is handed back to go to the broker as before. The
     rows are claimed (lease and claim token) before they get here: a process killed outright
     leaves them to their leases, and a dispatcher hands them out again. On ``stop`` what this
     thread has not taken yet goes to the broker (``overflow``)."""
@@ -42,15 +45,19 @@ class LocalDelivery:
         return self
 
     def take(self, items: list[WorkItem]) -> list[WorkItem]:
-        """Keep what fits under the limit; return the rest (for the broker)."""
+        """Keep the items if they all fit under the limit and are a small hand-over; else
+        return them all (for the broker). A batch publish goes to the broker whole: its
+        workers take it in one task, where a few messages split off here would each cost a
+        batch of their own."""
+        if len(items) > SMALL_HAND_OVER:
+            return items
         with self.cond:
-            room = 0 if self.stopping else max(0, self.limit - self.held)
-            kept, rest = items[:room], items[room:]
-            if kept:
-                self.pending.extend(kept)
-                self.held += len(kept)
-                self.cond.notify_all()
-        return rest
+            if self.stopping or self.held + len(items) > self.limit:
+                return items
+            self.pending.extend(items)
+            self.held += len(items)
+            self.cond.notify_all()
+        return []
 
     def _run(self) -> None:
         while True:

@@ -25,7 +25,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django_qstash.core.leases import WorkItem, lease_until, starts_at
-from django_qstash.db.bulk_insert import fast_cursor, insert_kept_sql, insert_rows, row_values
+from django_qstash.db.bulk_insert import (
+    COPY_THRESHOLD,
+    fast_cursor,
+    insert_kept_sql,
+    insert_rows,
+    row_values,
+)
 from django_qstash.db.owned_rows import Params, connection_for_messages, message_table
 from django_qstash.engine import observability
 from django_qstash.engine.event_log import event_for
@@ -171,11 +177,13 @@ def deliver_owned_logged(messages: list[Message], now: datetime,
     """``deliver_owned`` and the inserts that log it in ONE statement, for PostgreSQL: the
     rows of ``logs`` ((model, new rows, the column naming their message)) are written only
     for the messages still owned. Outside a transaction that is one round trip with its
-    own commit instead of five. None when it cannot be one statement (another database,
-    several claim tokens): the caller takes ``deliver_owned``."""
+    own commit instead of five. None when it is not the cheaper way (another database,
+    several claim tokens, many rows): the caller takes ``deliver_owned``."""
     connection = connection_for_messages()
     groups = _ids_by_token(messages)
-    if connection.vendor != "postgresql" or len(groups) != 1:
+    rows = sum(len(objs) for _, objs, _ in logs)
+    # Many rows: the general path's COPY (in a transaction) costs less than one long VALUES.
+    if connection.vendor != "postgresql" or len(groups) != 1 or rows >= COPY_THRESHOLD:
         return None
     [(token, ids)] = groups.items()
     p = Params(connection.vendor)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from django_qstash.delivery.local import LocalDelivery
+from django_qstash.delivery.local import SMALL_HAND_OVER, LocalDelivery
 from django_qstash.delivery.runtime import current
 from django_qstash.delivery.transport import get_transport, submitter
 from django_qstash.engine.cancellation import cancel
@@ -73,17 +73,29 @@ def test_a_due_now_message_is_sent_and_recorded_by_the_process_that_published_it
     assert states(message_id) == ["CREATED", "ACTIVE", "DELIVERED"]
 
 
-def test_what_does_not_fit_under_the_limit_goes_to_the_broker_claimed(sink, broker, runtime):
+def test_a_hand_over_that_does_not_fit_goes_to_the_broker_whole_and_claimed(sink, broker,
+                                                                            runtime):
     transport = broker(limit=2)
     tenant = create_tenant("overflow")
-    ids = publish(tenant, *[f"{sink.url}/batch/{i}" for i in range(5)])
+    ids = publish(tenant, *[f"{sink.url}/batch/{i}" for i in range(3)])
+    pair = publish(tenant, f"{sink.url}/pair/1", f"{sink.url}/pair/2")
     assert runtime.wait_idle(timeout=15)
-    assert sorted(a.headers["Upstash-Message-Id"] for a in sink.received("/batch/")) == \
-        sorted(ids[:2])
-    assert [item[0] for item in transport.submitted] == ids[2:]
-    for message in Message.objects.filter(id__in=ids[2:]):  # claimed, waiting for a worker
+    assert [item[0] for item in transport.submitted] == ids
+    assert sink.received("/batch/") == []
+    assert sorted(a.headers["Upstash-Message-Id"] for a in sink.received("/pair/")) == \
+        sorted(pair)
+    for message in Message.objects.filter(id__in=ids):  # claimed, waiting for a worker
         assert (message.status, message.claim_token) == ("active", 1)
         assert message.lease_expires_at is not None
+
+
+def test_a_batch_publish_goes_to_the_broker_whole(sink, broker, runtime):
+    transport = broker(limit=100)
+    ids = publish(create_tenant("batch"),
+                  *[f"{sink.url}/many/{i}" for i in range(SMALL_HAND_OVER + 1)])
+    assert runtime.wait_idle(timeout=15)
+    assert [item[0] for item in transport.submitted] == ids
+    assert sink.received("/many/") == []
 
 
 def test_the_limit_counts_sends_until_they_are_answered(sink, broker, runtime):
