@@ -94,12 +94,15 @@ def _handler_for(app: WorkflowApp):
 
         def _answer(self, status: int, body: str, headers: dict) -> None:
             data = body.encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller is gone (a killed worker): the server never sees this answer
 
         def log_message(self, format, *args):
             pass
