@@ -1,6 +1,7 @@
 """The Workflow SDKs on the production stack: granian, Celery workers on Redis, dispatchers on
-PostgreSQL. A representative part of the Node SDK harness, the scale runs, and a Python SDK
-run whose worker and dispatchers are SIGKILLed mid-run (the test's own processes only)."""
+PostgreSQL. A representative part of the Node SDK harness, the Python SDK cases, the scale runs,
+and a Python SDK run whose workers and dispatchers are SIGKILLed mid-run (the test's own
+processes only)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from tests.support.node_packages import run_node_test_file
 from tests.support.services import require_services
+from tests.workflow import test_python_sdk as python_cases
 from tests.workflow.helpers import NODE_DIR, ended_run, logged_steps, sdk_env, trigger
 from tests.workflow.python_sdk import require_python_sdk, start_app
 from tests.workflow.scale import scale_runs
@@ -56,6 +58,25 @@ def test_node_sdk_runs_its_workflows_on_the_production_stack(node, stack):
         node, NODE_DIR, "workflow.test.mjs", stack_env(stack), NODE_CASES, 600)
     assert returncode == 0, f"the Workflow SDK run failed (exit {returncode}, {elapsed:.1f} s):\n{output}"
     assert re.search(rf"\bpass {NODE_CASE_COUNT}\b", output), output
+
+
+@pytest.fixture
+def python_app(stack):
+    require_python_sdk()
+    app = start_app(stack)
+    python_cases.serve_workflows(app)
+    yield app
+    app.close()
+
+
+@pytest.mark.parametrize("case", [
+    python_cases.test_steps_run_once_each_in_order_with_the_payload_and_headers,
+    python_cases.test_sleep_and_sleep_until_hold_the_next_step_back,
+    python_cases.test_call_reaches_the_third_party_and_its_response_comes_back,
+    python_cases.test_a_failing_step_fails_the_run_and_the_failure_function_gets_the_error,
+], ids=["steps", "sleep", "call", "failure"])
+def test_python_sdk_runs_its_workflows_on_the_production_stack(stack, python_app, case):
+    case(stack, python_app)
 
 
 def test_sequential_and_fan_out_runs_complete_on_the_production_stack(node, stack):
