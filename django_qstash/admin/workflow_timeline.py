@@ -104,8 +104,13 @@ def _row(step: WorkflowStep, messages, attempts) -> tuple:
 def run_timeline_html(run: WorkflowRun) -> str:
     steps = list(run.steps.order_by("id")[:MAX_STEPS])
     ids = [run.init_message_id, *(s.message_id for s in steps)]
+    # A step delivery's body is the run's history up to it: only the calls' bodies are read.
     messages = {m.id: m for m in Message.objects.filter(tenant_id=run.tenant_id, pk__in=ids)
-                .only("id", "status", "url", "method", "headers", "body")}
+                .only("id", "status")}
+    calls = [s.message_id for s in steps if s.call_type == CallType.TO_CALLBACK]
+    messages.update((m.id, m) for m in Message.objects.filter(
+        tenant_id=run.tenant_id, pk__in=calls).only("id", "status", "url", "method", "headers",
+                                                    "body"))
     attempts = dict(DeliveryAttempt.objects.filter(message_id__in=list(messages))
                     .values_list("message_id").annotate(n=Count("id")).order_by())
     rows = [(time_text(run.created_at), "0 · init", "initial body", body_html(run.initial_body),

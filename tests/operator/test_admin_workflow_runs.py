@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from django_qstash.core import clock
 from django_qstash.models import DlqEntry, Message, WorkflowRun, WorkflowStep
 
-from .factories import make_run
+from .factories import make_message, make_run
 
 LIST = "/admin/django_qstash/workflowrun/"
 
@@ -108,3 +111,30 @@ def test_viewers_cannot_act(client, tenant):
         assert client.post(f"{LIST}{run.pk}/{action}/").status_code == 403
     client.post(LIST, {"action": "resume_selected", "_selected_action": [run.pk]})
     assert WorkflowRun.objects.count() == 1
+
+
+def test_run_page_reads_a_fixed_number_of_queries_whatever_the_steps(admin_client, tenant):
+    """Each step delivery's body is the history up to it: the page must not read them, nor
+    ask once per step."""
+    small, big = make_run(tenant), make_run(tenant)
+    now = clock.now()
+    deliveries = []
+    for n in range(40):
+        delivery = make_message(tenant, url=big.url, workflow_run_id=big.run_id,
+                                body=b"x" * 10_000)
+        deliveries.append(delivery.id)
+        WorkflowStep.objects.create(run=big, message_id=delivery.id, step_id=10 + n,
+                                    step_name=f"s{n}", step_type="Run", created_at=now,
+                                    body=b'{"out": "1"}')
+    admin_client.get(f"{LIST}{small.pk}/change/")  # warm: session, content types
+    counts, body_reads = [], []
+    for run in (small, big):
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(f"{LIST}{run.pk}/change/").status_code == 200
+        counts.append(len(queries))
+        body_reads.append([q["sql"] for q in queries.captured_queries
+                           if '"django_qstash_message"."body"' in q["sql"]])
+    assert counts[0] == counts[1]
+    # Only the context.call request's body is read.
+    assert len(body_reads[1]) == 1
+    assert not any(delivery in body_reads[1][0] for delivery in deliveries)
