@@ -16,7 +16,7 @@ from django_qstash.engine.tenants import create_tenant
 from django_qstash.engine.workflow import dlq
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import DlqEntry, Message, WorkflowRun, WorkflowStep
-from tests.operator.factories import make_run
+from tests.operator.factories import make_message, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,19 @@ def test_retention_keeps_a_failed_run_while_its_dlq_entry_is_there(tenant):
     remove_entries(DlqEntry.objects.filter(dlq_id=run.dlq_id))
     assert purge(keep_dlq, now=later, kinds=("workflows",)) == {"workflows": 1}
     assert not WorkflowRun.objects.filter(pk=run.pk).exists()
+
+
+def test_a_failure_callback_in_progress_is_cancelled_not_retried(tenant):
+    run = make_run(tenant, failed=True)
+    entry = DlqEntry.objects.get(dlq_id=run.dlq_id)
+    with pytest.raises(BadRequest, match="no failure callback"):
+        dlq.retry_failure_callback(entry)
+    failure = make_message(tenant, url=run.url, status="pending",
+                           kind=Message.Kind.FAILURE_CALLBACK)
+    WorkflowRun.objects.filter(pk=run.pk).update(failure_message_id=failure.id)
+    with pytest.raises(BadRequest, match="only a failed one"):
+        dlq.retry_failure_callback(entry)
+    dlq.cancel_failure_callback(entry)
+    assert Message.objects.get(pk=failure.id).status == Message.Status.CANCELED
+    with pytest.raises(BadRequest, match="not in progress"):
+        dlq.cancel_failure_callback(entry)
