@@ -23,11 +23,12 @@ TEST_FILE = NODE_DIR / "workflow.test.mjs"
 RUN_TIMEOUT = 600
 
 
-def run_node_tests(node: str, qstash, pattern: str | None = None) -> None:
+def run_node_tests(node: str, qstash, pattern: str | None = None,
+                   test_file: str = TEST_FILE.name) -> None:
     env = sdk_env(qstash.url, qstash.token, qstash.current_key, qstash.next_key)
     # WORKFLOW_SDK_TEST_PATTERN runs only the cases whose names match (a regular expression).
     pattern = pattern or os.environ.get("WORKFLOW_SDK_TEST_PATTERN")
-    returncode, output, elapsed = run_node_test_file(node, NODE_DIR, TEST_FILE.name, env,
+    returncode, output, elapsed = run_node_test_file(node, NODE_DIR, test_file, env,
                                                      pattern, RUN_TIMEOUT)
     assert returncode == 0, (
         f"the Workflow SDK run failed (exit {returncode}, {elapsed:.1f} s):\n{output}\n"
