@@ -135,8 +135,10 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
 def _record_in_one_statement(results: list, now: datetime) -> bool:
     """The common case on PostgreSQL: status, attempt rows and events in one statement (its
     own commit outside a transaction, a savepoint inside one). False: not possible here."""
-    attempts, events = _delivery_rows(results, now)
     connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return False
+    attempts, events = _delivery_rows(results, now)
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         owned = transitions.deliver_owned_logged(
             [m for m, _, _ in results], now,
