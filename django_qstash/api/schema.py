@@ -22,6 +22,8 @@ from django_qstash.api.views import (
     queues,
     schedules,
     topics,
+    workflow_hooks,
+    workflow_trigger,
     workflows,
 )
 
@@ -193,6 +195,27 @@ annotate(workflows.WorkflowLogsView, get=op(
                                                "RUN_CANCELED"]}, many=True),
     query("messageId", many=True), *RUN_FILTERS,
     ok={"type": "object", "properties": {"cursor": STR, "runs": {"type": "array"}}}))
+
+
+TRIGGERED = {"type": "object", "properties": {"workflowRunId": STR, "workflowCreatedAt": INT,
+                                              "deduplicated": BOOL}}
+annotate(workflow_trigger.TriggerView, post=op(
+    path("destination", DESTINATION), header("Upstash-Workflow-RunId"), *PUBLISH_HEADERS,
+    request=RAW_BODY, ok=TRIGGERED))
+annotate(workflow_trigger.BatchTriggerView, post=op(
+    request={"type": "array", "items": BATCH_ITEM}, ok={"type": "array", "items": TRIGGERED},
+    status=201))
+
+
+def hook(request=None) -> dict:
+    """The public webhook URL: any method, no token."""
+    return {**op(path("account_id"), path("run_id"), path("event_id"), request=request,
+                 ok={"type": "object", "properties": {"workflowRunId": STR, "eventId": STR,
+                                                      "resumed": BOOL}}), "auth": []}
+
+
+annotate(workflow_hooks.WebhookView, get=hook(), delete=hook(),
+         **dict.fromkeys(("post", "put", "patch"), hook(RAW_BODY)))
 
 
 class TokenAuthentication(OpenApiAuthenticationExtension):

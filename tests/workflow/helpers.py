@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
+from django_qstash.models import WorkflowRun
 from tests.e2e.helpers import api
 
 FEATURES = "LazyFetch,InitialBody,WF_DetectTrigger,WF_TriggerOnConfig"
@@ -39,3 +41,13 @@ def history(arrival) -> list[dict]:
 
 def decoded(entry: dict) -> str:
     return base64.b64decode(entry["body"]).decode()
+
+
+def wait_state(run_id: str, state: str, timeout: float = 20) -> WorkflowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = WorkflowRun.objects.get(run_id=run_id)
+        if run.state == state:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"{run_id} is {run.state}, not {state}")
