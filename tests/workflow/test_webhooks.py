@@ -130,7 +130,7 @@ def test_a_get_call_needs_no_token_and_carries_no_body(qstash, sink):
     wait_for_webhook(qstash, url, "wfr_get", "evt_g")
     assert httpx.get(hook_url).status_code == 200
     _, call = resumed_call(sink.wait_for(3)[2])
-    assert (call["method"], call["body"]) == ("GET", "")
+    assert call["method"] == "GET" and "body" not in call
 
 
 def test_the_hook_url_resumes_only_its_own_tenants_webhooks(qstash, sink, other_tenant):

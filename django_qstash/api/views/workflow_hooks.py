@@ -18,11 +18,16 @@ def recorded_call(request) -> dict:
         lower = name.lower()
         if lower not in NEVER_FORWARDED and not lower.startswith("proxy-"):
             header.setdefault(canonical(name), []).append(value)
-    return {"method": request.method, "header": header,
-            "body": base64.b64encode(raw_body(request)).decode(),
+    call = {"method": request.method, "header": header,
             "proto": "https" if request.is_secure() else "http",
             "host": request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", ""),
             "url": request.get_full_path()}
+    body = raw_body(request)
+    # No body at all rather than an empty one: a Request for GET or HEAD may not have one,
+    # and older SDKs pass on whatever is given.
+    if body and request.method not in ("GET", "HEAD"):
+        call["body"] = base64.b64encode(body).decode()
+    return call
 
 
 class WebhookView(QStashView):

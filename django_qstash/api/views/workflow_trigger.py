@@ -14,10 +14,11 @@ from django_qstash.exceptions import ApiError, BadRequest
 
 class TriggerView(LeanQStashView):
     def post(self, request, destination: str):
-        self.count_messages(1)
-        return json_response(rest_trigger.trigger(
+        trigger = rest_trigger.prepare_trigger(
             self.tenant, destination_from_request(request, destination), raw_body(request),
-            header_pairs(request), config_query(request), caller_ip=caller_ip(request)))
+            header_pairs(request), config_query(request), caller_ip=caller_ip(request))
+        self.count_messages(1)
+        return json_response(rest_trigger.start(self.tenant, trigger))
 
 
 class BatchTriggerView(LeanQStashView):
@@ -30,16 +31,23 @@ class BatchTriggerView(LeanQStashView):
                              "{destination, body, headers}")
         if len(items) > qstash_settings.MAX_BATCH_SIZE:
             raise BadRequest(f"a batch may hold at most {qstash_settings.MAX_BATCH_SIZE} runs")
-        self.count_messages(len(items))
-        results = []
+        results: list = []
         for item in items:
             try:
-                results.append(self._trigger(request, item))
+                results.append(self._prepare(request, item))
             except ApiError as exc:
                 results.append({"error": exc.message})
+        self.count_messages(sum(isinstance(r, rest_trigger.Trigger) for r in results))
+        for index, prepared in enumerate(results):
+            if isinstance(prepared, rest_trigger.Trigger):
+                try:
+                    started = rest_trigger.start(self.tenant, prepared)
+                    results[index] = {**started, "deduplicated": bool(started.get("deduplicated"))}
+                except ApiError as exc:
+                    results[index] = {"error": exc.message}
         return json_response(results, status=201)
 
-    def _trigger(self, request, item) -> dict:
+    def _prepare(self, request, item) -> rest_trigger.Trigger:
         if not isinstance(item, dict):
             raise BadRequest("each item must be an object {destination, body, headers}")
         headers, body = item.get("headers") or {}, item.get("body")
@@ -47,8 +55,7 @@ class BatchTriggerView(LeanQStashView):
             raise BadRequest("headers must be an object")
         if not isinstance(body, (str, type(None))):
             body = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        result = rest_trigger.trigger(
+        return rest_trigger.prepare_trigger(
             self.tenant, str(item.get("destination") or ""), (body or "").encode(),
             [(str(name), str(value)) for name, value in headers.items()],
             caller_ip=caller_ip(request))
-        return {**result, "deduplicated": result.get("deduplicated", False)}

@@ -11,12 +11,13 @@ URL's failure function, as the SDK sets it up.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 
 from django_qstash.core import clock, ids
 from django_qstash.core.request_headers import WORKFLOW_RUN_ID
-from django_qstash.engine.publishing import prepare, publish_specs
+from django_qstash.engine.publishing import PublishSpec, prepare, publish_specs
 from django_qstash.engine.workflow.steps import NOT_A_WORKFLOW_ERROR, REST_TRIGGER
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import Tenant, WorkflowRun
@@ -30,10 +31,15 @@ NOT_A_WORKFLOW = ("trigger rest api is only usable with sdk versions after v1.0.
 FAILURE = "upstash-failure-callback"
 
 
-def trigger(tenant: Tenant, url: str, body: bytes, pairs: Iterable[tuple[str, str]],
-            query: Iterable[tuple[str, str]] = (), caller_ip: str = "") -> dict:
-    """Start the run; ``{workflowRunId, workflowCreatedAt}``, plus ``deduplicated: true``
-    when a run with the requested id exists already."""
+@dataclass
+class Trigger:
+    spec: PublishSpec
+    run_id: str
+
+
+def prepare_trigger(tenant: Tenant, url: str, body: bytes, pairs: Iterable[tuple[str, str]],
+                    query: Iterable[tuple[str, str]] = (), caller_ip: str = "") -> Trigger:
+    """Parse and check a trigger request without writing anything."""
     pairs = list(pairs)
     given = {name.lower(): value for name, value in pairs}
     run_id = (given.get(WORKFLOW_RUN_ID) or "").strip() or f"wfr_{ids.base58(24)}"
@@ -41,6 +47,13 @@ def trigger(tenant: Tenant, url: str, body: bytes, pairs: Iterable[tuple[str, st
                    query, caller_ip=caller_ip)
     if spec.is_group:
         raise BadRequest("a workflow is triggered at its URL, not at a URL group")
+    return Trigger(spec, run_id)
+
+
+def start(tenant: Tenant, trigger: Trigger) -> dict:
+    """Start the run; ``{workflowRunId, workflowCreatedAt}``, plus ``deduplicated: true``
+    when a run with the requested id exists already."""
+    spec, run_id = trigger.spec, trigger.run_id
     with transaction.atomic():
         [published] = publish_specs(tenant, [spec])
         run = WorkflowRun.objects.select_for_update().get(tenant=tenant, run_id=run_id)
