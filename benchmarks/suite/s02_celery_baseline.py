@@ -71,7 +71,9 @@ def run(ctx) -> dict:
     flush_broker()
     worker = start_worker(sink)
     try:
-        roles = lambda: {"baseline celery worker (main + 2 children)": descendants(worker.pid)}
+        def roles():
+            return {"baseline celery worker (main + 2 children)": descendants(worker.pid)}
+
         samples = []
         for _ in range(runs):
             meter = CpuMeter(roles)

@@ -21,10 +21,11 @@ _EXPORTS = {
     "verify_request": ".verification",
     "averify_request": ".verification",
     "expected_url": ".verification",
-    "SignatureError": "..signing",
+    "SignatureError": "..core.signing",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = ["QStashSignatureMiddleware", "QStashSignaturePermission", "SignatureError",
+           "averify_request", "expected_url", "qstash_verified", "verify_request"]
 
 
 def __getattr__(name: str) -> Any:

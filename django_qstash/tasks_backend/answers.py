@@ -7,7 +7,11 @@ import socket
 
 from django.http import JsonResponse
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+def worker_id() -> str:
+    """This process, as a task result records it: read at each attempt, not at import, so a
+    worker forked after the import (Celery's prefork children, gunicorn's workers) names itself."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 def permanent_failure(reason: str) -> JsonResponse:

@@ -7,7 +7,7 @@ from django.http import JsonResponse
 
 from django_qstash.models import TaskResultRecord
 from django_qstash.tasks_backend import sending, store
-from django_qstash.tasks_backend.answers import WORKER_ID, permanent_failure
+from django_qstash.tasks_backend.answers import permanent_failure, worker_id
 from django_qstash.tasks_backend.compat import (
     TaskContext,
     TaskError,
@@ -25,7 +25,7 @@ def run(backend, result_id: str, message_id: str, retried: int, *, final: bool) 
     """Run the task once. A failure answers 500, so the delivery engine retries it with its
     backoff and, after the last retry, moves the message to the DLQ."""
     record = store.start_attempt(result_id, retried=retried, message_id=message_id,
-                                 worker_id=WORKER_ID)
+                                 worker_id=worker_id())
     if record is None:
         return permanent_failure(f"task result {result_id!r} does not exist")
     if record.status == Status.SUCCESSFUL:
