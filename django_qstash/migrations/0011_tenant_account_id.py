@@ -14,11 +14,11 @@ def give_each_tenant_an_account_id(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = (
+    dependencies = [
         ("django_qstash", "0010_workflow_runs"),
-    )
+    ]
 
-    operations = (
+    operations = [
         migrations.AddField(
             model_name="tenant",
             name="account_id",
@@ -31,4 +31,4 @@ class Migration(migrations.Migration):
             field=models.CharField(default=django_qstash.core.api_tokens.new_account_id,
                                    editable=False, max_length=64, unique=True),
         ),
-    )
+    ]

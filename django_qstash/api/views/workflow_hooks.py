@@ -33,8 +33,8 @@ def recorded_call(request) -> dict:
 class WebhookView(QStashView):
     """Called by third parties, who hold no token: the URL itself is the credential."""
 
-    authentication_classes = ()
-    permission_classes = ()
+    authentication_classes: list = []
+    permission_classes: list = []
 
     def check_throttles(self, request) -> None:
         pass  # the token-keyed burst limit has no token to count here
