@@ -207,9 +207,14 @@ annotate(workflow_trigger.BatchTriggerView, post=op(
     status=201))
 
 
+ACCOUNT_ID = {"type": "string",
+              "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+
+
 def hook(request=None) -> dict:
     """The public webhook URL: any method, no token."""
-    return {**op(path("account_id"), path("run_id"), path("event_id"), request=request,
+    return {**op(path("account_id", ACCOUNT_ID), path("run_id"), path("event_id"),
+                 request=request,
                  ok={"type": "object", "properties": {"workflowRunId": STR, "eventId": STR,
                                                       "resumed": BOOL}}), "auth": []}
 
