@@ -30,6 +30,7 @@ if SERVER_INSTALLED:
         task_results,
         tenancy,
         url_groups,
+        workflow_runs,
     )
 
     # Say what this admin is, unless the project has named its site itself.

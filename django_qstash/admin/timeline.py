@@ -12,7 +12,7 @@ MAX_EVENTS = 500
 MAX_ATTEMPTS = 200
 
 
-def _time(moment) -> str:
+def time_text(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC" if moment else "-"
 
 
@@ -23,7 +23,7 @@ def _event_row(event: Event) -> tuple:
     if event.error:
         details.append(event.error)
     if event.next_delivery_time:
-        details.append(f"next attempt at {_time(event.next_delivery_time)}")
+        details.append(f"next attempt at {time_text(event.next_delivery_time)}")
     return (event.time, format_html('<strong class="qstash-state qstash-state-{}">{}</strong>',
                                     event.state.lower(), event.state), " · ".join(details), "")
 
@@ -49,7 +49,7 @@ def timeline_rows(message: Message) -> list[tuple]:
 
 
 def timeline_html(message: Message) -> str:
-    rows = [(_time(at), what, details, extra) for at, what, details, extra in
+    rows = [(time_text(at), what, details, extra) for at, what, details, extra in
             timeline_rows(message)]
     if not rows:
         return "-"

@@ -22,6 +22,7 @@ from django_qstash.api.views import (
     queues,
     schedules,
     topics,
+    workflow_dlq,
     workflow_hooks,
     workflow_trigger,
     workflows,
@@ -134,7 +135,8 @@ annotate(messages.MessageListView, delete=op(query("messageIds", many=True), *LI
                                              request=MESSAGE_IDS))
 annotate(messages.MessageDetailView, get=op(path("message_id")), delete=op(path("message_id")))
 annotate(dlq.DlqListView, get=op(*LIST_FILTERS, query("messageId", many=True),
-                                 query("dlqIds", many=True), query("responseStatus", INT)),
+                                 query("dlqIds", many=True), query("responseStatus", INT),
+                                 query("source", {"type": "string", "enum": ["workflow"]})),
          delete=op(query("dlqIds", many=True), *LIST_FILTERS, request=DLQ_IDS))
 annotate(dlq.DlqBulkRetryView, post=op(query("dlqIds", many=True), *LIST_FILTERS,
                                        *PUBLISH_HEADERS[:6], request=DLQ_IDS, status=201))
@@ -195,6 +197,29 @@ annotate(workflows.WorkflowLogsView, get=op(
                                                "RUN_CANCELED"]}, many=True),
     query("messageId", many=True), *RUN_FILTERS,
     ok={"type": "object", "properties": {"cursor": STR, "runs": {"type": "array"}}}))
+
+WORKFLOW_DLQ_FILTERS = [
+    *LIST_FILTERS, query("responseStatus", INT), query("workflowUrl", many=True),
+    query("workflowRunId", many=True), query("workflowCreatedAt", INT),
+    query("failureFunctionState", {"type": "string", "enum": [
+        "CALLBACK_INPROGRESS", "CALLBACK_SUCCESS", "CALLBACK_FAIL", "CALLBACK_CANCELED"]},
+        many=True)]
+REVIVE_HEADERS = [h for h in PUBLISH_HEADERS if h.name in {
+    "Upstash-Delay", "Upstash-Retries", "Upstash-Retry-Delay", "Upstash-Flow-Control-Key",
+    "Upstash-Flow-Control-Value", "Upstash-Label", "Upstash-Failure-Callback"}] + [
+    header("Upstash-Workflow-RunId", description="the new run's id (one DLQ id only)")]
+REVIVED = {"type": "object", "properties": {"workflowRunId": STR, "workflowCreatedAt": INT}}
+annotate(workflow_dlq.WorkflowDlqListView, get=op(*WORKFLOW_DLQ_FILTERS),
+         delete=op(query("dlqIds", many=True), *WORKFLOW_DLQ_FILTERS, request=DLQ_IDS))
+annotate(workflow_dlq.WorkflowDlqDetailView, get=op(path("dlq_id")), delete=op(path("dlq_id")))
+annotate(workflow_dlq.WorkflowDlqReviveView, post=op(
+    query("dlqIds", many=True), *WORKFLOW_DLQ_FILTERS, *REVIVE_HEADERS, request=DLQ_IDS,
+    ok={"type": "object", "properties": {"cursor": STR, "workflowRuns": {
+        "type": "array", "items": REVIVED}}}))
+annotate(workflow_dlq.WorkflowDlqReviveOneView, post=op(path("dlq_id"), *REVIVE_HEADERS,
+                                                        ok=REVIVED))
+annotate(workflow_dlq.WorkflowDlqCallbackView, post=op(path("dlq_id"), ok=REVIVED),
+         delete=op(path("dlq_id")))
 
 
 TRIGGERED = {"type": "object", "properties": {"workflowRunId": STR, "workflowCreatedAt": INT,

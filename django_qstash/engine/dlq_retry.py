@@ -19,13 +19,14 @@ def retry_entries(entries: list[DlqEntry], overrides: PublishOptions | None = No
     new_messages = []
     with transaction.atomic():
         for entry in entries:
-            new_messages.append(_copy(entry.message, overrides, now))
+            new_messages.append(copy_message(entry.message, overrides, now))
         save_messages(new_messages, now)
         remove_entries(DlqEntry.objects.filter(pk__in=[e.pk for e in entries]))
     return [m.id for m in new_messages]
 
 
-def _copy(old: Message, overrides: PublishOptions | None, now) -> Message:
+def copy_message(old: Message, overrides: PublishOptions | None, now) -> Message:
+    """An unsaved copy of ``old`` with a new id, due now, reconfigured by ``overrides``."""
     skip = {"id", "status", "retried", "cancel_requested", "not_before", "created_at",
             "updated_at", "finished_at", "lease_expires_at", "claim_token", "deduplication_id"}
     fields = {f.attname: getattr(old, f.attname) for f in Message._meta.concrete_fields

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
@@ -117,8 +118,10 @@ def purge_batch(kind: str, cutoff: datetime, size: int) -> tuple[int, bool]:
             deleted, more = deleted + len(pks), more or len(pks) == size
         return deleted, more
     if kind == "workflows":
-        pks = list(WorkflowRun.objects.filter(completed_at__lt=cutoff).order_by()
-                   .values_list("pk", flat=True)[:size])
+        # A failed run stays while its DLQ entry does: resuming it needs its steps.
+        in_dlq = DlqEntry.objects.filter(dlq_id=OuterRef("dlq_id"))
+        pks = list(WorkflowRun.objects.filter(completed_at__lt=cutoff).exclude(Exists(in_dlq))
+                   .order_by().values_list("pk", flat=True)[:size])
         if pks:
             with transaction.atomic():
                 WorkflowStep.objects.filter(run_id__in=pks).delete()

@@ -20,9 +20,10 @@ from django_qstash.models import (
     SigningKeyPair,
     Tenant,
     UrlGroup,
+    WorkflowRun,
 )
 
-from .factories import make_dlq, make_message
+from .factories import make_dlq, make_message, make_run
 
 ADMIN = "/admin/django_qstash"
 SECRET = "Bearer b-secret-forwarded-to-b-only"
@@ -106,12 +107,13 @@ def _rows(tenant) -> dict:
         "apitoken": ApiToken.issue(tenant, name=f"t-{tenant.name}")[0],
         "tenant": tenant,
         "schedule": b_schedule(tenant),
+        "workflowrun": make_run(tenant, failed=True),
     }
 
 
 @pytest.mark.parametrize("model", ["message", "dlqentry", "event", "queue", "flowcontrolkey",
                                    "urlgroup", "signingkeypair", "apitoken", "tenant",
-                                   "schedule"])
+                                   "schedule", "workflowrun"])
 def test_every_admin_hides_other_tenants_rows(scoped, tenant, tenant_b, model):
     ours, theirs = _rows(tenant)[model], _rows(tenant_b)[model]
     listing = scoped.get(f"{ADMIN}/{model}/")
@@ -130,11 +132,13 @@ def test_every_admin_hides_other_tenants_rows(scoped, tenant, tenant_b, model):
     ("message", "cancel_messages"), ("dlqentry", "retry_selected"), ("queue", "pause"),
     ("flowcontrolkey", "pause"), ("signingkeypair", "rotate"), ("apitoken", "revoke"),
     ("schedule", "run_now"), ("schedule", "pause"), ("urlgroup", "delete_selected"),
+    ("workflowrun", "cancel_selected"), ("workflowrun", "resume_selected"),
+    ("workflowrun", "restart_selected"),
 ])
 def test_every_admin_action_skips_other_tenants_rows(scoped, tenant, tenant_b, model, action):
     theirs = _rows(tenant_b)[model]
-    before = {f: getattr(theirs, f) for f in ("status", "paused", "current", "revoked_at")
-              if hasattr(theirs, f)}
+    before = {f: getattr(theirs, f) for f in ("status", "paused", "current", "revoked_at",
+                                              "state") if hasattr(theirs, f)}
     messages_before = Message.objects.filter(tenant=tenant_b).count()
     scoped.post(f"{ADMIN}/{model}/", {"action": action, "_selected_action": [theirs.pk],
                                       "post": "yes", "confirm": "yes"})
@@ -150,6 +154,16 @@ def test_dlq_custom_views_refuse_other_tenants(scoped, tenant_b):
     assert scoped.get(f"{ADMIN}/dlqentry/{entry.pk}/edit-retry/").status_code == 404
     assert DlqEntry.objects.filter(pk=entry.pk).exists()
     assert Message.objects.filter(tenant=tenant_b).count() == 1
+
+
+def test_workflow_run_views_refuse_other_tenants(scoped, tenant_b):
+    running, failed = make_run(tenant_b), make_run(tenant_b, failed=True)
+    assert scoped.post(f"{ADMIN}/workflowrun/{running.pk}/cancel/").status_code == 404
+    for action in ("resume", "restart"):
+        assert scoped.post(f"{ADMIN}/workflowrun/{failed.pk}/{action}/").status_code == 404
+    assert WorkflowRun.objects.get(pk=running.pk).state == "RUN_STARTED"
+    assert WorkflowRun.objects.filter(tenant=tenant_b).count() == 2
+    assert DlqEntry.objects.filter(dlq_id=failed.dlq_id).exists()
 
 
 @pytest.mark.parametrize("model", ["queue", "urlgroup", "apitoken", "schedule"])

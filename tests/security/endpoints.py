@@ -38,6 +38,13 @@ CALLS = [
     Call("POST", "/v2/dlq/retry/{dlq}", NOT_FOUND),
     Call("GET", "/v2/dlq/{dlq}", NOT_FOUND),
     Call("DELETE", "/v2/dlq/{dlq}", NOT_FOUND),
+    Call("GET", "/v2/workflows/dlq", LIST),
+    Call("DELETE", "/v2/workflows/dlq", OWN, json={"dlqIds": ["{dlq}"]}),
+    *[Call("POST", f"/v2/workflows/dlq/{action}", NOT_FOUND, params={"dlqIds": "{dlq}"})
+      for action in ("resume", "restart")],
+    *[Call(method, f"/v2/workflows/dlq/{action}{{dlq}}", NOT_FOUND)
+      for method, action in [("POST", "resume/"), ("POST", "restart/"), ("POST", "callback/"),
+                             ("DELETE", "callback/"), ("GET", ""), ("DELETE", "")]],
     Call("GET", "/v2/events", LIST, params={"messageId": "{message}"}),
     Call("GET", "/v2/logs", LIST, params={"messageId": "{message}"}),
     Call("GET", "/v2/keys", OWN),

@@ -18,4 +18,4 @@ def node() -> str:
 
 
 def test_webhooks_invoke_and_the_rest_trigger_through_the_sdk(node, qstash):
-    run_node_tests(node, qstash, test_file=NODE_DIR / "hooks_invoke.test.mjs")
+    run_node_tests(node, qstash, test_file="hooks_invoke.test.mjs")

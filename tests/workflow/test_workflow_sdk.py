@@ -31,7 +31,7 @@ def node() -> str:
 
 
 def run_node_tests(node: str, qstash, pattern: str | None = None,
-                   test_file: Path = TEST_FILE) -> None:
+                   test_file: str = TEST_FILE.name) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("QSTASH_", "UPSTASH_")) and not k.endswith("_QSTASH_URL")}
     env.update({
@@ -43,7 +43,7 @@ def run_node_tests(node: str, qstash, pattern: str | None = None,
     })
     # WORKFLOW_SDK_TEST_PATTERN runs only the cases whose names match (a regular expression).
     pattern = pattern or os.environ.get("WORKFLOW_SDK_TEST_PATTERN")
-    returncode, output, elapsed = run_node_test_file(node, NODE_DIR, test_file.name, env,
+    returncode, output, elapsed = run_node_test_file(node, NODE_DIR, test_file, env,
                                                      pattern, RUN_TIMEOUT)
     assert returncode == 0, (
         f"the Workflow SDK run failed (exit {returncode}, {elapsed:.1f} s):\n{output}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models.functions import Length
 from rest_framework.response import Response
 
+from django_qstash.api import workflow_dlq
 from django_qstash.api.base import QStashView, header_pairs, json_body
 from django_qstash.api.budget import affordable, encoded_bytes, load_bodies
 from django_qstash.api.filters import apply_filters, check_known, cursor_page, multi
@@ -65,13 +66,22 @@ def budgeted_page(entries, request) -> tuple[list[DlqEntry], str | None]:
     return rows, cursor
 
 
+def listing(view: QStashView, request, *, workflows: bool) -> Response:
+    """A page of entries, failed workflow steps with their runs; ``workflows``: only those."""
+    entries = filtered_entries(view, request)
+    if workflows:
+        entries = workflow_dlq.only_workflows(entries, view.tenant, request)
+    rows, cursor = budgeted_page(entries, request)
+    data = {"messages": workflow_dlq.entries_json(rows, view.hides_credentials)}
+    if cursor:
+        data["cursor"] = cursor
+    return Response(data)
+
+
 class DlqListView(QStashView):
     def get(self, request):
-        rows, cursor = budgeted_page(filtered_entries(self, request), request)
-        data = {"messages": [dlq_json(e, self.hides_credentials) for e in rows]}
-        if cursor:
-            data["cursor"] = cursor
-        return Response(data)
+        # The Workflow SDK's client.dlq.list asks for source=workflow.
+        return listing(self, request, workflows=request.GET.get("source") == "workflow")
 
     def delete(self, request):
         check_known(request, FILTERS)
