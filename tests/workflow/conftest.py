@@ -1,10 +1,21 @@
-"""Fixtures of the Workflow tests: workflow endpoints as the server sees them."""
+"""Fixtures of the Workflow tests: workflow endpoints as the server sees them, and Node with the
+official SDK."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.support.node_packages import node_with_packages
 from tests.support.sink import start_sink
+from tests.workflow.helpers import NODE_DIR
+
+PINNED = ("@upstash/workflow", "@upstash/qstash")
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """Node with the Workflow SDK harness's pinned packages (``npm ci`` when stale)."""
+    return node_with_packages(NODE_DIR, PINNED, "Workflow SDK run")
 
 
 @pytest.fixture

@@ -1,13 +1,18 @@
-"""What the Workflow SDKs send, by hand: triggers, and reading what a step delivery carried."""
+"""What the Workflow SDKs send, by hand (triggers), what a step delivery carried, the runs'
+logs, and the environment an SDK process gets."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import time
+from pathlib import Path
 
 from django_qstash.models import WorkflowRun
 from tests.e2e.helpers import api
+
+NODE_DIR = Path(__file__).parent / "node"  # the Node SDK harness
 
 FEATURES = "LazyFetch,InitialBody,WF_DetectTrigger,WF_TriggerOnConfig"
 
@@ -51,3 +56,38 @@ def wait_state(run_id: str, state: str, timeout: float = 20) -> WorkflowRun:
             return run
         time.sleep(0.05)
     raise AssertionError(f"{run_id} is {run.state}, not {state}")
+
+
+def run_logs(qstash, **filters) -> list[dict]:
+    """``GET /v2/workflows/logs``: the runs matching ``filters``, newest first."""
+    response = api(qstash, "GET", "/v2/workflows/logs", params=filters)
+    assert response.status_code == 200, response.text
+    return response.json()["runs"]
+
+
+def ended_run(qstash, timeout: float = 60, **filters) -> dict:
+    """The one run matching ``filters``, once it has left ``RUN_STARTED``."""
+    deadline = time.monotonic() + timeout
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        runs = run_logs(qstash, **filters)
+        if runs and runs[0]["workflowState"] != "RUN_STARTED":
+            assert len(runs) == 1, runs
+            return runs[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no ended run for {filters} in {timeout} s: {runs}")
+
+
+def logged_steps(run: dict) -> list[dict]:
+    """The run's steps as its log lists them, sequential and parallel groups flattened (the
+    pending or failed next step left out)."""
+    return [step for group in run["steps"] if group["type"] != "next" for step in group["steps"]]
+
+
+def sdk_env(url: str, token: str, current_key: str, next_key: str) -> dict:
+    """This process's environment, with the SDKs' own variables naming ``url`` only."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("QSTASH_", "UPSTASH_")) and not k.endswith("_QSTASH_URL")}
+    env.update({"QSTASH_URL": url, "QSTASH_TOKEN": token, "QSTASH_CURRENT_SIGNING_KEY": current_key,
+                "QSTASH_NEXT_SIGNING_KEY": next_key, "NO_COLOR": "1"})
+    return env

@@ -53,9 +53,12 @@ def run_tables(context: CaptureQueriesContext) -> list[str]:
             if "workflowrun" in q["sql"].lower() or "workflowstep" in q["sql"].lower()]
 
 
-def test_plain_messages_never_touch_the_workflow_tables(tenant):
+def test_plain_messages_never_touch_the_workflow_tables(tenant, settings):
     """A message without workflow headers costs what it cost before: no query of runs or
     steps when it is published, delivered or failed (its row just has an empty run id)."""
+    # Held: the outcome below is recorded by the test alone, never also by a worker sending
+    # the message (which would race it and reach beyond loopback).
+    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": "tests.support.held.HeldTransport"}
     with CaptureQueriesContext(connection) as published:
         message_id = publish(tenant, "https://example.com/a", b"x", [("Upstash-Retries", "0")],
                              ).message_id

@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.node_packages import node_with_packages
-from tests.workflow.test_workflow_sdk import NODE_DIR, PINNED, run_node_tests
+from tests.workflow.test_workflow_sdk import run_node_tests
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    return node_with_packages(NODE_DIR, PINNED, "Workflow SDK run")
 
 
 def test_webhooks_invoke_and_the_rest_trigger_through_the_sdk(node, qstash):

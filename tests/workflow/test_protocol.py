@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from django_qstash.models import ApiToken, Message, WorkflowRun
+from django_qstash.models import ApiToken, Message, WorkflowRun, WorkflowStep
 from tests.e2e.helpers import api
 from tests.workflow.helpers import FEATURES, decoded, history, trigger, wait_state
 
@@ -93,6 +93,27 @@ def test_appending_to_a_finished_or_unknown_run_is_a_400(qstash, sink):
     # Reported twice (a step delivered twice): nothing changes.
     assert api(qstash, "DELETE", "/v2/workflows/runs/wfr_done?cancel=false").status_code == 200
     assert WorkflowRun.objects.get(run_id="wfr_done").result == '"the result"'
+
+
+def test_a_step_published_again_is_kept_once(qstash, sink):
+    """A step delivery that went out twice (at-least-once) runs the step twice, and the SDK
+    publishes its result twice: the second copy is answered with the first one's message id,
+    so the run never forks, also once it has ended."""
+    url = f"{sink.url}/wf"
+    trigger(qstash, url, "wfr_again")
+    sink.wait_for(1)
+    [first] = step(qstash, url, "wfr_again", 1, "first", "a").json()
+    [again] = step(qstash, url, "wfr_again", 1, "first", "a").json()
+    assert again == {"messageId": first["messageId"], "url": url, "deduplicated": True}
+    sink.wait_for(2)
+    time.sleep(0.3)
+    assert len(sink.received()) == 2
+    assert WorkflowStep.objects.filter(run__run_id="wfr_again").count() == 1
+    assert api(qstash, "DELETE", "/v2/workflows/runs/wfr_again?cancel=false").status_code == 200
+    [late] = step(qstash, url, "wfr_again", 1, "first", "a").json()
+    assert late == again
+    # A step the ended run never had is still refused.
+    assert step(qstash, url, "wfr_again", 2, "second", "b").status_code == 400
 
 
 def test_lazy_fetch_delivers_an_empty_body_and_serves_the_history(qstash, sink, settings):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflow.test_workflow_sdk import node, run_node_tests  # noqa: F401  (a fixture)
+from tests.workflow.test_workflow_sdk import run_node_tests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_workflow_sdk_dlq_against_the_live_server(node, qstash):  # noqa: F811
+def test_workflow_sdk_dlq_against_the_live_server(node, qstash):
     run_node_tests(node, qstash, test_file="dlq.test.mjs")

@@ -11,36 +11,21 @@ node/npm, or when the install fails, the test skips with the reason — except u
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.support.node_packages import node_with_packages, run_node_test_file
+from tests.support.node_packages import run_node_test_file
+from tests.workflow.helpers import NODE_DIR, sdk_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NODE_DIR = Path(__file__).parent / "node"
 TEST_FILE = NODE_DIR / "workflow.test.mjs"
-PINNED = ("@upstash/workflow", "@upstash/qstash")
 RUN_TIMEOUT = 600
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    return node_with_packages(NODE_DIR, PINNED, "Workflow SDK run")
 
 
 def run_node_tests(node: str, qstash, pattern: str | None = None,
                    test_file: str = TEST_FILE.name) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("QSTASH_", "UPSTASH_")) and not k.endswith("_QSTASH_URL")}
-    env.update({
-        "QSTASH_URL": qstash.url,
-        "QSTASH_TOKEN": qstash.token,
-        "QSTASH_CURRENT_SIGNING_KEY": qstash.current_key,
-        "QSTASH_NEXT_SIGNING_KEY": qstash.next_key,
-        "NO_COLOR": "1",
-    })
+    env = sdk_env(qstash.url, qstash.token, qstash.current_key, qstash.next_key)
     # WORKFLOW_SDK_TEST_PATTERN runs only the cases whose names match (a regular expression).
     pattern = pattern or os.environ.get("WORKFLOW_SDK_TEST_PATTERN")
     returncode, output, elapsed = run_node_test_file(node, NODE_DIR, test_file, env,

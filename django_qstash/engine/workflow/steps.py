@@ -30,36 +30,61 @@ NOT_A_WORKFLOW_ERROR = "not_a_workflow_error"  # in the config: the trigger's ow
 
 
 def accept(tenant, message, options: PublishOptions, now: datetime) -> str | None:
-    """Tie a message published with workflow headers to its run. Returns the trigger message
-    id of an existing run when this is a repeated trigger (deduplicated), else None.
-    Appending to a run that has ended (or never existed) is a 400, which the SDK reads as
-    "the workflow was finished"."""
+    """Tie a message published with workflow headers to its run. Returns the message id of
+    what the run already has when this repeats it (a trigger, or a step: deduplicated, also
+    once the run has ended), else None. Appending a new step to a run that has ended (or never
+    existed) is a 400, which the SDK reads as "the workflow was finished"."""
     workflow = options.workflow
     run_id = workflow[WORKFLOW_RUN_ID]
     if workflow.get(INIT, "").lower() == "true":
         return _trigger(tenant, message, options, run_id, now)
-    run = running(tenant.pk, run_id)
     if workflow.get(CALL_TYPE) == CallType.TO_CALLBACK:
         # context.call: the request to the third party; its callback comes back as a step.
+        run = running(tenant.pk, run_id)
         headers = options.callback.headers if options.callback else {}
         _append(run, message.id, message.body, CallType.TO_CALLBACK, now, header_fields(headers))
         return None
+    run = _locked(tenant.pk, run_id)
     steps = history.load(run)
-    steps.append(_append(run, message.id, message.body, CallType.STEP, now,
-                         body_fields(message.body)))
+    fields = body_fields(message.body)
+    if repeated := _same_step(steps, fields):
+        return repeated
+    _require_running(run)
+    steps.append(_append(run, message.id, message.body, CallType.STEP, now, fields))
     apply_run_config(run, message, retries_given=options.retries is not None)
     message.body = history.delivered_body(history.entries(run, steps))
     return None
 
 
 def running(tenant_id: int, run_id: str) -> WorkflowRun:
+    run = _locked(tenant_id, run_id)
+    _require_running(run)
+    return run
+
+
+def _locked(tenant_id: int, run_id: str) -> WorkflowRun:
     run = (WorkflowRun.objects.select_for_update()
            .filter(tenant_id=tenant_id, run_id=run_id).first())
     if run is None:
         raise BadRequest(f"workflow run {run_id} does not exist")
-    if not run.is_running:
-        raise BadRequest(f"workflow run {run_id} has already finished ({run.state})")
     return run
+
+
+def _require_running(run: WorkflowRun) -> None:
+    if not run.is_running:
+        raise BadRequest(f"workflow run {run.run_id} has already finished ({run.state})")
+
+
+def _same_step(steps: list[WorkflowStep], fields: dict) -> str | None:
+    """The message id of the step the run already has under this step id and name. A step
+    delivery that went out twice (at-least-once: its answer was lost) runs the step twice,
+    and the SDK publishes the same step again; appending it would fork the run, whose later
+    deliveries would each carry the step twice. Parallel plan steps all have step id 0."""
+    if fields.get("step_id", 0) <= 0:
+        return None
+    return next((step.message_id for step in steps
+                 if step.call_type == CallType.STEP and step.step_id == fields["step_id"]
+                 and step.step_name == fields["step_name"]), None)
 
 
 def _trigger(tenant, message, options: PublishOptions, run_id: str, now: datetime) -> str | None:
