@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import { serve } from "@upstash/workflow";
 
 import {
-  QSTASH_TOKEN, QSTASH_URL, T, client, finished, options, record, runLog, seenOf,
+  QSTASH_TOKEN, QSTASH_URL, client, finished, options, record, runLog, seenOf,
   startServer, stepsOf, waitFor,
 } from "./harness.mjs";
 
@@ -77,6 +77,10 @@ const workflows = {
   }, options()),
 };
 
+// Generous: under a loaded machine a run of several deliveries takes a while.
+const ENDS_WITHIN = 80_000;
+const slow = { timeout: 120_000 };
+
 const plain = {
   // A destination that is no workflow endpoint: 200 without the SDK's protocol header.
   "/plain": async (req, body, res) => {
@@ -93,24 +97,24 @@ before(async () => {
 });
 after(async () => server.close());
 
-test("a webhook call resumes context.waitForWebhook with the request", T, async () => {
+test("a webhook call resumes context.waitForWebhook with the request", slow, async () => {
   const { workflowRunId } = await client.trigger({ url: `${BASE}/wf/hook`, body: {} });
   const [{ webhook }] = await waitFor("the webhook", async () => {
     const got = seenOf(workflowRunId, "webhook");
     return got.length ? got : undefined;
-  });
+  }, ENDS_WITHIN);
   assert.ok(webhook.webhookUrl.startsWith(`${QSTASH_URL}/v2/workflows/hooks/`));
   await waitFor("the waiter", async () => {
     const waiters = await client.getWaiters({ eventId: webhook.eventId });
     return waiters.length ? waiters : undefined;
-  });
+  }, ENDS_WITHIN);
   // Anyone with the URL may call it: no token.
   const response = await fetch(`${webhook.webhookUrl}?ref=9`, {
     method: "PUT", headers: { "X-Hook-Header": "hooked", "Content-Type": "text/plain" },
     body: "paid in full",
   });
   assert.equal(response.status, 200, await response.text());
-  const run = await finished(workflowRunId);
+  const run = await finished(workflowRunId, ENDS_WITHIN);
   assert.equal(run.workflowState, "RUN_SUCCESS", JSON.stringify(run));
   const result = JSON.parse(run.workflowRunResponse);
   assert.equal(result.timeout, false);
@@ -121,10 +125,10 @@ test("a webhook call resumes context.waitForWebhook with the request", T, async 
   assert.ok(types.includes("CreateWebhook") && types.includes("WaitForWebhook"), types);
 });
 
-test("a webhook called (GET) before the run waits is kept for the wait", T, async () => {
+test("a webhook called (GET) before the run waits is kept for the wait", slow, async () => {
   const { workflowRunId } = await client.trigger({ url: `${BASE}/wf/hook`,
                                                    body: { early: true } });
-  const run = await finished(workflowRunId);
+  const run = await finished(workflowRunId, ENDS_WITHIN);
   assert.equal(run.workflowState, "RUN_SUCCESS", JSON.stringify(run));
   const result = JSON.parse(run.workflowRunResponse);
   assert.equal(result.earlyStatus, 200);
@@ -133,15 +137,15 @@ test("a webhook called (GET) before the run waits is kept for the wait", T, asyn
   assert.equal(result.received.body, "");
 });
 
-test("context.waitForWebhook times out when nobody calls", T, async () => {
+test("context.waitForWebhook times out when nobody calls", slow, async () => {
   const { workflowRunId } = await client.trigger({ url: `${BASE}/wf/hook-timeout` });
-  const run = await finished(workflowRunId);
+  const run = await finished(workflowRunId, ENDS_WITHIN);
   assert.deepEqual(JSON.parse(run.workflowRunResponse), { timeout: true, request: "none" });
 });
 
-test("context.invoke runs the child and returns its result, or that it failed", T, async () => {
+test("context.invoke runs the child and returns its result, or that it failed", slow, async () => {
   const { workflowRunId } = await client.trigger({ url: `${BASE}/wf/invoke-parent` });
-  const run = await finished(workflowRunId, 60_000);
+  const run = await finished(workflowRunId, ENDS_WITHIN);
   assert.equal(run.workflowState, "RUN_SUCCESS", JSON.stringify(run));
   const { ok, failed } = JSON.parse(run.workflowRunResponse);
   assert.deepEqual(ok, { body: { doubled: 42, label: "invoked" }, isFailed: false,
@@ -164,7 +168,7 @@ test("context.invoke runs the child and returns its result, or that it failed", 
   assert.equal(failedChild.workflowState, "RUN_FAILED");
 });
 
-test("POST /v2/trigger starts a run the SDK takes over", T, async () => {
+test("POST /v2/trigger starts a run the SDK takes over", slow, async () => {
   const response = await fetch(`${QSTASH_URL}/v2/trigger/${BASE}/wf/rest`, {
     method: "POST",
     headers: { Authorization: `Bearer ${QSTASH_TOKEN}`, "Content-Type": "application/json",
@@ -174,7 +178,7 @@ test("POST /v2/trigger starts a run the SDK takes over", T, async () => {
   assert.equal(response.status, 200, await response.clone().text());
   const { workflowRunId, workflowCreatedAt } = await response.json();
   assert.equal(typeof workflowCreatedAt, "number");
-  const run = await finished(workflowRunId);
+  const run = await finished(workflowRunId, ENDS_WITHIN);
   assert.equal(run.workflowState, "RUN_SUCCESS", JSON.stringify(run));
   assert.deepEqual(JSON.parse(run.workflowRunResponse), { word: "rest-1" });
   assert.equal(run.workflowRunCreatedAt, workflowCreatedAt);
@@ -185,12 +189,12 @@ test("POST /v2/trigger starts a run the SDK takes over", T, async () => {
   assert.deepEqual(stepsOf(run).map((step) => step.stepName), ["init", "first"]);
 });
 
-test("POST /v2/trigger at an endpoint without the SDK fails the run with the reason", T, async () => {
+test("POST /v2/trigger at an endpoint without the SDK fails the run with the reason", slow, async () => {
   const response = await fetch(`${QSTASH_URL}/v2/trigger/${BASE}/plain`, {
     method: "POST", headers: { Authorization: `Bearer ${QSTASH_TOKEN}` }, body: "x",
   });
   const { workflowRunId } = await response.json();
-  const run = await finished(workflowRunId);
+  const run = await finished(workflowRunId, ENDS_WITHIN);
   assert.equal(run.workflowState, "RUN_FAILED");
   const next = run.steps.find((group) => group.type === "next");
   assert.equal(next.steps[0].errors[0].error,
