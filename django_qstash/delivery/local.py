@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
 from django_qstash.core.leases import WorkItem
+from django_qstash.delivery.batch_thread import BatchThread
 from django_qstash.delivery.worker import process_batch_safely
 
 logger = logging.getLogger("django_qstash.delivery.transport")
@@ -15,7 +15,7 @@ logger = logging.getLogger("django_qstash.delivery.transport")
 SMALL_HAND_OVER = 10
 
 
-class LocalDelivery:
+class LocalDelivery(BatchThread):
     """With a broker transport, the due-now messages this process publishes skip the broker:
     its own sender loop sends them and its recorder writes their outcomes, as a worker does
     (the same batch path: owned rows loaded, a last look for cancel and pause, fair shares,
@@ -31,18 +31,10 @@ class LocalDelivery:
     stage = 15  # drained after the submitter, before the recorder its batches feed
 
     def __init__(self, limit: int, overflow: Callable[[list[WorkItem]], None]) -> None:
+        super().__init__("qstash-local")  # `handling`: batches whose sends are not started yet
         self.limit = limit
         self.overflow = overflow
-        self.cond = threading.Condition()
-        self.pending: list[WorkItem] = []
         self.held = 0  # taken and not yet answered (pending ones included)
-        self.starting = 0  # batches this thread took whose sends are not started yet
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, name="qstash-local", daemon=True)
-
-    def start(self) -> LocalDelivery:
-        self.thread.start()
-        return self
 
     def take(self, items: list[WorkItem]) -> list[WorkItem]:
         """Keep the items if they all fit under the limit and are a small hand-over; else
@@ -59,24 +51,15 @@ class LocalDelivery:
             self.cond.notify_all()
         return []
 
-    def _run(self) -> None:
-        while True:
+    def _handle(self, items: list[WorkItem]) -> None:
+        started: list[Future] = []
+        try:
+            started = process_batch_safely(items, detach=True)
+        finally:
             with self.cond:
-                self.cond.wait_for(lambda: self.pending or self.stopping)
-                if not self.pending:
-                    return
-                items, self.pending = self.pending, []
-                self.starting += 1
-            started: list[Future] = []
-            try:
-                started = process_batch_safely(items, detach=True)
-            finally:
-                with self.cond:
-                    self.starting -= 1
-                    self.held -= len(items) - len(started)
-                    self.cond.notify_all()
-            for future in started:
-                future.add_done_callback(self._answered)
+                self.held -= len(items) - len(started)
+        for future in started:
+            future.add_done_callback(self._answered)
 
     def _answered(self, future: Future) -> None:
         with self.cond:
@@ -86,7 +69,7 @@ class LocalDelivery:
         """Return once every message taken has its send started (the recorder, drained after
         this, waits for the outcomes)."""
         with self.cond:
-            return self.cond.wait_for(lambda: not self.pending and not self.starting, timeout)
+            return self.cond.wait_for(lambda: not self.pending and not self.handling, timeout)
 
     def stop(self) -> None:
         with self.cond:

@@ -12,6 +12,7 @@ from django.utils.module_loading import import_string
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core.leases import WorkItem
+from django_qstash.delivery.batch_thread import BatchThread
 from django_qstash.delivery.runtime import FLUSH_TIMEOUT_SECONDS, current
 
 logger = logging.getLogger("django_qstash.delivery.transport")
@@ -136,7 +137,7 @@ def start_parts() -> None:
     loop()
 
 
-class Submitter:
+class Submitter(BatchThread):
     """Hands due-now messages to a broker transport from a thread of its own: the publish
     that claimed them is answered without waiting for the broker, and messages published
     meanwhile travel together in one task. The process runtime starts it on first use and
@@ -145,36 +146,16 @@ class Submitter:
     leases."""
 
     def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.pending: list[WorkItem] = []
-        self.sending = 0  # hand-overs the thread has taken and not yet finished
-        self.stopping = False
+        super().__init__("qstash-submitter")  # `handling`: hand-overs not yet finished
         self.stage = 10  # drained first: what it hands over may be in-process work
-        self.thread = threading.Thread(target=self._run, name="qstash-submitter", daemon=True)
-
-    def start(self) -> Submitter:
-        self.thread.start()
-        return self
 
     def add(self, items: list[WorkItem]) -> None:
         with self.cond:
             self.pending.extend(items)
             self.cond.notify_all()
 
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                self.cond.wait_for(lambda: self.pending or self.stopping)
-                if not self.pending:
-                    return
-                items, self.pending = self.pending, []
-                self.sending += 1
-            try:
-                submit_or_leave_to_lease(items)
-            finally:
-                with self.cond:
-                    self.sending -= 1
-                    self.cond.notify_all()
+    def _handle(self, items: list[WorkItem]) -> None:
+        submit_or_leave_to_lease(items)
 
     def flush(self, timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
         """Return once everything added so far is with the broker (or failed to get there and
@@ -184,7 +165,7 @@ class Submitter:
         if items:  # sent from here: the thread may be busy, or about to die with the process
             submit_or_leave_to_lease(items)
         with self.cond:
-            done = self.cond.wait_for(lambda: not self.sending, timeout)
+            done = self.cond.wait_for(lambda: not self.handling, timeout)
         if not done:
             logger.warning("a hand-over to the broker was still under way after %.0f s; its "
                            "messages are left to their leases", timeout)

@@ -1,0 +1,47 @@
+"""A thread that takes what was added, all of it at once, and handles it as one batch."""
+
+from __future__ import annotations
+
+import threading
+from typing import Self
+
+from django_qstash.core.leases import WorkItem
+
+
+class BatchThread:
+    """The loop the submitter and the local sender share: wait for items or a stop, take
+    everything waiting as one batch, ``_handle`` it. ``handling`` counts the batches taken
+    and not yet handled, so a drain can wait for them; with ``stopping`` set the thread ends
+    once nothing is waiting. Subclasses add items to ``pending`` under ``cond`` and notify."""
+
+    def __init__(self, name: str) -> None:
+        self.cond = threading.Condition()
+        self.pending: list[WorkItem] = []
+        self.handling = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> Self:
+        self.thread.start()
+        return self
+
+    def _handle(self, items: list[WorkItem]) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while (items := self._next_batch()) is not None:
+            try:
+                self._handle(items)
+            finally:
+                with self.cond:
+                    self.handling -= 1
+                    self.cond.notify_all()
+
+    def _next_batch(self) -> list[WorkItem] | None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.pending or self.stopping)
+            if not self.pending:
+                return None
+            items, self.pending = self.pending, []
+            self.handling += 1
+            return items
