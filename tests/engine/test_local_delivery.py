@@ -8,7 +8,6 @@ import time
 import pytest
 
 from django_qstash.delivery.local import SMALL_HAND_OVER, LocalDelivery
-from django_qstash.delivery.runtime import current
 from django_qstash.delivery.transport import get_transport, submitter
 from django_qstash.engine.cancellation import cancel
 from django_qstash.engine.publishing import prepare, publish_specs
@@ -26,17 +25,6 @@ class Broker:
 
     def submit(self, items: list) -> None:
         self.submitted.extend(items)
-
-
-@pytest.fixture
-def runtime():
-    """No runtime part running when the test starts, and none left when it ends."""
-    runtime = current()
-    runtime.stop()
-    runtime.join()
-    yield runtime
-    runtime.stop()
-    runtime.join()
 
 
 @pytest.fixture

@@ -30,19 +30,8 @@ def publish(url: str) -> str:
     return publish_specs(tenant, [prepare(tenant, url, b"payload", [])])[0].message_id
 
 
-@pytest.fixture
-def stopped():
-    """No runtime part running when the test starts, and none left when it ends."""
-    runtime = current()
-    runtime.stop()
-    runtime.join()
-    yield runtime
-    runtime.stop()
-    runtime.join()
-
-
-def test_stop_sends_and_records_what_was_accepted_then_join_ends_every_thread(sink, stopped):
-    runtime = stopped.start()
+def test_stop_sends_and_records_what_was_accepted_then_join_ends_every_thread(sink, runtime):
+    runtime.start()
     assert runtime_threads() == {"qstash-sender", "qstash-recorder"}  # in-process: no submitter
     session = sender.loop().session
     message_id = publish(f"{sink.url}/accepted")
@@ -57,14 +46,14 @@ def test_stop_sends_and_records_what_was_accepted_then_join_ends_every_thread(si
     assert not runtime.running
 
 
-def test_a_part_asked_for_after_stop_starts_again_on_first_use(sink, stopped):
+def test_a_part_asked_for_after_stop_starts_again_on_first_use(sink, runtime):
     publish(f"{sink.url}/first")
-    assert stopped.wait_idle(timeout=15)
+    assert runtime.wait_idle(timeout=15)
     first = sender.loop()
-    stopped.stop()
-    stopped.join()
+    runtime.stop()
+    runtime.join()
     message_id = publish(f"{sink.url}/second")  # a later publish in the same process
-    assert stopped.wait_idle(timeout=15)
+    assert runtime.wait_idle(timeout=15)
     assert sender.loop() is not first and not sender.loop().session.closed
     assert Message.objects.get(id=message_id).status == "delivered"
 
@@ -80,30 +69,30 @@ class BrokerStandIn:
         self.submitted.extend(items)
 
 
-def test_a_web_process_publishing_through_a_broker_starts_only_the_submitter(settings, stopped):
+def test_a_web_process_publishing_through_a_broker_starts_only_the_submitter(settings, runtime):
     settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.BrokerStandIn",
                        "LOCAL_DELIVERY_LIMIT": 0}
     message_id = publish("http://127.0.0.1:9/hook")
-    assert stopped.wait_idle(timeout=10)
+    assert runtime.wait_idle(timeout=10)
     assert [item[0] for item in get_transport().submitted] == [message_id]
     assert runtime_threads() == {"qstash-submitter"}
 
 
 def test_a_web_process_sending_its_own_due_now_messages_starts_what_sends(sink, settings,
-                                                                         stopped):
+                                                                         runtime):
     settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.BrokerStandIn",
                        "LOCAL_DELIVERY_LIMIT": 10}
     message_id = publish(f"{sink.url}/local")
-    assert stopped.wait_idle(timeout=10)
+    assert runtime.wait_idle(timeout=10)
     assert get_transport().submitted == []
     assert Message.objects.get(id=message_id).status == "delivered"
     assert runtime_threads() == {LOCAL, "qstash-sender", "qstash-recorder"}
-    stopped.stop()
-    stopped.join()
+    runtime.stop()
+    runtime.join()
     assert runtime_threads() == set()
 
 
-def test_the_celery_hooks_start_and_stop_a_worker_process_runtime(settings, stopped):
+def test_the_celery_hooks_start_and_stop_a_worker_process_runtime(settings, runtime):
     settings.QSTASH = {**settings.QSTASH, "TRANSPORT": "celery"}
     start_runtime(sender=None)  # worker_process_init, in each prefork child
     assert runtime_threads() == THREADS
@@ -112,8 +101,8 @@ def test_the_celery_hooks_start_and_stop_a_worker_process_runtime(settings, stop
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
-def test_a_forked_child_gets_a_fresh_runtime_of_its_own(sink, stopped):
-    parent = stopped.start()
+def test_a_forked_child_gets_a_fresh_runtime_of_its_own(sink, runtime):
+    parent = runtime.start()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, and leave without running anything of the parent's
