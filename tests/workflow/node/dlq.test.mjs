@@ -6,39 +6,19 @@
 // generic `serve` on a loopback http server.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import http from "node:http";
 import { after, before, test } from "node:test";
 
-import { Client as QStashClient, Receiver } from "@upstash/qstash";
-import { Client, serve } from "@upstash/workflow";
+import { serve } from "@upstash/workflow";
 
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} must be set`);
-  return value;
-};
-const QSTASH_URL = env("QSTASH_URL").replace(/\/$/, "");
-const QSTASH_TOKEN = env("QSTASH_TOKEN");
-
-const T = { timeout: 90_000 };
-const qstashClient = new QStashClient({ baseUrl: QSTASH_URL, token: QSTASH_TOKEN, retry: false,
-                                        enableTelemetry: false });
-const client = new Client({ baseUrl: QSTASH_URL, token: QSTASH_TOKEN, retry: false,
-                            enableTelemetry: false });
-const receiver = new Receiver({ currentSigningKey: env("QSTASH_CURRENT_SIGNING_KEY"),
-                                nextSigningKey: env("QSTASH_NEXT_SIGNING_KEY") });
+import {
+  T, client, finished, options, record, seenOf, startServer, waitFor,
+} from "./harness.mjs";
 
 // Runs are told apart by the `key` of their payload: a resumed or restarted run has a new id
 // but the same payload. Keys in `broken` make the second step throw; keys in
 // `brokenFailure` make the failure function throw.
 const broken = new Set();
 const brokenFailure = new Set();
-const seen = new Map();
-const record = (key, what) => {
-  if (!seen.has(key)) seen.set(key, []);
-  seen.get(key).push(what);
-};
-const seenOf = (key, kind) => (seen.get(key) ?? []).filter((e) => e.kind === kind);
 
 const workflow = serve(async (context) => {
   const { key } = context.requestPayload;
@@ -52,74 +32,23 @@ const workflow = serve(async (context) => {
     return `${fine}-fixed`;
   });
   return { fine, fixed };
-}, {
-  qstashClient, receiver, retries: 0,
+}, options({
+  retries: 0,
   failureFunction: async ({ context }) => {
     const { key } = context.requestPayload;
     record(key, { kind: "failure", run: context.workflowRunId });
     if (brokenFailure.has(key)) throw new Error("the failure function broke too");
     return "handled";
   },
-});
-
-const readBody = (req) => new Promise((resolve, reject) => {
-  const chunks = [];
-  req.on("data", (chunk) => chunks.push(chunk));
-  req.on("end", () => resolve(Buffer.concat(chunks)));
-  req.on("error", reject);
-});
+}));
 
 let server;
 let BASE;
-
-async function handle(req, res) {
-  const body = await readBody(req);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-  }
-  const request = new Request(`${BASE}${req.url}`, {
-    method: req.method, headers, body: req.method === "GET" ? undefined : body,
-  });
-  const response = await workflow.handler(request);
-  res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
-  res.end(Buffer.from(await response.arrayBuffer()));
-}
-
 before(async () => {
-  server = http.createServer((req, res) => {
-    handle(req, res).catch((error) => {
-      res.writeHead(500);
-      res.end(String(error));
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  BASE = `http://127.0.0.1:${server.address().port}`;
+  server = await startServer({ "/wf/flaky": workflow });
+  BASE = server.base;
 });
-
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
-
-async function waitFor(what, probe, timeoutMs = 40_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-async function finished(workflowRunId) {
-  return waitFor(`run ${workflowRunId} to end`, async () => {
-    const { runs } = await client.logs({ workflowRunId });
-    const run = runs.find((r) => r.workflowRunId === workflowRunId);
-    return run && run.workflowState !== "RUN_STARTED" ? run : undefined;
-  });
-}
+after(async () => { await server.close(); });
 
 async function failedRun(key, extra = {}) {
   broken.add(key);

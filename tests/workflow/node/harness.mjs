@@ -24,13 +24,13 @@ const receiver = new Receiver({ currentSigningKey: env("QSTASH_CURRENT_SIGNING_K
                                 nextSigningKey: env("QSTASH_NEXT_SIGNING_KEY") });
 export const options = (extra = {}) => ({ qstashClient, receiver, ...extra });
 
-// What the app saw, per run id.
+// What the app saw, per key: a run id, or whatever else a test tells its runs apart by.
 const seen = new Map();
-export const record = (runId, what) => {
-  if (!seen.has(runId)) seen.set(runId, []);
-  seen.get(runId).push({ at: Date.now(), ...what });
+export const record = (key, what) => {
+  if (!seen.has(key)) seen.set(key, []);
+  seen.get(key).push({ at: Date.now(), ...what });
 };
-export const seenOf = (runId, kind) => (seen.get(runId) ?? []).filter((e) => e.kind === kind);
+export const seenOf = (key, kind) => (seen.get(key) ?? []).filter((e) => e.kind === kind);
 
 const readBody = (req) => new Promise((resolve, reject) => {
   const chunks = [];
@@ -97,13 +97,14 @@ export async function runLog(workflowRunId) {
   return runs.find((run) => run.workflowRunId === workflowRunId);
 }
 
-export async function finished(workflowRunId, timeoutMs = 40_000) {
+// The run's log once it has ended, asking every `pollMs`.
+export async function finished(workflowRunId, timeoutMs = 40_000, pollMs = 100) {
   const deadline = Date.now() + timeoutMs;
   let run;
   while (Date.now() < deadline) {
     run = await runLog(workflowRunId);
     if (run && run.workflowState !== "RUN_STARTED") return run;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   assert.fail(`run ${workflowRunId} did not end: ${JSON.stringify(run)}`);
 }

@@ -5,30 +5,15 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { Client as QStashClient, Receiver } from "@upstash/qstash";
-import { Client, serve } from "@upstash/workflow";
+import { serve } from "@upstash/workflow";
 
-import { serveOnLoopback } from "./loopback.mjs";
+import { client, finished, options, startServer } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} must be set`);
-  return value;
-};
-const QSTASH_URL = env("QSTASH_URL").replace(/\/$/, "");
-const QSTASH_TOKEN = env("QSTASH_TOKEN");
 const SEQUENTIAL = 100;
 const FAN_OUT = 50;
 const RUN_TIMEOUT_MS = 240_000;
+const RUN_POLL_MS = 200;
 const T = { timeout: RUN_TIMEOUT_MS + 30_000 };
-
-const qstashClient = new QStashClient({ baseUrl: QSTASH_URL, token: QSTASH_TOKEN, retry: false,
-                                        enableTelemetry: false });
-const client = new Client({ baseUrl: QSTASH_URL, token: QSTASH_TOKEN, retry: false,
-                            enableTelemetry: false });
-const receiver = new Receiver({ currentSigningKey: env("QSTASH_CURRENT_SIGNING_KEY"),
-                                nextSigningKey: env("QSTASH_NEXT_SIGNING_KEY") });
-const options = { qstashClient, receiver };
 
 // How often each step's function ran, per run id.
 const executions = new Map();
@@ -48,7 +33,7 @@ const workflows = {
       });
     }
     return { total };
-  }, options),
+  }, options()),
 
   "/wf/fan-out": serve(async (context) => {
     const results = await Promise.all(Array.from({ length: FAN_OUT }, (_, i) =>
@@ -57,28 +42,17 @@ const workflows = {
         return i;
       })));
     return { total: results.reduce((x, y) => x + y, 0) };
-  }, options),
+  }, options()),
 };
 
 let loopback;
-before(async () => { loopback = await serveOnLoopback(workflows); });
+before(async () => { loopback = await startServer(workflows); });
 after(async () => { await loopback.close(); });
-
-async function finished(workflowRunId) {
-  const deadline = Date.now() + RUN_TIMEOUT_MS;
-  let run;
-  while (Date.now() < deadline) {
-    ({ runs: [run] } = await client.logs({ workflowRunId }));
-    if (run && run.workflowState !== "RUN_STARTED") return run;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.fail(`run ${workflowRunId} did not end: ${JSON.stringify(run?.workflowState)}`);
-}
 
 async function scaleRun(name, path, steps, total) {
   const started = Date.now();
   const { workflowRunId } = await client.trigger({ url: `${loopback.base}${path}` });
-  const run = await finished(workflowRunId);
+  const run = await finished(workflowRunId, RUN_TIMEOUT_MS, RUN_POLL_MS);
   const ms = Date.now() - started;
   assert.equal(run.workflowState, "RUN_SUCCESS");
   assert.deepEqual(JSON.parse(run.workflowRunResponse), { total });

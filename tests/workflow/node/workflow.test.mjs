@@ -6,37 +6,17 @@
 // loopback; a plain route of the same server plays the third party of `context.call`.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import http from "node:http";
 import { after, before, test } from "node:test";
 
-import { Client as QStashClient, Receiver } from "@upstash/qstash";
-import { Client, serve } from "@upstash/workflow";
+import { serve } from "@upstash/workflow";
 
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} must be set`);
-  return value;
-};
-const QSTASH_URL = env("QSTASH_URL").replace(/\/$/, "");
-const QSTASH_TOKEN = env("QSTASH_TOKEN");
-const CURRENT_KEY = env("QSTASH_CURRENT_SIGNING_KEY");
-const NEXT_KEY = env("QSTASH_NEXT_SIGNING_KEY");
+import {
+  T, client, finished, options, qstashClient, record, runLog, seenOf, startServer, stepsOf,
+  waitFor,
+} from "./harness.mjs";
 
-const T = { timeout: 90_000 };
-const qstashClient = new QStashClient({ baseUrl: QSTASH_URL, token: QSTASH_TOKEN, retry: false,
-                                        enableTelemetry: false });
-const client = new Client({ baseUrl: QSTASH_URL, token: QSTASH_TOKEN, retry: false,
-                            enableTelemetry: false });
-const receiver = new Receiver({ currentSigningKey: CURRENT_KEY, nextSigningKey: NEXT_KEY });
-const options = (extra = {}) => ({ qstashClient, receiver, ...extra });
-
-// What the app saw, per run id: every invocation, every step body executed, failures.
-const seen = new Map();
-const record = (runId, what) => {
-  if (!seen.has(runId)) seen.set(runId, []);
-  seen.get(runId).push({ at: Date.now(), ...what });
-};
-const seenOf = (runId, kind) => (seen.get(runId) ?? []).filter((e) => e.kind === kind);
+// What the third party of `context.call` was asked. The app's own sightings go to `record`:
+// every invocation, every step body executed, failures.
 const thirdParty = [];
 
 const invocation = (context) => record(context.workflowRunId, {
@@ -135,90 +115,22 @@ const workflows = {
   }, options()),
 };
 
+// The third party of `context.call`: a plain route of the same server.
+const answer = async (req, body, res) => {
+  thirdParty.push({ method: req.method, url: req.url, headers: req.headers,
+                    body: body.toString("utf8") });
+  const asked = JSON.parse(body.toString("utf8") || "{}");
+  res.writeHead(201, { "content-type": "application/json", "x-answered-by": "third-party" });
+  res.end(JSON.stringify({ answer: `re: ${asked.question}` }));
+};
+
 let server;
 let BASE;
-
-const readBody = (req) => new Promise((resolve, reject) => {
-  const chunks = [];
-  req.on("data", (chunk) => chunks.push(chunk));
-  req.on("end", () => resolve(Buffer.concat(chunks)));
-  req.on("error", reject);
-});
-
-async function handle(req, res) {
-  const body = await readBody(req);
-  const path = req.url.split("?")[0];
-  if (path === "/third-party") {
-    thirdParty.push({ method: req.method, url: req.url, headers: req.headers,
-                      body: body.toString("utf8") });
-    const asked = JSON.parse(body.toString("utf8") || "{}");
-    res.writeHead(201, { "content-type": "application/json", "x-answered-by": "third-party" });
-    res.end(JSON.stringify({ answer: `re: ${asked.question}` }));
-    return;
-  }
-  const workflow = workflows[path];
-  if (!workflow) {
-    res.writeHead(404);
-    res.end();
-    return;
-  }
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-  }
-  const request = new Request(`${BASE}${req.url}`, {
-    method: req.method, headers, body: req.method === "GET" ? undefined : body,
-  });
-  const response = await workflow.handler(request);
-  res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
-  res.end(Buffer.from(await response.arrayBuffer()));
-}
-
 before(async () => {
-  server = http.createServer((req, res) => {
-    handle(req, res).catch((error) => {
-      res.writeHead(500);
-      res.end(String(error));
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  BASE = `http://127.0.0.1:${server.address().port}`;
+  server = await startServer(workflows, { "/third-party": answer });
+  BASE = server.base;
 });
-
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
-
-async function waitFor(what, probe, timeoutMs = 40_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-async function runLog(workflowRunId) {
-  const { runs } = await client.logs({ workflowRunId });
-  return runs.find((run) => run.workflowRunId === workflowRunId);
-}
-
-async function finished(workflowRunId, timeoutMs = 40_000) {
-  const deadline = Date.now() + timeoutMs;
-  let run;
-  while (Date.now() < deadline) {
-    run = await runLog(workflowRunId);
-    if (run && run.workflowState !== "RUN_STARTED") return run;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`run ${workflowRunId} did not end: ${JSON.stringify(run)}`);
-}
-
-const stepsOf = (run) => run.steps.filter((group) => group.type !== "next")
-  .flatMap((group) => group.steps);
+after(async () => { await server.close(); });
 
 test("client.trigger runs three context.run steps in order and the logs show the result", T, async () => {
   const { workflowRunId } = await client.trigger({
