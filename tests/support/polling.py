@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 
-def wait(predicate, timeout: float = 20, every: float = 0.02):
+def wait(predicate, timeout: float = 20, every: float = 0.02, what: str = "the condition"):
     """The first truthy value of ``predicate()``, asked every ``every`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -13,4 +13,9 @@ def wait(predicate, timeout: float = 20, every: float = 0.02):
         if value:
             return value
         time.sleep(every)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_for(what: str, probe, timeout: float = 20):
+    """``wait`` for ``what``, named first: the failure says what never came."""
+    return wait(probe, timeout, every=0.05, what=what)

@@ -4,12 +4,12 @@ runs, their failure callback retried; tenant-scoped, closed to read-only tokens.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from django_qstash.models import ApiToken, DlqEntry, Message, WorkflowRun, WorkflowStep
 from tests.e2e.helpers import api, publish
+from tests.support.polling import wait_for
 from tests.workflow.helpers import decoded, history, trigger
 from tests.workflow.test_protocol import step, wait_state
 
@@ -29,15 +29,6 @@ def failed_run(qstash, sink, run_id: str, failing_path: str = "/status/500",
     assert step(qstash, f"{sink.url}{failing_path}", run_id, 2, "second",
                 {"two": 2}).status_code == 200
     return wait_state(run_id, "RUN_FAILED")
-
-
-def wait_for(what: str, probe, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if got := probe():
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def arrivals_of(sink, run_id: str, path: str, count: int = 1) -> list:
