@@ -3,6 +3,7 @@ up to itself, composed when it is sent — also on a retry after later steps wer
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -91,3 +92,13 @@ def test_a_stored_full_body_is_delivered_as_is(qstash, sink):
     fill_bodies([composed, legacy])
     assert composed.body == arrival.body
     assert legacy.body == b'[{"messageId":"msg_kept","body":"e30=","callType":"step"}]'
+
+
+def test_a_step_callback_carries_the_body_the_step_was_sent_with(qstash, sink):
+    url = f"{sink.url}/wf"
+    trigger(qstash, url, "wfr_called_back")
+    publish_step(qstash, url, "wfr_called_back", 1, "a", **{"Upstash-Callback": f"{sink.url}/cb"})
+    [_, arrival] = sink.wait_for(2, "/wf")
+    [callback] = sink.wait_for(1, "/cb")
+    assert base64.b64decode(json.loads(callback.body)["sourceBody"]) == arrival.body
+    assert len(history(arrival)) == 2
