@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.models import Message
@@ -102,3 +103,21 @@ def test_a_step_callback_carries_the_body_the_step_was_sent_with(qstash, sink):
     [callback] = sink.wait_for(1, "/cb")
     assert base64.b64decode(json.loads(callback.body)["sourceBody"]) == arrival.body
     assert len(history(arrival)) == 2
+
+
+def test_a_batch_is_composed_with_two_queries_and_plain_messages_with_none(qstash, sink,
+                                                                            plain_sink):
+    run_with_steps(qstash, sink, "wfr_batch_a", 3)
+    run_with_steps(qstash, sink, "wfr_batch_b", 4)
+    sent = {a.headers["Upstash-Message-Id"]: a.body for a in sink.received("/wf/wfr_batch_")}
+    steps = list(Message.objects.filter(workflow_run_id__startswith="wfr_batch_"))
+    assert len(steps) == len(sent) == 9
+    with CaptureQueriesContext(connection) as composing:
+        fill_bodies(steps)
+    assert len(composing.captured_queries) == 2
+    assert {m.id: bytes(m.body) for m in steps} == sent
+    plain_id = api(qstash, "POST", f"/v2/publish/{plain_sink.url}/p", content=b"x").json()
+    plain = Message.objects.get(pk=plain_id["messageId"])
+    with CaptureQueriesContext(connection) as untouched:
+        fill_bodies([plain])
+    assert not untouched.captured_queries and bytes(plain.body) == b"x"
