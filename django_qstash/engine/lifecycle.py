@@ -17,6 +17,7 @@ from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
 from django_qstash.engine.outcomes import decide
 from django_qstash.engine.publishing import save_messages
+from django_qstash.engine.workflow.delivered import keep_sent_body
 from django_qstash.models import DeliveryAttempt, DlqEntry, Event, Message
 
 logger = logging.getLogger("django_qstash.delivery.worker")
@@ -56,6 +57,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
             if message.workflow_run_id:
                 from django_qstash.engine.workflow.steps import mark_failed  # steps only
 
+                keep_sent_body(message)
                 mark_failed(message.tenant_id, message.workflow_run_id, dlq_id, now)
         elif message.workflow_run_id and outcome.delivered:
             _check_workflow_endpoint(message, outcome, now)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_qstash.engine.workflow.delivered import fill_bodies
-from django_qstash.models import Message
+from django_qstash.models import DlqEntry, Message, WorkflowRun
 from tests.e2e.helpers import api
 from tests.workflow.helpers import FEATURES, decoded, history, trigger
 from tests.workflow.stored import stored
@@ -121,3 +122,26 @@ def test_a_batch_is_composed_with_two_queries_and_plain_messages_with_none(qstas
     with CaptureQueriesContext(connection) as untouched:
         fill_bodies([plain])
     assert not untouched.captured_queries and bytes(plain.body) == b"x"
+
+
+def test_a_dead_lettered_step_keeps_the_body_it_was_sent_with(qstash, sink):
+    """Its DLQ entry may outlive the run (retention purges ended runs with their steps)."""
+    url = f"{sink.url}/wf"
+    trigger(qstash, url, "wfr_dead")
+    publish_step(qstash, f"{sink.url}/status/500/wf", "wfr_dead", 1, "a",
+                 **{"Upstash-Retries": "0"})
+    [arrival] = sink.wait_for(1, "/status/500")
+    entry = wait_for_dlq_entry("wfr_dead")
+    WorkflowRun.objects.filter(run_id="wfr_dead").delete()
+    shown = api(qstash, "GET", f"/v2/dlq/{entry.dlq_id}").json()
+    assert shown["body"].encode() == arrival.body
+    assert len(history(arrival)) == 2
+
+
+def wait_for_dlq_entry(run_id: str, timeout: float = 20) -> DlqEntry:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if entry := DlqEntry.objects.filter(message__workflow_run_id=run_id).first():
+            return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no DLQ entry for {run_id}")

@@ -65,3 +65,11 @@ def materialized(message: Message) -> bytes:
     """The body ``message`` is delivered with, for a copy sent under a new id (whose id
     names no step of the run)."""
     return composed_bodies([message]).get(message.id, bytes(message.body))
+
+
+def keep_sent_body(message: Message) -> None:
+    """A dead-lettered step message keeps the body it was sent with in its row: its DLQ
+    entry may outlive the run (retention) and still shows it and retries with it."""
+    if is_composed(message):
+        message.body = materialized(message)
+        Message.objects.filter(pk=message.pk).update(body=message.body)
