@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 
 from django_qstash.admin.base import TenantFilter, TenantScopedAdmin, visible_tenant_ids
-from django_qstash.core import ids
+from django_qstash.core import api_tokens
 from django_qstash.engine import observability
 from django_qstash.models import ApiToken, SigningKeyPair, Tenant, hash_token
 
@@ -98,8 +98,8 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if change:
             return super().save_model(request, obj, form, change)
-        secret = ids.api_token()
-        obj.token_hash, obj.prefix = hash_token(secret), secret[:8]
+        secret = api_tokens.mint(obj.tenant.account_id)
+        obj.token_hash, obj.prefix = hash_token(secret), api_tokens.shown_prefix(secret)
         super().save_model(request, obj, form, change)
         observability.operator_action(request.user, "create_token", tenant=obj.tenant.name,
                                       prefix=obj.prefix)

@@ -23,6 +23,8 @@ from django_qstash.api.views import (
     schedules,
     topics,
     workflow_dlq,
+    workflow_hooks,
+    workflow_trigger,
     workflows,
 )
 
@@ -218,6 +220,32 @@ annotate(workflow_dlq.WorkflowDlqReviveOneView, post=op(path("dlq_id"), *REVIVE_
                                                         ok=REVIVED))
 annotate(workflow_dlq.WorkflowDlqCallbackView, post=op(path("dlq_id"), ok=REVIVED),
          delete=op(path("dlq_id")))
+
+
+TRIGGERED = {"type": "object", "properties": {"workflowRunId": STR, "workflowCreatedAt": INT,
+                                              "deduplicated": BOOL}}
+annotate(workflow_trigger.TriggerView, post=op(
+    path("destination", DESTINATION), header("Upstash-Workflow-RunId"), *PUBLISH_HEADERS,
+    request=RAW_BODY, ok=TRIGGERED))
+annotate(workflow_trigger.BatchTriggerView, post=op(
+    request={"type": "array", "items": BATCH_ITEM}, ok={"type": "array", "items": TRIGGERED},
+    status=201))
+
+
+ACCOUNT_ID = {"type": "string",
+              "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+
+
+def hook(request=None) -> dict:
+    """The public webhook URL: any method, no token."""
+    return {**op(path("account_id", ACCOUNT_ID), path("run_id"), path("event_id"),
+                 request=request,
+                 ok={"type": "object", "properties": {"workflowRunId": STR, "eventId": STR,
+                                                      "resumed": BOOL}}), "auth": []}
+
+
+annotate(workflow_hooks.WebhookView, get=hook(), delete=hook(),
+         **dict.fromkeys(("post", "put", "patch"), hook(RAW_BODY)))
 
 
 class TokenAuthentication(OpenApiAuthenticationExtension):

@@ -15,6 +15,8 @@ from django_qstash.api.views import (
     schedules,
     topics,
     workflow_dlq,
+    workflow_hooks,
+    workflow_trigger,
     workflows,
 )
 
@@ -69,6 +71,10 @@ urlpatterns = [
     path("v2/notify/<str:event_id>", workflows.NotifyView.as_view()),
     path("v2/notify/<str:run_id>/<str:event_id>", workflows.NotifyRunView.as_view()),
     path("v2/waiters/<str:event_id>", workflows.WaitersView.as_view()),
+    re_path(r"^v2/workflows/hooks/(?P<account_id>[^/]+)/(?P<run_id>[^/]+)/(?P<event_id>[^/]+)$",
+            workflow_hooks.WebhookView.as_view()),
+    re_path(r"^v2/trigger/(?P<destination>.+)$", workflow_trigger.TriggerView.as_view()),
+    path("v2/batch/trigger", workflow_trigger.BatchTriggerView.as_view()),
     path("v2/openapi.json", OpenApiView.as_view()),
     re_path(r"^v2/", UnknownEndpointView.as_view()),  # keep last: JSON 404 for the rest
 ]

@@ -1,4 +1,4 @@
-"""Identifier formats QStash clients expect: msg_…, scd_…, DLQ "<ms>-<seq>", token secrets."""
+"""Identifier formats QStash clients expect: msg_…, scd_…, DLQ "<ms>-<seq>"."""
 
 from __future__ import annotations
 
@@ -32,10 +32,6 @@ def message_id() -> str:
 
 def schedule_id() -> str:
     return f"scd_{base58(24)}"
-
-
-def api_token() -> str:
-    return f"qst_{base58(40)}"
 
 
 _dlq_lock = threading.Lock()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django_qstash.conf import qstash_settings
-from django_qstash.core import ids
+from django_qstash.core import api_tokens
 from django_qstash.core.signing import generate_signing_key
 from django_qstash.engine.tenants import DEFAULT_TENANT, create_tenant, ensure_credentials
 from django_qstash.models import SigningKeyPair
@@ -27,7 +27,8 @@ def load_or_create(state_file: Path) -> DevCredentials:
     tenant = create_tenant(DEFAULT_TENANT)
     stored = json.loads(state_file.read_text()) if state_file.exists() else {}
     keys = SigningKeyPair.for_tenant(tenant)
-    token = os.environ.get("QSTASH_TOKEN") or stored.get("token") or ids.api_token()
+    token = os.environ.get("QSTASH_TOKEN") or stored.get("token") or api_tokens.mint(
+        tenant.account_id)
     # Keys live in the database so that POST /v2/keys/rotate survives a restart.
     # QSTASH's keys (or the environment's): receivers configured with them accept what we sign.
     current = qstash_settings.CURRENT_SIGNING_KEY or keys.current or generate_signing_key()

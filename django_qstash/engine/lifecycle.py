@@ -58,7 +58,8 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
                 from django_qstash.engine.workflow.steps import mark_failed  # steps only
 
                 keep_sent_body(message)
-                mark_failed(message.tenant_id, message.workflow_run_id, dlq_id, now)
+                if mark_failed(message.tenant_id, message.workflow_run_id, dlq_id, now):
+                    _invoked_run_ended(message)
         elif message.workflow_run_id and outcome.delivered:
             _check_workflow_endpoint(message, outcome, now)
         details = {State.DELIVERED: response, State.ERROR: dict(error=outcome.error, **response),
@@ -143,7 +144,15 @@ def _check_workflow_endpoint(message: Message, outcome: DeliveryOutcome, now: da
     if WORKFLOW_SDK_VERSION not in outcome.headers:
         from django_qstash.engine.workflow.steps import not_a_workflow_endpoint  # steps only
 
-        not_a_workflow_endpoint(message, now)
+        if not_a_workflow_endpoint(message, now):
+            _invoked_run_ended(message)
+
+
+def _invoked_run_ended(message: Message) -> None:
+    # A run started by context.invoke hands its outcome to its invoker.
+    from django_qstash.engine.workflow.invoke_results import report_ended  # runs only
+
+    report_ended(message.tenant_id, [message.workflow_run_id])
 
 
 def cancel_claimed(message_id: str, claim_token: int) -> None:

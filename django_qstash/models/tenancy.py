@@ -7,7 +7,7 @@ import hashlib
 from django.db import models
 from django.dispatch import Signal
 
-from django_qstash.core import clock, ids
+from django_qstash.core import api_tokens, clock
 from django_qstash.core.signing import generate_signing_key
 
 
@@ -17,6 +17,9 @@ def hash_token(raw: str) -> str:
 
 class Tenant(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # The UserID inside its tokens: names the tenant in webhook URLs, which carry no token.
+    account_id = models.CharField(max_length=64, unique=True, default=api_tokens.new_account_id,
+                                  editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -58,9 +61,10 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, tenant: Tenant, *, name: str = "", read_only: bool = False,
               raw: str | None = None) -> tuple["ApiToken", str]:
-        secret = raw or ids.api_token()
+        secret = raw or api_tokens.mint(tenant.account_id)
         token = cls.objects.create(tenant=tenant, name=name, read_only=read_only,
-                                   token_hash=hash_token(secret), prefix=secret[:8])
+                                   token_hash=hash_token(secret),
+                                   prefix=api_tokens.shown_prefix(secret))
         return token, secret
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.urls import resolve
 
 # Placeholders filled with tenant B's resources: {message} {dlq} {queue} {group} {schedule} {key}
-# {run} {event}
+# {run} {event} {account}
 NOT_FOUND, OWN, LIST, PUBLIC = "404", "own", "list", "public"
 ITEM_NOT_FOUND = "item 404"  # batch: 200, each item an {"error": "... not found"}
 REFUSED = "4xx"  # a 4xx that names the problem (a workflow step of another tenant's run)
@@ -88,6 +88,12 @@ CALLS = [
     Call("POST", "/v2/notify/{event}", LIST),
     Call("POST", "/v2/notify/{run}/{event}", LIST),
     Call("GET", "/v2/waiters/{event}", LIST),
+    Call("POST", "/v2/trigger/{group}", NOT_FOUND),
+    Call("POST", "/v2/batch/trigger", ITEM_NOT_FOUND, json=[{"destination": "{group}"}]),
+    # Public: the URL is the credential. Even B's own account, run and waited-for event
+    # resume nothing when the event is not one of the run's webhooks.
+    *[Call(method, "/v2/workflows/hooks/{account}/{run}/{event}", NOT_FOUND)
+      for method in ("GET", "POST", "PUT", "PATCH", "DELETE")],
     Call("GET", "/v2/openapi.json", PUBLIC),
 ]
 
@@ -117,5 +123,5 @@ def routes_and_methods() -> set[tuple[str, str]]:
 
 def covered(calls: list[Call]) -> set[tuple[str, str]]:
     sample = dict(message="msg_x", dlq="1-0", queue="q", group="g", schedule="s", key="k",
-                  run="wfr_x", event="e")
+                  run="wfr_x", event="e", account="a")
     return {(resolve(fill(c.path, sample)).route, c.method) for c in calls}

@@ -114,6 +114,7 @@ def world(sink, qstash_runtime):
     dlq = make_dlq(tenant, url=f"{sink.url}/d")
     names = dict(message=message.id, dlq=dlq.dlq_id, queue="sweep-q", group="sweep-g",
                  schedule="sweep-s", key="sweep-k", run="wfr_sweep", event="sweep-e",
+                 account=tenant.account_id,
                  sink=sink.url)
     sweep = Sweep(token)
     assert sweep.send("POST", f"/v2/publish/{sink.url}/wf", b"{}",
@@ -176,7 +177,8 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
         for method, template in {(c.method, c.path) for c in CALLS}:
             if "{" in template:
                 path = template.format(**dict.fromkeys(
-                    ("message", "dlq", "queue", "group", "schedule", "key", "run", "event"),
+                    ("message", "dlq", "queue", "group", "schedule", "key", "run", "event",
+                     "account"),
                     part))
                 sweep.send(method, path)
         sweep.send("POST", f"/v2/publish/{part}")

@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+from django_qstash.models import WorkflowRun
 from tests.e2e.helpers import api
 
 NODE_DIR = Path(__file__).parent / "node"  # the Node SDK harness
@@ -45,6 +46,16 @@ def history(arrival) -> list[dict]:
 
 def decoded(entry: dict) -> str:
     return base64.b64decode(entry["body"]).decode()
+
+
+def wait_state(run_id: str, state: str, timeout: float = 20) -> WorkflowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = WorkflowRun.objects.get(run_id=run_id)
+        if run.state == state:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"{run_id} is {run.state}, not {state}")
 
 
 def run_logs(qstash, **filters) -> list[dict]:

@@ -10,7 +10,7 @@ import pytest
 
 from django_qstash.models import ApiToken, Message, WorkflowRun, WorkflowStep
 from tests.e2e.helpers import api
-from tests.workflow.helpers import FEATURES, decoded, history, trigger
+from tests.workflow.helpers import FEATURES, decoded, history, trigger, wait_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,16 +25,6 @@ def step(qstash, url: str, run_id: str, step_id: int, name: str, out, **extra):
                        "out": json.dumps(out), "concurrent": 1})
     return api(qstash, "POST", "/v2/batch",
                json=[{"destination": url, "headers": headers, "body": body}])
-
-
-def wait_state(run_id: str, state: str, timeout: float = 20) -> WorkflowRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = WorkflowRun.objects.get(run_id=run_id)
-        if run.state == state:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"{run_id} is {run.state}, not {state}")
 
 
 def test_trigger_creates_the_run_and_delivers_its_initial_body(qstash, sink):

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from django_qstash.core import clock
 from django_qstash.engine.cancellation import cancel as cancel_messages
+from django_qstash.engine.workflow.invoke_results import report_ended
 from django_qstash.engine.workflow.waits import drop_waiters
 from django_qstash.exceptions import BadRequest, NotFound
 from django_qstash.models import Message, WorkflowRun
@@ -34,6 +35,7 @@ def finish(tenant_id: int, run_id: str, result: str | None) -> None:
         run.state, run.result, run.completed_at = State.SUCCESS, result, clock.now()
         run.save(update_fields=["state", "result", "completed_at"])
         drop_waiters([run.pk])
+        report_ended(tenant_id, [run_id])
 
 
 def cancel_one(tenant_id: int, run_id: str) -> None:
@@ -60,4 +62,5 @@ def cancel_runs(runs: QuerySet) -> int:
         for tenant_id, run_ids in by_tenant.items():
             cancel_messages(Message.objects.filter(tenant_id=tenant_id,
                                                    workflow_run_id__in=run_ids))
+            report_ended(tenant_id, run_ids)
     return len(picked)

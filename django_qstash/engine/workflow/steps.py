@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django_qstash.core import clock
 from django_qstash.core.request_headers import WORKFLOW_RUN_ID, PublishOptions
 from django_qstash.engine.workflow import delivered, history
+from django_qstash.engine.workflow.invoke import invocation
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import WorkflowRun, WorkflowStep, WorkflowWaiter
 
@@ -23,6 +24,10 @@ CallType = WorkflowStep.CallType
 # Set by the server on each delivery of a run's message, replacing any forwarded copy.
 RUN_ID_HEADER = "Upstash-Workflow-Runid"
 CREATED_AT_HEADER = "Upstash-Workflow-Createdat"
+# A run started by POST /v2/trigger waits for the SDK to trigger it again with this header.
+TRIGGER_BY_SDK = "upstash-workflow-trigger-by-sdk"
+REST_TRIGGER = "rest_trigger"
+NOT_A_WORKFLOW_ERROR = "not_a_workflow_error"  # in the config: the trigger's own wording
 
 
 def accept(tenant, message, options: PublishOptions, now: datetime) -> str | None:
@@ -86,10 +91,17 @@ def _same_step(steps: list[WorkflowStep], fields: dict) -> str | None:
 def _trigger(tenant, message, options: PublishOptions, run_id: str, now: datetime) -> str | None:
     existing = WorkflowRun.objects.filter(tenant=tenant, run_id=run_id).first()
     if existing is not None:
+        if options.workflow.get(TRIGGER_BY_SDK, "").lower() == "true":
+            return _adopt(existing, message, options)
         return existing.init_message_id
+    config = _config(message, options)
+    invoked = invocation(message, options)
+    if invoked is not None:
+        config["invoke"] = invoked.request
     run = WorkflowRun(
-        tenant=tenant, run_id=run_id, url=message.url, initial_body=bytes(message.body),
-        config=_config(message, options), labels=list(message.labels),
+        tenant=tenant, run_id=run_id, url=message.url,
+        initial_body=invoked.initial_body if invoked else bytes(message.body),
+        config=config, labels=list(message.labels), invoker=invoked and invoked.invoker,
         label_index=message.label_index, flow_control_key=message.flow_control_key,
         init_message_id=message.id, created_at=now)
     try:
@@ -99,6 +111,25 @@ def _trigger(tenant, message, options: PublishOptions, run_id: str, now: datetim
         return WorkflowRun.objects.get(tenant=tenant, run_id=run_id).init_message_id
     _mark(run, message)
     message.body = delivered.COMPOSED
+    return None
+
+
+def _adopt(run: WorkflowRun, message, options: PublishOptions) -> str | None:
+    """The SDK's answer to a REST-triggered run's first delivery: its own trigger of that
+    run, with its protocol headers, becomes the run's first step delivery; what the REST
+    trigger set (retries, failure callback, flow control, …) stays."""
+    run = WorkflowRun.objects.select_for_update().get(pk=run.pk)
+    rest = run.config
+    if not run.is_running or not rest.get(REST_TRIGGER):
+        return run.init_message_id
+    sdk = _config(message, options)
+    kept = {key: value for key, value in rest.items()
+            if key not in (REST_TRIGGER, NOT_A_WORKFLOW_ERROR, "features")
+            and value not in (None, "", [], {})}
+    run.config = {**sdk, **kept, "headers": {**rest.get("headers", {}), **sdk["headers"]}}
+    run.save(update_fields=["config"])
+    apply_run_config(run, message, retries_given=options.retries is not None)
+    message.body = history.delivered_body(history.entries(run, history.load(run)))
     return None
 
 
@@ -196,28 +227,31 @@ def failure_body(run: WorkflowRun, body: bytes) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def mark_failed(tenant_id: int, run_id: str, dlq_id: str, now: datetime) -> None:
-    """A step message ran out of retries: the run has failed."""
-    WorkflowRun.objects.filter(tenant_id=tenant_id, run_id=run_id,
-                               state=WorkflowRun.State.STARTED).update(
+def mark_failed(tenant_id: int, run_id: str, dlq_id: str, now: datetime) -> bool:
+    """A step message ran out of retries: the run has failed (True if it was running)."""
+    failed = WorkflowRun.objects.filter(tenant_id=tenant_id, run_id=run_id,
+                                        state=WorkflowRun.State.STARTED).update(
         state=WorkflowRun.State.FAILED, dlq_id=dlq_id, completed_at=now)
     WorkflowWaiter.objects.filter(tenant_id=tenant_id, run__run_id=run_id).delete()
+    return bool(failed)
 
 
 NOT_A_WORKFLOW = ("detected a non-workflow destination for trigger/invoke. make sure you are "
                   "sending the request to the correct endpoint")
 
 
-def not_a_workflow_endpoint(message, now: datetime) -> None:
+def not_a_workflow_endpoint(message, now: datetime) -> bool:
     """The trigger's delivery was answered without the SDK's protocol version header: with
-    WF_DetectTrigger announced, the run fails instead of waiting forever for a step."""
+    WF_DetectTrigger announced, the run fails instead of waiting forever for a step (True
+    if it did)."""
     run = WorkflowRun.objects.filter(tenant_id=message.tenant_id, run_id=message.workflow_run_id,
                                      init_message_id=message.id,
                                      state=WorkflowRun.State.STARTED).first()
     if run is None or "WF_DetectTrigger" not in run.config.get("features", ""):
-        return
-    WorkflowRun.objects.filter(pk=run.pk, state=WorkflowRun.State.STARTED).update(
-        state=WorkflowRun.State.FAILED, completed_at=now, error=NOT_A_WORKFLOW)
+        return False
+    return bool(WorkflowRun.objects.filter(pk=run.pk, state=WorkflowRun.State.STARTED).update(
+        state=WorkflowRun.State.FAILED, completed_at=now,
+        error=run.config.get(NOT_A_WORKFLOW_ERROR) or NOT_A_WORKFLOW))
 
 
 def _int(value, default: int) -> int:
