@@ -40,6 +40,7 @@ class Table:
         self.auto_now_add = [i for i, f in enumerate(fields) if getattr(f, "auto_now_add", False)]
         self.choices = [i for i, f in enumerate(fields) if f.choices]
         self.table = model._meta.db_table
+        self.fields = fields
 
     def row(self, obj, now, adapt_datetime) -> list:
         """``obj``'s column values: a model instance or any object with the same attributes;
@@ -99,6 +100,32 @@ def values_sql(model: type[models.Model], vendor: str, rows: int, start: int = 1
     values = ", ".join(f"({marks(vendor, width, start + row * width)})" for row in range(rows))
     return (f"INSERT INTO {quote(spec.table)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES {values}{conflict_sql(model, quote, columns)}")
+
+
+@lru_cache(maxsize=256)
+def insert_kept_sql(model: type[models.Model], rows: int, start: int, key_column: str,
+                    kept: str) -> str:
+    """PostgreSQL: ``INSERT`` of ``rows`` new rows of ``model`` (placeholders ``$start`` on),
+    keeping only those whose ``key_column`` is an ``id`` of the CTE ``kept``: a statement that
+    logs what the CTE before it changed, and nothing for the rows it left alone. The values
+    are typed (a VALUES list outside INSERT takes no types from the table)."""
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    spec = table(model)
+    types = [field.db_type(connection) for field in spec.fields]
+    width = len(types)
+    values = ", ".join(
+        "(" + ", ".join(f"${start + row * width + i}::{kind}" for i, kind in enumerate(types))
+        + ")" for row in range(rows))
+    columns = ", ".join(quote(c) for c in spec.columns)
+    return (f"INSERT INTO {quote(spec.table)} ({columns}) SELECT * FROM (VALUES {values}) "
+            f"AS v ({columns}) WHERE v.{quote(key_column)} IN (SELECT id FROM {kept})")
+
+
+def row_values(model: type[models.Model], objs: Sequence) -> list:
+    """The values of ``objs`` as new rows of ``model``, one flat list (PostgreSQL)."""
+    spec, now = table(model), clock.now()
+    return [value for obj in objs for value in spec.row(obj, now, None)]
 
 
 def conflict_sql(model: type[models.Model], quote, columns: Sequence[str]) -> str:

@@ -43,6 +43,7 @@ class Recorder:
         self.unwritten = 0  # outcomes handed in and not yet written
         self.unwritten_now = 0  # due-now ones landed and not yet written
         self.stopping = False
+        self.stopped = threading.Event()
         self.stage = 30  # drained after the transports that hand it outcomes
         self.thread = threading.Thread(target=self._run, name="qstash-recorder", daemon=True)
 
@@ -54,6 +55,7 @@ class Recorder:
         """The thread writes what it holds, then ends (the runtime drains it first)."""
         with self.cond:
             self.stopping = True
+            self.stopped.set()
             self.cond.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
@@ -98,6 +100,13 @@ class Recorder:
                                    FLUSH_SECONDS if held else None)
                 if self.stopping and not self.landed and not held:
                     return
+                linger = not held and not self.stopping
+            if linger:
+                # The first outcome waits a moment for those landing right after it: one
+                # statement then records several (nothing is sent later for it). Not on the
+                # condition, which every landing outcome would wake.
+                self.stopped.wait(FLUSH_SECONDS)
+            with self.cond:
                 held += self.landed
                 self.landed = []
                 sending = self.sending

@@ -210,13 +210,29 @@ def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
 
 
 def hand_over(items: list[WorkItem]) -> None:
-    """Publishing's way in: through the submitter thread for a broker, directly in-process."""
+    """Publishing's way in: directly in-process; for a broker, sent by this process itself
+    while its local share has room (``LOCAL_DELIVERY_LIMIT``), the rest through the
+    submitter thread."""
     if not items:
         return
     if getattr(get_transport(), "in_process", False):
         submit_or_leave_to_lease(items)
-    else:
+        return
+    if qstash_settings.LOCAL_DELIVERY_LIMIT:
+        items = local_delivery().take(items)
+    if items:
         submitter().add(items)
+
+
+def local_delivery():
+    """This process's own sender of the due-now messages it publishes (a broker transport)."""
+    return current().part("local", _new_local_delivery)
+
+
+def _new_local_delivery():
+    from django_qstash.delivery.local import LocalDelivery
+
+    return LocalDelivery(qstash_settings.LOCAL_DELIVERY_LIMIT, submit_or_leave_to_lease).start()
 
 
 def submit_or_leave_to_lease(items: list[WorkItem]) -> None:

@@ -120,16 +120,16 @@ def signing_keys(messages: list[Message]) -> dict[int, str]:
     return keys
 
 
-def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
+def process_batch(items: list[WorkItem], *, detach: bool = False) -> list[Future]:
     """Send a claimed batch and record its outcomes. With ``detach`` it returns once its
     sends are started (or, for a batch not yet due, prepared and signed), and the process's
-    recorder writes the outcomes as they land."""
+    recorder writes the outcomes as they land: it returns the sends' futures then."""
     messages = load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
     messages = send_gate.release_paused([m for m in messages if not m.cancel_requested])
     if not messages:
-        return
+        return []
     fill_bodies(messages)
     keys = signing_keys(messages)
     futures: dict[Future, Message] = {
@@ -146,7 +146,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
     record_from = last_due + timedelta(seconds=SEND_SETTLE_SECONDS) if ahead else now
     if detach:
         recorder().add(futures, record_from if ahead else None)
-        return
+        return list(futures)
     results: list = []
     while pending:
         done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
@@ -154,14 +154,17 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> None:
         if results and (not pending or clock.now() >= record_from):
             record_outcomes([result for result in results if result[1] is not None])
             results = []
+    return []
 
 
-def process_batch_safely(items: list[WorkItem], *, detach: bool = False) -> None:
-    """Entry point of transports: an unexpected error must not kill the worker."""
+def process_batch_safely(items: list[WorkItem], *, detach: bool = False) -> list[Future]:
+    """Entry point of transports: an unexpected error must not kill the worker. Returns the
+    futures of the sends started detached (none when the batch failed)."""
     try:
-        process_batch(items, detach=detach)
+        return process_batch(items, detach=detach)
     except Exception:
         logger.exception("processing a batch of %d failed; leases will hand it out again",
                          len(items))
+        return []
     finally:
         close_old_connections()

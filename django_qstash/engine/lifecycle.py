@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -117,25 +118,53 @@ def _isolated(message: Message, record, *args) -> None:
 
 def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
     now = clock.now()
+    if not any(m.workflow_run_id for m, _, _ in results) and _record_in_one_statement(
+            results, now):
+        return
     with transaction.atomic():
         owned = transitions.deliver_owned([m for m, _, _ in results], now)
         results = [(m, o, t) for m, o, t in results if m.id in owned]
         if not results:
             return
-        attempts, events = [], []
-        for message, outcome, started_at in results:
+        for message, outcome, _ in results:
             if message.workflow_run_id:
                 _check_workflow_endpoint(message, outcome, now)
-            body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
-            attempts.append(DeliveryAttempt(
-                message=message, retried=message.retried, started_at=started_at,
-                duration_ms=outcome.duration_ms, response_status=outcome.status,
-                response_headers=outcome.headers, response_body=body))
-            events.append(event_for(message, State.DELIVERED, now, response_status=outcome.status,
-                                    response_headers=outcome.headers, response_body=body))
+        attempts, events = _delivery_rows(results, now)
         insert_rows(DeliveryAttempt, attempts)
         insert_rows(Event, events)
         observability.record(events, results)
+
+
+def _record_in_one_statement(results: list, now: datetime) -> bool:
+    """The common case on PostgreSQL: status, attempt rows and events in one statement (its
+    own commit outside a transaction, a savepoint inside one). False: not possible here."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return False
+    attempts, events = _delivery_rows(results, now)
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        owned = transitions.deliver_owned_logged(
+            [m for m, _, _ in results], now,
+            [(DeliveryAttempt, attempts, "message_id"), (Event, events, "message_id")])
+        if owned is None:
+            return False
+        observability.record([e for e in events if e.message_id in owned],
+                             [r for r in results if r[0].id in owned])
+    return True
+
+
+def _delivery_rows(results: list, now: datetime) -> tuple[list, list]:
+    """The attempt row and the DELIVERED event of each successful delivery."""
+    attempts, events = [], []
+    for message, outcome, started_at in results:
+        body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
+        attempts.append(DeliveryAttempt(
+            message=message, retried=message.retried, started_at=started_at,
+            duration_ms=outcome.duration_ms, response_status=outcome.status,
+            response_headers=outcome.headers, response_body=body))
+        events.append(event_for(message, State.DELIVERED, now, response_status=outcome.status,
+                                response_headers=outcome.headers, response_body=body))
+    return attempts, events
 
 
 def _check_workflow_endpoint(message: Message, outcome: DeliveryOutcome, now: datetime) -> None:

@@ -55,14 +55,25 @@ def count_state(name: str, tenant: str) -> None:
     child.inc()
 
 
+_histogram_children: dict[tuple, object] = {}
+
+
+def _child(histogram: Histogram, *labels: str):
+    # As for the counters: each label set is validated and looked up once per process.
+    child = _histogram_children.get((histogram, *labels))
+    if child is None:
+        child = _histogram_children[(histogram, *labels)] = histogram.labels(*labels)
+    return child
+
+
 def observe_attempt(message: Message, outcome: DeliveryOutcome, started_at: datetime,
                     tenant: str) -> None:
     seconds = outcome.duration_ms / 1000
     result = "success" if outcome.delivered else "error"
-    ATTEMPT_DURATION.labels(tenant=tenant, result=result).observe(seconds)
+    _child(ATTEMPT_DURATION, tenant, result).observe(seconds)
     if outcome.delivered and message.created_at:
         latency = (started_at - message.created_at).total_seconds() + seconds
-        DELIVERY_LATENCY.labels(tenant=tenant).observe(max(latency, 0.0))
+        _child(DELIVERY_LATENCY, tenant).observe(max(latency, 0.0))
 
 
 class DatabaseCollector:

@@ -15,6 +15,12 @@ class MessageQuerySet(models.QuerySet):
     def lease_expired(self, now):
         return self.filter(status=Message.Status.ACTIVE, lease_expires_at__lt=now)
 
+    def claimable_by(self, horizon, now):
+        """Anything a dispatcher tick could claim: due by ``horizon`` (claimed ahead), or
+        holding a lease that ran out. Asked first, so an idle tick is one indexed look."""
+        return self.filter(Q(status=Message.Status.PENDING, not_before__lte=horizon)
+                           | Q(status=Message.Status.ACTIVE, lease_expires_at__lt=now))
+
     def cancellable(self):
         return self.filter(status__in=[Message.Status.PENDING, Message.Status.ACTIVE],
                            cancel_requested=False)

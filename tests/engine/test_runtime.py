@@ -17,10 +17,12 @@ from django_qstash.tasks import start_runtime, stop_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = {"qstash-sender", "qstash-recorder", "qstash-submitter"}
+# Started on first use only: the sender of a broker process's own due-now messages.
+LOCAL = "qstash-local"
 
 
 def runtime_threads() -> set[str]:
-    return {thread.name for thread in threading.enumerate()} & THREADS
+    return {thread.name for thread in threading.enumerate()} & (THREADS | {LOCAL})
 
 
 def publish(url: str) -> str:
@@ -79,11 +81,26 @@ class BrokerStandIn:
 
 
 def test_a_web_process_publishing_through_a_broker_starts_only_the_submitter(settings, stopped):
-    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.BrokerStandIn"}
+    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.BrokerStandIn",
+                       "LOCAL_DELIVERY_LIMIT": 0}
     message_id = publish("http://127.0.0.1:9/hook")
     assert stopped.wait_idle(timeout=10)
     assert [item[0] for item in get_transport().submitted] == [message_id]
     assert runtime_threads() == {"qstash-submitter"}
+
+
+def test_a_web_process_sending_its_own_due_now_messages_starts_what_sends(sink, settings,
+                                                                         stopped):
+    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.BrokerStandIn",
+                       "LOCAL_DELIVERY_LIMIT": 10}
+    message_id = publish(f"{sink.url}/local")
+    assert stopped.wait_idle(timeout=10)
+    assert get_transport().submitted == []
+    assert Message.objects.get(id=message_id).status == "delivered"
+    assert runtime_threads() == {LOCAL, "qstash-sender", "qstash-recorder"}
+    stopped.stop()
+    stopped.join()
+    assert runtime_threads() == set()
 
 
 def test_the_celery_hooks_start_and_stop_a_worker_process_runtime(settings, stopped):

@@ -177,7 +177,9 @@ def test_publishing_hands_due_now_messages_to_the_transport_the_dotted_path_name
     from django_qstash.engine.publishing import prepare, publish_specs
     from django_qstash.engine.tenants import create_tenant
 
-    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.CountingTransport"}
+    # Not sent by this process itself (LOCAL_DELIVERY_LIMIT): every message to the transport.
+    settings.QSTASH = {**settings.QSTASH, "TRANSPORT": f"{__name__}.CountingTransport",
+                       "LOCAL_DELIVERY_LIMIT": 0}
     tenant = create_tenant("dotted")
     [result] = publish_specs(tenant, [prepare(tenant, "http://127.0.0.1:9/hook", b"x", [])])
     assert qstash_runtime.wait_idle(timeout=10)  # handed over by the submitter thread

@@ -53,9 +53,10 @@ def test_retries_then_dlq_through_celery(stack, sink):
 
 def test_killed_worker_loses_no_message(stack, sink):
     """SIGKILL every worker while one holds a message; the lease hands it to a new worker."""
-    # No retries: only the lease can bring this message back after its worker dies.
+    # No retries: only the lease can bring this message back after its worker dies. Due in
+    # a moment, so a dispatcher claims it and a worker (not the web process) sends it.
     message_id = publish(stack, f"{sink.url}/slowonce/60", Upstash_Retries="0",
-                         Upstash_Timeout="3s")
+                         Upstash_Timeout="3s", Upstash_Delay="1s")
     sink.wait_for(1, "/slowonce/", timeout=30)
     for name in [n for n in list(stack.processes) if n.startswith("worker")]:
         stack.kill(name)
@@ -66,6 +67,26 @@ def test_killed_worker_loses_no_message(stack, sink):
     arrivals = sink.received("/slowonce/")
     assert len(arrivals) == 2
     assert {a.headers["Upstash-Message-Id"] for a in arrivals} == {message_id}
+
+
+def test_killed_web_process_loses_no_message_it_was_sending(stack, sink):
+    """Due now, the message is sent by the web process that accepted it; SIGKILL that
+    process mid-send: the lease brings the message back, and a worker delivers it."""
+    from tests.support.stack import wait_until_up
+
+    message_id = publish(stack, f"{sink.url}/slowonce/60?by=web", Upstash_Retries="0",
+                         Upstash_Timeout="3s")
+    [first] = sink.wait_for(1, "/slowonce/60?by=web", timeout=30)
+    stack.kill("web")
+    stack.start_web("web-replacement")
+    wait_until_up(stack)
+    # The lease (3 s timeout + 2 s grace + 5 s pickup allowance) expires, a dispatcher
+    # reclaims, a Celery worker delivers.
+    assert wait_for_state(stack, message_id, "DELIVERED", timeout=60)
+    arrivals = sink.received("/slowonce/60?by=web")
+    assert len(arrivals) == 2
+    assert {a.headers["Upstash-Message-Id"] for a in arrivals} == {message_id}
+    assert arrivals[1].at - first.at >= 5
 
 
 def enqueue(stack, queue: str, destination: str, body: str) -> str:

@@ -61,6 +61,12 @@ class Stack:
                           "-n", f"{name}-{self.database}@%h",
                           "--without-gossip", "--without-mingle", "-l", "INFO")
 
+    def start_web(self, name: str) -> subprocess.Popen:
+        port = self.url.rsplit(":", 1)[1]
+        return self.start(name, sys.executable, "-m", "granian", "--interface", "wsgi",
+                          "example_project.wsgi:application", "--host", "127.0.0.1",
+                          "--port", port, "--workers", "2", "--blocking-threads", "4")
+
     def start_dispatcher(self, name: str) -> subprocess.Popen:
         return self.start(name, sys.executable, "manage.py", "qstash_dispatcher",
                           "--interval", "0.1")
@@ -100,18 +106,16 @@ def start_stack(workers: int = 2, dispatchers: int = 2, env: dict | None = None)
     stack.manage("migrate", "--noinput")
     stack.token = stack.manage("qstash_create_token", "--quiet").strip()
     stack.url = f"http://127.0.0.1:{port}"
-    stack.start("web", sys.executable, "-m", "granian", "--interface", "wsgi",
-                "example_project.wsgi:application", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "2", "--blocking-threads", "4")
+    stack.start_web("web")
     for index in range(workers):
         stack.start_worker(f"worker{index + 1}")
     for index in range(dispatchers):
         stack.start_dispatcher(f"dispatcher{index + 1}")
-    _wait_until_up(stack)
+    wait_until_up(stack)
     return stack
 
 
-def _wait_until_up(stack: Stack, timeout: float = 60) -> None:
+def wait_until_up(stack: Stack, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

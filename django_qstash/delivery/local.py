@@ -1,0 +1,102 @@
+"""Due-now messages a process publishes, sent by that process itself, up to a bound; then the broker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from django_qstash.core.leases import WorkItem
+from django_qstash.delivery.worker import process_batch_safely
+
+logger = logging.getLogger("django_qstash.delivery.transport")
+# Hand-overs of more messages than this (a batch, a large URL group) go to the broker whole.
+SMALL_HAND_OVER = 10
+
+
+class LocalDelivery:
+    """With a broker transport, the due-now messages this process publishes skip the broker:
+    its own sender loop sends them and its recorder writes their outcomes, as a worker does
+    (the same batch path: owned rows loaded, a last look for cancel and pause, fair shares,
+    signing). A broker round trip and a worker's task cost more CPU than the send itself.
+
+    At most ``limit`` messages are held here at once (waiting for this thread, or sent and
+    not yet answered), taken a publish's hand-over at a time (a few messages: one, or a
+    small URL group); what does not fit is handed back to go to the broker as before. The
+    rows are claimed (lease and claim token) before they get here: a process killed outright
+    leaves them to their leases, and a dispatcher hands them out again. On ``stop`` what this
+    thread has not taken yet goes to the broker (``overflow``)."""
+
+    stage = 15  # drained after the submitter, before the recorder its batches feed
+
+    def __init__(self, limit: int, overflow: Callable[[list[WorkItem]], None]) -> None:
+        self.limit = limit
+        self.overflow = overflow
+        self.cond = threading.Condition()
+        self.pending: list[WorkItem] = []
+        self.held = 0  # taken and not yet answered (pending ones included)
+        self.starting = 0  # batches this thread took whose sends are not started yet
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="qstash-local", daemon=True)
+
+    def start(self) -> LocalDelivery:
+        self.thread.start()
+        return self
+
+    def take(self, items: list[WorkItem]) -> list[WorkItem]:
+        """Keep the items if they all fit under the limit and are a small hand-over; else
+        return them all (for the broker). A batch publish goes to the broker whole: its
+        workers take it in one task, where a few messages split off here would each cost a
+        batch of their own."""
+        if len(items) > SMALL_HAND_OVER:
+            return items
+        with self.cond:
+            if self.stopping or self.held + len(items) > self.limit:
+                return items
+            self.pending.extend(items)
+            self.held += len(items)
+            self.cond.notify_all()
+        return []
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.pending or self.stopping)
+                if not self.pending:
+                    return
+                items, self.pending = self.pending, []
+                self.starting += 1
+            started: list[Future] = []
+            try:
+                started = process_batch_safely(items, detach=True)
+            finally:
+                with self.cond:
+                    self.starting -= 1
+                    self.held -= len(items) - len(started)
+                    self.cond.notify_all()
+            for future in started:
+                future.add_done_callback(self._answered)
+
+    def _answered(self, future: Future) -> None:
+        with self.cond:
+            self.held -= 1
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Return once every message taken has its send started (the recorder, drained after
+        this, waits for the outcomes)."""
+        with self.cond:
+            return self.cond.wait_for(lambda: not self.pending and not self.starting, timeout)
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            items, self.pending = self.pending, []
+            self.held -= len(items)
+            self.cond.notify_all()
+        if items:
+            self.overflow(items)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread.ident is not None:
+            self.thread.join(timeout)
