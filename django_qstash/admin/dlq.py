@@ -39,6 +39,7 @@ from django_qstash.engine.dlq_operations import (
     retry_matching,
 )
 from django_qstash.engine.dlq_removal import remove_entries
+from django_qstash.engine.workflow.delivered import materialized
 from django_qstash.models import DlqEntry, Message
 
 # One admin request retries or deletes at most this many entries ("select all" included);
@@ -158,7 +159,7 @@ class DlqEntryAdmin(BigTableAdmin):
 
     @admin.display(description="request body")
     def request_body(self, obj: DlqEntry) -> str:
-        return body_html(obj.message.body)
+        return body_html(materialized(obj.message))
 
     @admin.display(description="message timeline")
     def timeline(self, obj: DlqEntry) -> str:
@@ -217,7 +218,7 @@ class DlqEntryAdmin(BigTableAdmin):
     def edit_retry_view(self, request: HttpRequest, object_id: str):
         entry = self._entry(request, object_id)
         message = entry.message
-        raw = bytes(message.body or b"")
+        raw = materialized(message)  # a workflow step: the body it was sent with
         try:
             text, binary = raw.decode("utf-8"), False
         except UnicodeDecodeError:

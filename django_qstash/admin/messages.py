@@ -24,6 +24,7 @@ from django_qstash.admin.filters import (
 from django_qstash.admin.timeline import timeline_html
 from django_qstash.engine import observability
 from django_qstash.engine.cancellation import cancel
+from django_qstash.engine.workflow.delivered import materialized
 from django_qstash.models import DlqEntry, Message
 
 # Cancelling runs row by row under locks: one request handles at most this many.
@@ -113,7 +114,7 @@ class MessageAdmin(BigTableAdmin):
 
     @admin.display(description="body")
     def request_body(self, obj: Message) -> str:
-        return body_html(obj.body)
+        return body_html(materialized(obj))  # a workflow step: the body it is sent with
 
     @admin.display(description="events and attempts")
     def timeline(self, obj: Message) -> str:

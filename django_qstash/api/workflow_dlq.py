@@ -8,6 +8,7 @@ from django_qstash.api.filters import integer, multi
 from django_qstash.api.serializers import dlq_json, shown_headers
 from django_qstash.api.workflow_logs import CALLBACK_STATES
 from django_qstash.core import clock
+from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.engine.workflow.steps import CREATED_AT_HEADER
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import DeliveryAttempt, DlqEntry, Message, WorkflowRun
@@ -54,6 +55,7 @@ def entries_json(entries: list[DlqEntry], hide_credentials: bool) -> list[dict]:
     run_ids = {e.message.workflow_run_id for e in entries} - {""}
     if not run_ids:
         return [dlq_json(e, hide_credentials) for e in entries]
+    fill_bodies([e.message for e in entries])  # failed steps show the bodies they were sent with
     runs = {run.run_id: run for run in WorkflowRun.objects.filter(
         tenant_id=entries[0].tenant_id, run_id__in=run_ids)}
     failures = {m.pk: m for m in Message.objects.filter(

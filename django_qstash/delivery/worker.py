@@ -23,6 +23,7 @@ from django_qstash.delivery.runtime import current
 from django_qstash.engine import send_gate, transitions
 from django_qstash.engine.flow_control import take_send_slot
 from django_qstash.engine.lifecycle import cancel_claimed, record_outcomes
+from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.models import Message, SigningKeyPair, Tenant
 
 logger = logging.getLogger("django_qstash.delivery.worker")
@@ -129,6 +130,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> list[Future
     messages = send_gate.release_paused([m for m in messages if not m.cancel_requested])
     if not messages:
         return []
+    fill_bodies(messages)
     keys = signing_keys(messages)
     futures: dict[Future, Message] = {
         start_send(message, keys[message.tenant_id]): message for message in messages}

@@ -9,6 +9,7 @@ from datetime import datetime
 from django_qstash.core import clock, ids
 from django_qstash.core.attempts import DeliveryOutcome
 from django_qstash.core.request_headers import CallbackOptions, parse_publish_headers
+from django_qstash.engine.workflow.delivered import materialized
 from django_qstash.models import Message
 
 JSON_HEADERS = {"Content-Type": ["application/json"]}
@@ -26,7 +27,8 @@ def callback_body(message: Message, outcome: DeliveryOutcome, retried: int,
         "url": message.url,
         "method": message.method,
         "sourceHeader": message.headers,
-        "sourceBody": base64.b64encode(bytes(message.body)).decode(),
+        # What was sent: a workflow step's body is composed, not stored.
+        "sourceBody": base64.b64encode(materialized(message)).decode(),
         # QStash sends these two timestamps as strings.
         "notBefore": str(clock.to_ms(message.not_before)),
         "createdAt": str(clock.to_ms(message.created_at)),

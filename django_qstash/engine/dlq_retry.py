@@ -10,6 +10,7 @@ from django_qstash.core import clock, ids
 from django_qstash.core.request_headers import PublishOptions
 from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.publishing import label_index, save_messages
+from django_qstash.engine.workflow import delivered
 from django_qstash.models import DlqEntry, Message
 
 
@@ -31,6 +32,8 @@ def copy_message(old: Message, overrides: PublishOptions | None, now) -> Message
             "updated_at", "finished_at", "lease_expires_at", "claim_token", "deduplication_id"}
     fields = {f.attname: getattr(old, f.attname) for f in Message._meta.concrete_fields
               if f.attname not in skip}
+    # A workflow step's body is composed for its own id; the copy's new id names no step.
+    fields["body"] = delivered.materialized(old)
     message = Message(**fields, id=ids.message_id(), not_before=now, created_at=now)
     if overrides:
         _apply(message, overrides, now)

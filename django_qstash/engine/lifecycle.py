@@ -18,6 +18,7 @@ from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
 from django_qstash.engine.outcomes import decide
 from django_qstash.engine.publishing import save_messages
+from django_qstash.engine.workflow.delivered import keep_sent_body
 from django_qstash.models import DeliveryAttempt, DlqEntry, Event, Message
 
 logger = logging.getLogger("django_qstash.delivery.worker")
@@ -57,6 +58,7 @@ def record_outcome(message_id: str, claim_token: int, outcome: DeliveryOutcome,
             if message.workflow_run_id:
                 from django_qstash.engine.workflow.steps import mark_failed  # steps only
 
+                keep_sent_body(message)
                 if mark_failed(message.tenant_id, message.workflow_run_id, dlq_id, now):
                     _invoked_run_ended(message)
         elif message.workflow_run_id and outcome.delivered:

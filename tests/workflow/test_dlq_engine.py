@@ -14,6 +14,7 @@ from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.retention import Policy, purge
 from django_qstash.engine.tenants import create_tenant
 from django_qstash.engine.workflow import dlq
+from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import DlqEntry, Message, WorkflowRun, WorkflowStep
 from tests.operator.factories import make_message, make_run
@@ -27,7 +28,10 @@ def tenant():
 
 
 def delivered(run: WorkflowRun) -> Message:
-    return Message.objects.get(workflow_run_id=run.run_id)
+    """The run's message with the body it is sent with."""
+    message = Message.objects.get(workflow_run_id=run.run_id)
+    fill_bodies([message])
+    return message
 
 
 def test_resuming_a_branch_of_a_promise_all_keeps_the_results_appended_after_it(tenant):

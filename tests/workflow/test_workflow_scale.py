@@ -26,8 +26,6 @@ def test_sequential_and_fan_out_runs_complete_on_the_live_server(node, qstash, s
     for run in runs:
         stored = run["stored"]
         assert stored.steps >= run["steps"], run
-        # Each delivery carries the history up to itself while it fits, else nothing (the
-        # SDK fetches it).
-        assert stored.largest_delivery <= inline_history_bytes, run
-        if inline_history_bytes == 0:
-            assert stored.message_body_bytes == 0, run
+        # Step messages store no body: each delivery's history is composed from the step
+        # rows when it is sent, so storage grows linearly with the run.
+        assert stored.message_body_bytes == 0, run

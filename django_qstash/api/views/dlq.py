@@ -14,6 +14,7 @@ from django_qstash.core.digits import is_number
 from django_qstash.core.request_headers import parse_publish_headers
 from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.dlq_retry import retry_entries
+from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.exceptions import BadRequest, NotFound
 from django_qstash.models import DlqEntry, Message
 
@@ -113,7 +114,9 @@ def override_options(request):
 
 class DlqDetailView(QStashView):
     def get(self, request, dlq_id: str):
-        return Response(dlq_json(get_entry(self.tenant, dlq_id), self.hides_credentials))
+        entry = get_entry(self.tenant, dlq_id)
+        fill_bodies([entry.message])  # a workflow step shows the body it was sent with
+        return Response(dlq_json(entry, self.hides_credentials))
 
     def delete(self, request, dlq_id: str):
         remove_entries(DlqEntry.objects.filter(pk=get_entry(self.tenant, dlq_id).pk))

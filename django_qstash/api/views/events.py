@@ -9,6 +9,7 @@ from django_qstash.api.base import QStashView
 from django_qstash.api.budget import affordable, body_lengths, encoded_bytes, load_bodies
 from django_qstash.api.filters import apply_filters, cursor_page, multi
 from django_qstash.api.serializers import event_json
+from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import Event, Message
 
@@ -49,6 +50,7 @@ class EventListView(QStashView):
                                    fits=self.fits)
         load_bodies(rows, "response_body", Event.objects.all())
         messages = Message.objects.in_bulk({e.message_id for e in rows})
+        fill_bodies(list(messages.values()))  # workflow steps show the bodies they are sent with
         entries = [event_json(e, messages.get(e.message_id), self.hides_credentials) for e in rows]
         data = {self.rows_key: entries}
         if cursor:

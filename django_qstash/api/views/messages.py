@@ -8,6 +8,7 @@ from django_qstash.api.base import QStashView, json_body
 from django_qstash.api.filters import apply_filters, integer, multi
 from django_qstash.api.serializers import message_detail_json, message_state
 from django_qstash.engine.cancellation import cancel
+from django_qstash.engine.workflow.delivered import fill_bodies
 from django_qstash.exceptions import BadRequest, NotFound
 from django_qstash.models import Message
 
@@ -22,6 +23,7 @@ class MessageDetailView(QStashView):
         message = self._messages(message_id).first()
         if message is None:
             raise NotFound(f"message {message_id} not found")
+        fill_bodies([message])  # a workflow step shows the body it is sent with
         return Response(message_detail_json(message, self.hides_credentials))
 
     def delete(self, request, message_id: str):

@@ -15,7 +15,7 @@ from django_qstash.engine.cancellation import cancel
 from django_qstash.engine.dlq_removal import remove_entries
 from django_qstash.engine.dlq_retry import copy_message
 from django_qstash.engine.publishing import label_index, save_messages
-from django_qstash.engine.workflow import history
+from django_qstash.engine.workflow import delivered, history
 from django_qstash.engine.workflow.steps import CREATED_AT_HEADER, RUN_ID_HEADER
 from django_qstash.exceptions import BadRequest, NotFound
 from django_qstash.models import DlqEntry, Message, WorkflowRun, WorkflowStep
@@ -105,7 +105,7 @@ def _revived(entry: DlqEntry, mode: str, overrides: PublishOptions | None,
             run.save()
     except IntegrityError:
         raise BadRequest(f"workflow run {run.run_id} already exists") from None
-    message.body = (history.delivered_body(history.entries(run, [])) if mode == RESTART
+    message.body = (delivered.COMPOSED if mode == RESTART
                     else _resumed_history(old, run, failed, message))
     return run, message
 
@@ -133,7 +133,7 @@ def _resumed_history(old: WorkflowRun, run: WorkflowRun, failed: Message,
         # A context.call result: the SDK reads it from element 0, always inline.
         return history.encode([history.entry(message.id, bytes(copies[position].body),
                                               CallType.FROM_CALLBACK)])
-    return history.delivered_body(history.entries(run, copies[:position + 1]))
+    return delivered.COMPOSED
 
 
 def _reconfigure(run: WorkflowRun, message: Message, overrides: PublishOptions | None) -> None:

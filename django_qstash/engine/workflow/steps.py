@@ -1,5 +1,6 @@
 """Workflow messages as they are accepted: the trigger creates the run, later publishes and
-callbacks append to it, and every step delivery carries the run's history up to itself."""
+callbacks append to it, and every step delivery carries the run's history up to itself
+(composed when it is sent: ``delivered``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from django_qstash.core import clock
 from django_qstash.core.request_headers import WORKFLOW_RUN_ID, PublishOptions
-from django_qstash.engine.workflow import history
+from django_qstash.engine.workflow import delivered, history
 from django_qstash.engine.workflow.invoke import invocation
 from django_qstash.exceptions import BadRequest
 from django_qstash.models import WorkflowRun, WorkflowStep, WorkflowWaiter
@@ -45,14 +46,14 @@ def accept(tenant, message, options: PublishOptions, now: datetime) -> str | Non
         _append(run, message.id, message.body, CallType.TO_CALLBACK, now, header_fields(headers))
         return None
     run = _locked(tenant.pk, run_id)
-    steps = history.load(run)
+    steps = list(run.steps.defer("body").order_by("id"))
     fields = body_fields(message.body)
     if repeated := _same_step(steps, fields):
         return repeated
     _require_running(run)
-    steps.append(_append(run, message.id, message.body, CallType.STEP, now, fields))
+    _append(run, message.id, message.body, CallType.STEP, now, fields)
     apply_run_config(run, message, retries_given=options.retries is not None)
-    message.body = history.delivered_body(history.entries(run, steps))
+    message.body = delivered.COMPOSED
     return None
 
 
@@ -109,7 +110,7 @@ def _trigger(tenant, message, options: PublishOptions, run_id: str, now: datetim
     except IntegrityError:  # the same run id triggered at the same moment
         return WorkflowRun.objects.get(tenant=tenant, run_id=run_id).init_message_id
     _mark(run, message)
-    message.body = history.delivered_body(history.entries(run, []))
+    message.body = delivered.COMPOSED
     return None
 
 
