@@ -20,7 +20,8 @@ def stack():
     require_services()
     from tests.support.stack import drop_stack, start_stack
 
-    stack = start_stack(workers=2, dispatchers=2)
+    # Local sends on (off by default): the killed-web-process case needs them.
+    stack = start_stack(workers=2, dispatchers=2, env={"QSTASH_LOCAL_DELIVERY_LIMIT": "100"})
     yield stack
     drop_stack(stack)
 
