@@ -118,30 +118,37 @@ def _isolated(message: Message, record, *args) -> None:
 
 def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]]) -> None:
     now = clock.now()
-    if not any(m.workflow_run_id for m, _, _ in results) and _record_in_one_statement(
-            results, now):
-        return
+    rows = None
+    if not any(m.workflow_run_id for m, _, _ in results):
+        # Built once: the general path below takes them when one statement cannot.
+        rows = _delivery_rows(results, now)
+        if _record_in_one_statement(results, rows, now):
+            return
     with transaction.atomic():
         owned = transitions.deliver_owned([m for m, _, _ in results], now)
-        results = [(m, o, t) for m, o, t in results if m.id in owned]
-        if not results:
+        kept = [index for index, (m, _, _) in enumerate(results) if m.id in owned]
+        if not kept:
             return
-        for message, outcome, _ in results:
-            if message.workflow_run_id:
-                _check_workflow_endpoint(message, outcome, now)
-        attempts, events = _delivery_rows(results, now)
+        if rows is not None:
+            attempts, events = ([row[index] for index in kept] for row in rows)
+        results = [results[index] for index in kept]
+        if rows is None:  # workflow messages: their endpoint is checked before the rows
+            for message, outcome, _ in results:
+                if message.workflow_run_id:
+                    _check_workflow_endpoint(message, outcome, now)
+            attempts, events = _delivery_rows(results, now)
         insert_rows(DeliveryAttempt, attempts)
         insert_rows(Event, events)
         observability.record(events, results)
 
 
-def _record_in_one_statement(results: list, now: datetime) -> bool:
+def _record_in_one_statement(results: list, rows: tuple[list, list], now: datetime) -> bool:
     """The common case on PostgreSQL: status, attempt rows and events in one statement (its
     own commit outside a transaction, a savepoint inside one). False: not possible here."""
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         return False
-    attempts, events = _delivery_rows(results, now)
+    attempts, events = rows
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         owned = transitions.deliver_owned_logged(
             [m for m, _, _ in results], now,
