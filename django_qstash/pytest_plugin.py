@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -39,4 +40,30 @@ def qstash_runtime() -> Iterator[Runtime]:
     runtime = current().start()
     yield runtime
     runtime.stop(timeout=30)
+    runtime.join()
+
+
+# However long a test's leftover sends may take to be answered and recorded at its end.
+LEFTOVER_TIMEOUT_SECONDS = 10.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """No delivery thread outlives its test. A test that published a due-now message
+    without ``qstash_runtime`` started the runtime on first use: it is stopped before the
+    test's fixtures are torn down, while its database is still there (a thread writing
+    into the next test's database, or into one being flushed, breaks both tests). Whatever
+    a fixture's teardown started again is stopped after it."""
+    if "qstash_runtime" not in getattr(item, "fixturenames", ()):
+        _stop_runtime()
+    yield
+    _stop_runtime()
+
+
+def _stop_runtime() -> None:
+    # Only if delivery was imported at all: most tests never load it.
+    runtime_module = sys.modules.get("django_qstash.delivery.runtime")
+    if runtime_module is None or not (runtime := runtime_module.current()).running:
+        return
+    runtime.stop(timeout=LEFTOVER_TIMEOUT_SECONDS)
     runtime.join()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Self
 
 from django_qstash.core.leases import WorkItem
+
+logger = logging.getLogger("django_qstash.delivery.transport")
 
 
 class BatchThread:
@@ -32,6 +35,10 @@ class BatchThread:
         while (items := self._next_batch()) is not None:
             try:
                 self._handle(items)
+            except Exception:
+                # The thread goes on: ended, it would leave everything added later waiting.
+                logger.exception("handling %d messages failed; their leases will hand them "
+                                 "out again", len(items))
             finally:
                 with self.cond:
                     self.handling -= 1

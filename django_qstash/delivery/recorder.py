@@ -8,9 +8,8 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import close_old_connections
-
 from django_qstash.core import clock
+from django_qstash.db.connections import drop_stale_connections
 from django_qstash.delivery.runtime import current
 from django_qstash.engine.lifecycle import record_outcomes
 from django_qstash.models import Message
@@ -144,7 +143,7 @@ class Recorder:
             logger.exception("recording %d outcomes failed; leases will hand them out again",
                              len(results))
         finally:
-            close_old_connections()
+            drop_stale_connections()
 
 
 def recorder() -> Recorder:

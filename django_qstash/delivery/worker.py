@@ -7,13 +7,12 @@ import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections
-
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
 from django_qstash.core.attempts import DeliveryOutcome, DeliveryRequest
 from django_qstash.core.leases import WorkItem
 from django_qstash.core.signing import sign
+from django_qstash.db.connections import drop_stale_connections
 from django_qstash.db.owned_rows import load_owned
 from django_qstash.delivery import sender
 from django_qstash.delivery.attempt import deliver
@@ -167,4 +166,4 @@ def process_batch_safely(items: list[WorkItem], *, detach: bool = False) -> list
                          len(items))
         return []
     finally:
-        close_old_connections()
+        drop_stale_connections()

@@ -6,12 +6,13 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
 from django_qstash.core.leases import WorkItem
+from django_qstash.db.connections import drop_stale_connections
 from django_qstash.engine.claiming import CLAIM_FIELDS, locked
 from django_qstash.engine.dispatcher_presence import dispatcher_started, dispatcher_stopped
 from django_qstash.engine.flow_control import claim_flow_controlled
@@ -148,7 +149,7 @@ class Dispatcher:
             self._loop()
         finally:
             dispatcher_stopped()
-        close_old_connections()
+        drop_stale_connections()
         logger.info("dispatcher stopped")
 
     def _loop(self) -> None:
@@ -157,7 +158,7 @@ class Dispatcher:
                 busy = self.tick() >= self.batch_size
             except Exception:
                 logger.exception("dispatcher tick failed; retrying")
-                close_old_connections()
+                drop_stale_connections()
                 busy = False
             if not busy:
                 self.stop_event.wait(self.interval)

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, transaction
 
 from django_qstash.conf import qstash_settings
 from django_qstash.core import clock
 from django_qstash.core.leases import WorkItem
+from django_qstash.db.connections import drop_stale_connections
 from django_qstash.engine import transitions
 from django_qstash.engine.claiming import CLAIM_FIELDS, locked
 from django_qstash.models import FlowControlKey, Message
@@ -162,7 +163,7 @@ def take_send_slot(message: Message, *, sleep: Callable[[float], None] = time.sl
     """
     if message.queue_name:
         return True  # queued messages are ordered by their queue, which ignores the rate
-    close_old_connections()  # a long-lived thread: drop a connection that expired or broke
+    drop_stale_connections()  # a long-lived thread: drop a connection that expired or broke
     try:
         # Waking at least this often renews the lease before the grace it leaves runs out.
         longest_sleep = max(qstash_settings.LEASE_GRACE_SECONDS / 2, 0.1)
@@ -176,7 +177,7 @@ def take_send_slot(message: Message, *, sleep: Callable[[float], None] = time.sl
                          message.id)
         return False
     finally:
-        close_old_connections()
+        drop_stale_connections()
 
 
 def _look(message: Message) -> float | None:

@@ -6,10 +6,10 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
 from django.db.models import Q
 
 from django_qstash.core import clock
+from django_qstash.db.connections import drop_stale_connections
 from django_qstash.db.owned_rows import cancel_flags
 from django_qstash.engine import transitions
 from django_qstash.engine.lifecycle import cancel_claimed
@@ -40,7 +40,7 @@ def still_to_send(messages: list[Message]) -> set[str]:
                          "bring them back", len(messages))
         return set()
     finally:
-        close_old_connections()  # a long-lived thread: drop a connection that broke
+        drop_stale_connections()  # a long-lived thread: drop a connection that broke
 
 
 def _waits_in_queue(message: Message) -> bool:
