@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     # publishes itself (its sender loop and recorder, as a worker would), sparing the broker
     # hop and a worker's task; beyond it, and for everything the dispatcher claims, the
     # broker. 0: every message goes through the broker.
-    "LOCAL_DELIVERY_LIMIT": 0,
+    "LOCAL_DELIVERY_LIMIT": 100,
     # A claimed message whose worker vanished is handed out again this long after its
     # per-attempt timeout would have ended.
     "LEASE_GRACE_SECONDS": 30,

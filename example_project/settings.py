@@ -96,7 +96,7 @@ QSTASH = {
     "CELERY_QUEUE": os.environ.get("QSTASH_CELERY_QUEUE", "qstash"),
     "DELIVERY_BATCH_SIZE": int(os.environ.get("QSTASH_DELIVERY_BATCH_SIZE", "100")),
     "DELIVERY_CONCURRENCY": int(os.environ.get("QSTASH_DELIVERY_CONCURRENCY", "100")),
-    "LOCAL_DELIVERY_LIMIT": int(os.environ.get("QSTASH_LOCAL_DELIVERY_LIMIT", "0")),
+    "LOCAL_DELIVERY_LIMIT": int(os.environ.get("QSTASH_LOCAL_DELIVERY_LIMIT", "100")),
 }
 
 # Django's task API runs as deliveries of this server when the site knows the URL at which the

@@ -20,8 +20,7 @@ def stack():
     require_services()
     from tests.support.stack import drop_stack, start_stack
 
-    # Local sends on (off by default): the killed-web-process case needs them.
-    stack = start_stack(workers=2, dispatchers=2, env={"QSTASH_LOCAL_DELIVERY_LIMIT": "100"})
+    stack = start_stack(workers=2, dispatchers=2)
     yield stack
     drop_stack(stack)
 
