@@ -25,7 +25,7 @@ from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
 from django_qstash.engine.event_log import event_for
 from django_qstash.engine.flow_control import configure_keys
 from django_qstash.engine.handover import hand_over
-from django_qstash.exceptions import BadRequest
+from django_qstash.exceptions import BadRequest, PayloadTooLarge
 from django_qstash.models import Event, Message, Queue, Tenant, UrlGroup
 
 
@@ -122,7 +122,7 @@ def prepare(tenant: Tenant, destination: str, body: bytes, pairs: Iterable[tuple
         if options.delay_seconds is not None or options.not_before is not None:
             raise BadRequest("Upstash-Delay and Upstash-Not-Before are not supported on enqueue")
     if len(body) > qstash_settings.MAX_BODY_BYTES:
-        raise BadRequest("message body is too large", status=413)
+        raise PayloadTooLarge("message body is too large")
     return PublishSpec(targets, group is not None, body, options, queue_name, schedule_id,
                        caller_ip)
 

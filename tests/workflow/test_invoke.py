@@ -103,6 +103,22 @@ def test_a_failed_child_reports_failed(qstash, sink):
     assert json.loads(step["out"]) == {"isFailed": True, "isCanceled": False}
 
 
+def test_a_result_too_large_for_the_invokers_step_reports_the_child_failed(qstash, sink,
+                                                                          settings):
+    # Dropped, it left the invoker waiting for its Invoke step forever.
+    settings.QSTASH = {**settings.QSTASH, "MAX_BODY_BYTES": 4096}
+    invoked(qstash, sink)
+    sink.wait_for(1, "/child")
+    result = json.dumps("x" * 4000).encode()
+    ended = api(qstash, "DELETE", "/v2/workflows/runs/wfr_child?cancel=false", content=result)
+    assert ended.status_code == 200, ended.text
+    _, step = invoke_result(sink)
+    out = json.loads(step["out"])
+    assert (out["isFailed"], out["isCanceled"]) == (True, False)
+    assert "wfr_child ended with a result too large" in out["body"]
+    assert WorkflowRun.objects.get(run_id="wfr_child").state == "RUN_SUCCESS"
+
+
 def test_a_child_of_an_ended_parent_ends_quietly(qstash, sink):
     invoked(qstash, sink)
     sink.wait_for(1, "/child")

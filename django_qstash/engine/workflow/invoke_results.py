@@ -11,8 +11,9 @@ import json
 
 from django.db import transaction
 
+from django_qstash.conf import qstash_settings
 from django_qstash.engine.publishing import prepare, publish_specs
-from django_qstash.exceptions import ApiError
+from django_qstash.exceptions import ApiError, PayloadTooLarge
 from django_qstash.models import WorkflowRun
 
 State = WorkflowRun.State
@@ -41,14 +42,26 @@ def outcome(run: WorkflowRun) -> dict:
     return result
 
 
+def too_large(run: WorkflowRun) -> dict:
+    """What the invoker gets instead of a result that does not fit in one of its steps: it
+    would otherwise wait for the step forever."""
+    return {"body": f"the invoked run {run.run_id} ended with a result too large to hand back "
+                    f"(a step holds at most {qstash_settings.MAX_BODY_BYTES} bytes)",
+            "isFailed": True, "isCanceled": False}
+
+
 def _deliver(run: WorkflowRun, request: dict) -> None:
-    step = {**request["step"], "stepType": "Invoke",
-            "out": json.dumps(outcome(run), separators=(",", ":"))}
-    body = json.dumps(step, separators=(",", ":")).encode()
     pairs = [(name, value) for name, value in request["headers"]]
-    try:
-        with transaction.atomic():
-            spec = prepare(run.tenant, run.invoker["workflowUrl"], body, pairs)
-            publish_specs(run.tenant, [spec])
-    except ApiError:
-        pass  # the invoker has ended (or is gone): nobody waits for this result
+    for out in (outcome(run), too_large(run)):
+        step = {**request["step"], "stepType": "Invoke",
+                "out": json.dumps(out, separators=(",", ":"))}
+        body = json.dumps(step, separators=(",", ":")).encode()
+        try:
+            with transaction.atomic():
+                spec = prepare(run.tenant, run.invoker["workflowUrl"], body, pairs)
+                publish_specs(run.tenant, [spec])
+            return
+        except PayloadTooLarge:
+            continue
+        except ApiError:
+            return  # the invoker has ended (or is gone): nobody waits for this result
