@@ -282,10 +282,8 @@ def _write_many(cursor, model, rows: list[list], vendor: str,
 def fast_cursor(connection):
     """On PostgreSQL, a psycopg raw cursor on Django's connection (same transaction): ``$n``
     placeholders, values sent apart from the SQL, a statement run again prepared on the
-    server once the connection's ``prepare_threshold`` option allows it (Django leaves it
-    unset, and then nothing is prepared). Django's client-binding cursor quotes every value
-    into the SQL text, which cost more CPU than anything else on the publish path. Elsewhere,
-    Django's cursor (``%s``).
+    server. Django's client-binding cursor quotes every value into the SQL text, which cost
+    more CPU than anything else on the publish path. Elsewhere, Django's cursor (``%s``).
     Errors come out as Django's database errors either way, and mark the connection alike."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
