@@ -281,8 +281,9 @@ def _write_many(cursor, model, rows: list[list], vendor: str,
 @contextlib.contextmanager
 def fast_cursor(connection):
     """On PostgreSQL, a psycopg raw cursor on Django's connection (same transaction): ``$n``
-    placeholders, values sent apart from the SQL, a statement run again prepared on the
-    server. Django's client-binding cursor quotes every value into the SQL text, which cost
+    placeholders, values sent apart from the SQL (prepared on the server only where the
+    connection's ``prepare_threshold`` option asks for it; Django leaves it unset). Django's
+    client-binding cursor quotes every value into the SQL text, which cost
     more CPU than anything else on the publish path. Elsewhere, Django's cursor (``%s``).
     Errors come out as Django's database errors either way, and mark the connection alike."""
     if connection.vendor != "postgresql":
