@@ -1,4 +1,5 @@
-"""pytest plugin: ``qstash_outbox`` keeps what the Python API publishes; ``qstash_runtime`` runs delivery."""
+"""pytest plugin: ``qstash_outbox`` keeps what the Python API publishes; ``qstash_runtime`` runs
+delivery; no delivery thread outlives its test."""
 
 from __future__ import annotations
 
