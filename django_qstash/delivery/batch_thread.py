@@ -28,6 +28,16 @@ class BatchThread:
         self.thread.start()
         return self
 
+    def stop(self) -> None:
+        """The thread handles what is waiting, then ends."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread.ident is not None:  # never started: nothing to wait for
+            self.thread.join(timeout)
+
     def _handle(self, items: list[WorkItem]) -> None:
         raise NotImplementedError
 

@@ -72,14 +72,10 @@ class LocalDelivery(BatchThread):
             return self.cond.wait_for(lambda: not self.pending and not self.handling, timeout)
 
     def stop(self) -> None:
+        """What this thread has not taken yet goes to the broker instead of waiting here."""
         with self.cond:
-            self.stopping = True
             items, self.pending = self.pending, []
             self.held -= len(items)
-            self.cond.notify_all()
+        super().stop()
         if items:
             self.overflow(items)
-
-    def join(self, timeout: float | None = None) -> None:
-        if self.thread.ident is not None:
-            self.thread.join(timeout)

@@ -174,14 +174,6 @@ class Submitter(BatchThread):
     def wait_idle(self, timeout: float) -> bool:
         return self.flush(min(timeout, FLUSH_TIMEOUT_SECONDS))
 
-    def stop(self) -> None:
-        with self.cond:
-            self.stopping = True
-            self.cond.notify_all()
-
-    def join(self, timeout: float | None = None) -> None:
-        self.thread.join(timeout)
-
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
     """Hand every message this process accepted over before returning: to the broker, or, with

@@ -126,7 +126,6 @@ def test_a_hand_over_thread_outlives_a_batch_that_fails():
     batches.add([("second", 1)])
     assert batches.drained()
     assert batches.kept == [("second", 1)] and batches.thread.is_alive()
-    with batches.cond:
-        batches.stopping = True
-        batches.cond.notify_all()
-    batches.thread.join(5)
+    batches.stop()
+    batches.join(5)
+    assert not batches.thread.is_alive()
