@@ -41,8 +41,7 @@ class Recorder:
         self.sending = 0  # requests handed in whose outcome has not landed
         self.unwritten = 0  # outcomes handed in and not yet written
         self.unwritten_now = 0  # due-now ones landed and not yet written
-        self.stopping = False
-        self.stopped = threading.Event()
+        self.stopped = threading.Event()  # set by stop(); the 20 ms linger waits on it
         self.stage = 30  # drained after the transports that hand it outcomes
         self.thread = threading.Thread(target=self._run, name="qstash-recorder", daemon=True)
 
@@ -53,9 +52,12 @@ class Recorder:
     def stop(self) -> None:
         """The thread writes what it holds, then ends (the runtime drains it first)."""
         with self.cond:
-            self.stopping = True
             self.stopped.set()
             self.cond.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        return self.stopped.is_set()
 
     def join(self, timeout: float | None = None) -> None:
         if self.thread.ident is not None:
