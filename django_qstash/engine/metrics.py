@@ -44,26 +44,20 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400))
 
 
-_state_children: dict[tuple[str, str], object] = {}
+_children: dict[tuple, object] = {}
+
+
+def _child(metric, *labels: str):
+    # labels() validates and looks the child up on every call; each label set of a metric is
+    # looked up once per process.
+    child = _children.get((metric, *labels))
+    if child is None:
+        child = _children[(metric, *labels)] = metric.labels(*labels)
+    return child
 
 
 def count_state(name: str, tenant: str) -> None:
-    # labels() validates and looks the child up on every call; the pair is looked up once.
-    child = _state_children.get((name, tenant))
-    if child is None:
-        child = _state_children[(name, tenant)] = STATE_COUNTERS[name].labels(tenant=tenant)
-    child.inc()
-
-
-_histogram_children: dict[tuple, object] = {}
-
-
-def _child(histogram: Histogram, *labels: str):
-    # As for the counters: each label set is validated and looked up once per process.
-    child = _histogram_children.get((histogram, *labels))
-    if child is None:
-        child = _histogram_children[(histogram, *labels)] = histogram.labels(*labels)
-    return child
+    _child(STATE_COUNTERS[name], tenant).inc()
 
 
 def observe_attempt(message: Message, outcome: DeliveryOutcome, started_at: datetime,
