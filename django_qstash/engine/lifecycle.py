@@ -129,10 +129,10 @@ def _record_deliveries(results: list[tuple[Message, DeliveryOutcome, datetime]])
         kept = [index for index, (m, _, _) in enumerate(results) if m.id in owned]
         if not kept:
             return
+        results = [results[index] for index in kept]
         if rows is not None:
             attempts, events = ([row[index] for index in kept] for row in rows)
-        results = [results[index] for index in kept]
-        if rows is None:  # workflow messages: their endpoint is checked before the rows
+        else:  # workflow messages: their endpoint is checked before the rows
             for message, outcome, _ in results:
                 if message.workflow_run_id:
                     _check_workflow_endpoint(message, outcome, now)
