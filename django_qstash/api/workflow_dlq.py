@@ -62,12 +62,22 @@ def entries_json(entries: list[DlqEntry], hide_credentials: bool) -> list[dict]:
         tenant_id=entries[0].tenant_id,
         pk__in=[r.failure_message_id for r in runs.values() if r.failure_message_id]
     ).only("id", "status")}
-    return [entry_json(e, runs.get(e.message.workflow_run_id), failures, hide_credentials)
-            for e in entries]
+    last_attempts = _last_attempts(list(failures))
+    return [entry_json(e, runs.get(e.message.workflow_run_id), failures, last_attempts,
+                       hide_credentials) for e in entries]
+
+
+def _last_attempts(message_ids: list[str]) -> dict[str, DeliveryAttempt]:
+    """The latest attempt of each message: one query for a page, not one per entry."""
+    last: dict[str, DeliveryAttempt] = {}
+    for attempt in (DeliveryAttempt.objects.filter(message_id__in=message_ids)
+                    .order_by("started_at", "id")):
+        last[attempt.message_id] = attempt
+    return last
 
 
 def entry_json(entry: DlqEntry, run: WorkflowRun | None, failures: dict[str, Message],
-               hide_credentials: bool) -> dict:
+               last_attempts: dict[str, DeliveryAttempt], hide_credentials: bool) -> dict:
     message = entry.message
     data = dlq_json(entry, hide_credentials)
     if not message.workflow_run_id:
@@ -81,13 +91,14 @@ def entry_json(entry: DlqEntry, run: WorkflowRun | None, failures: dict[str, Mes
         data["workflowCreatedAt"] = int(stamped[0]) if stamped[0].isdigit() else 0
     failure = failures.get(run.failure_message_id) if run else None
     if failure is not None:
-        data["failureCallbackInfo"] = _failure_info(failure, hide_credentials)
+        data["failureCallbackInfo"] = _failure_info(failure, last_attempts.get(failure.pk),
+                                                    hide_credentials)
     return data
 
 
-def _failure_info(failure: Message, hide_credentials: bool) -> dict:
+def _failure_info(failure: Message, last: DeliveryAttempt | None,
+                  hide_credentials: bool) -> dict:
     info: dict = {"state": CALLBACK_STATES.get(failure.status, "CALLBACK_INPROGRESS")}
-    last = DeliveryAttempt.objects.filter(message_id=failure.pk).order_by("-started_at").first()
     if last is not None:
         info.update(responseStatus=last.response_status or 0,
                     responseBody=bytes(last.response_body).decode("utf-8", errors="replace"),

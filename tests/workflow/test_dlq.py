@@ -95,6 +95,25 @@ def test_the_workflow_dlq_lists_failed_steps_with_their_run(qstash, sink):
     assert bad.status_code == 400
 
 
+def test_a_page_of_workflow_entries_costs_the_same_queries_however_many_it_holds(qstash, sink):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_qstash.api.workflow_dlq import entries_json
+
+    failed_run(qstash, sink, "wfr_counted")
+    wait_for("the failure function's success",
+             lambda: failure_state(qstash, "wfr_counted") == "CALLBACK_SUCCESS")
+    entry = DlqEntry.objects.select_related("message").get(message__workflow_run_id="wfr_counted")
+    counts = []
+    for page in ([entry], [entry, entry, entry]):
+        with CaptureQueriesContext(connection) as queries:
+            shown = entries_json(page, False)
+        counts.append(len(queries))
+        assert all(e["failureCallbackInfo"]["responseStatus"] == 200 for e in shown)
+    assert counts[0] == counts[1], counts
+
+
 def test_resume_continues_from_the_failed_step_under_a_new_run_id(qstash, sink):
     old = failed_run(qstash, sink, "wfr_resumed", failing_path="/flaky/1")
     old_steps = list(WorkflowStep.objects.filter(run=old).order_by("id"))
