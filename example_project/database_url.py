@@ -21,9 +21,14 @@ def parse_database_url(url: str) -> dict:
             # that broke is closed after the request that saw the error, and the next reconnects.
             "CONN_HEALTH_CHECKS": False,
         }
-        options = dict(parse_qsl(parts.query))
-        if options:
-            config["OPTIONS"] = options
+        # The inserts every message runs are prepared on the server once run 5 times on a
+        # connection (django_qstash prepares no other statement: see fast_cursor): parsing and
+        # planning each anew cost the database more than running it. Django turns this off by
+        # default for connection poolers; behind one that cannot keep prepared statements
+        # (PgBouncer in transaction mode before 1.21), add ?prepare_threshold=none.
+        options = {"prepare_threshold": 5, **dict(parse_qsl(parts.query))}
+        options["prepare_threshold"] = _threshold(options["prepare_threshold"])
+        config["OPTIONS"] = options
         return config
     if scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute/path.db, as dj-database-url reads them.
@@ -35,3 +40,9 @@ def parse_database_url(url: str) -> dict:
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     raise ValueError(f"Unsupported DATABASE_URL scheme: {scheme!r}")
+
+
+def _threshold(value) -> int | None:
+    if isinstance(value, int) or value is None:
+        return value
+    return None if value.strip().lower() in ("", "none", "null") else int(value)

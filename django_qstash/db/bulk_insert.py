@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import enum
+import functools
 import json
 import threading
 from collections.abc import Sequence
@@ -241,10 +242,11 @@ def _write(groups) -> None:
     total = sum(len(r) for _, r, _ in rows)
     if vendor == "postgresql" and total < COPY_THRESHOLD:
         sql, params = _one_statement(rows, vendor)
-        with fast_cursor(connection) as cursor:
+        with fast_cursor(connection, prepared=True) as cursor:
             cursor.execute(sql, params)
     else:
-        with transaction.atomic(using=alias, savepoint=False), fast_cursor(connection) as cursor:
+        with (transaction.atomic(using=alias, savepoint=False),
+              fast_cursor(connection, prepared=True) as cursor):
             for model, model_rows, used in rows:
                 _write_many(cursor, model, model_rows, vendor, used)
     for _, objs in groups:
@@ -279,19 +281,42 @@ def _write_many(cursor, model, rows: list[list], vendor: str,
 
 
 @contextlib.contextmanager
-def fast_cursor(connection):
+def fast_cursor(connection, *, prepared: bool = False):
     """On PostgreSQL, a psycopg raw cursor on Django's connection (same transaction): ``$n``
-    placeholders, values sent apart from the SQL (prepared on the server only where the
-    connection's ``prepare_threshold`` option asks for it; Django leaves it unset). Django's
-    client-binding cursor quotes every value into the SQL text, which cost
-    more CPU than anything else on the publish path. Elsewhere, Django's cursor (``%s``).
-    Errors come out as Django's database errors either way, and mark the connection alike."""
+    placeholders, values sent apart from the SQL. Django's client-binding cursor quotes every
+    value into the SQL text, which cost more CPU than anything else on the publish path.
+    Elsewhere, Django's cursor (``%s``). Errors come out as Django's database errors either
+    way, and mark the connection alike.
+
+    ``prepared``: the statements may be prepared on the server, once run ``prepare_threshold``
+    times on the connection (when its OPTIONS set one; Django leaves it unset). Only for
+    statements whose plan cannot depend on the data (``INSERT ... VALUES``): parsing and
+    planning them cost PostgreSQL more than running them. Reads and updates are planned each
+    time: the plan PostgreSQL keeps for a prepared statement can be one made while the table
+    was nearly empty (a fresh database, before autovacuum first analyzes it), and a scan of
+    the whole table then stays in use long after it grew."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             yield cursor
         return
-    import psycopg
-
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, _cursor_class()(connection.connection) as cursor:
+        cursor.auto_prepare = None if prepared else False
         yield cursor
+
+
+@functools.cache
+def _cursor_class():
+    import psycopg  # PostgreSQL only: SQLite projects need not install it
+
+    class FastCursor(psycopg.RawCursor):
+        """A raw cursor whose statements are prepared only where ``fast_cursor`` allows it."""
+
+        auto_prepare: bool | None = False  # psycopg's ``prepare``: None follows the threshold
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            if prepare is None:
+                prepare = self.auto_prepare
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return FastCursor

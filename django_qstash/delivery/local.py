@@ -18,8 +18,10 @@ SMALL_HAND_OVER = 10
 class LocalDelivery(BatchThread):
     """With a broker transport, the due-now messages this process publishes skip the broker:
     its own sender loop sends them and its recorder writes their outcomes, as a worker does
-    (the same batch path: owned rows loaded, a last look for cancel and pause, fair shares,
-    signing). A broker round trip and a worker's task cost more CPU than the send itself.
+    (the same batch path: fair shares, signing, outcomes written only for rows still owned).
+    A broker round trip and a worker's task cost more CPU than the send itself. The rows
+    are not read back: publishing hands over the rows it has just written (``inserted``);
+    they take the fast path only without a queue or flow-control key, so no pause applies.
 
     At most ``limit`` messages are held here at once (waiting for this thread, or sent and
     not yet answered), taken a publish's hand-over at a time (a few messages: one, or a
@@ -35,8 +37,9 @@ class LocalDelivery(BatchThread):
         self.limit = limit
         self.overflow = overflow
         self.held = 0  # taken and not yet answered (pending ones included)
+        self.rows: dict[str, object] = {}  # pending items' rows as inserted, by message id
 
-    def take(self, items: list[WorkItem]) -> list[WorkItem]:
+    def take(self, items: list[WorkItem], inserted: list | None = None) -> list[WorkItem]:
         """Keep the items if they all fit under the limit and are a small hand-over; else
         return them all (for the broker). A batch publish goes to the broker whole: its
         workers take it in one task, where a few messages split off here would each cost a
@@ -48,13 +51,18 @@ class LocalDelivery(BatchThread):
                 return items
             self.pending.extend(items)
             self.held += len(items)
+            if inserted is not None:
+                self.rows.update((row.id, row) for row in inserted)
             self.cond.notify_all()
         return []
 
     def _handle(self, items: list[WorkItem]) -> None:
         started: list[Future] = []
+        with self.cond:
+            rows = [self.rows.pop(item[0], None) for item in items]
         try:
-            started = process_batch_safely(items, detach=True)
+            started = process_batch_safely(
+                items, detach=True, inserted=rows if None not in rows else None)
         finally:
             with self.cond:
                 self.held -= len(items) - len(started)
@@ -76,6 +84,7 @@ class LocalDelivery(BatchThread):
         with self.cond:
             items, self.pending = self.pending, []
             self.held -= len(items)
+            self.rows.clear()
         super().stop()
         if items:
             self.overflow(items)

@@ -182,17 +182,17 @@ def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
     return current().wait_idle(timeout)
 
 
-def hand_over(items: list[WorkItem]) -> None:
+def hand_over(items: list[WorkItem], inserted: list | None = None) -> None:
     """Publishing's way in: directly in-process; for a broker, sent by this process itself
     while its local share has room (``LOCAL_DELIVERY_LIMIT``), the rest through the
-    submitter thread."""
+    submitter thread. ``inserted``: the items' rows as just written (see ``LocalDelivery``)."""
     if not items:
         return
     if getattr(get_transport(), "in_process", False):
         submit_or_leave_to_lease(items)
         return
     if qstash_settings.LOCAL_DELIVERY_LIMIT:
-        items = local_delivery().take(items)
+        items = local_delivery().take(items, inserted)
     if items:
         submitter().add(items)
 

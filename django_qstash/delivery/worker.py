@@ -13,7 +13,7 @@ from django_qstash.core.attempts import DeliveryOutcome, DeliveryRequest
 from django_qstash.core.leases import WorkItem
 from django_qstash.core.signing import sign
 from django_qstash.db.connections import drop_stale_connections
-from django_qstash.db.owned_rows import load_owned
+from django_qstash.db.owned_rows import from_inserted, load_owned
 from django_qstash.delivery import sender
 from django_qstash.delivery.attempt import deliver
 from django_qstash.delivery.fair_share import host_of, wait_allowance
@@ -119,11 +119,14 @@ def signing_keys(messages: list[Message]) -> dict[int, str]:
     return keys
 
 
-def process_batch(items: list[WorkItem], *, detach: bool = False) -> list[Future]:
+def process_batch(items: list[WorkItem], *, detach: bool = False,
+                  inserted: list | None = None) -> list[Future]:
     """Send a claimed batch and record its outcomes. With ``detach`` it returns once its
     sends are started (or, for a batch not yet due, prepared and signed), and the process's
-    recorder writes the outcomes as they land: it returns the sends' futures then."""
-    messages = load_owned(items)
+    recorder writes the outcomes as they land: it returns the sends' futures then.
+    ``inserted``: the rows of ``items`` as this process just inserted them, claimed (its own
+    due-now messages), used instead of reading them back."""
+    messages = from_inserted(items, inserted) if inserted else load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
     messages = send_gate.release_paused([m for m in messages if not m.cancel_requested])
@@ -156,11 +159,12 @@ def process_batch(items: list[WorkItem], *, detach: bool = False) -> list[Future
     return []
 
 
-def process_batch_safely(items: list[WorkItem], *, detach: bool = False) -> list[Future]:
+def process_batch_safely(items: list[WorkItem], *, detach: bool = False,
+                         inserted: list | None = None) -> list[Future]:
     """Entry point of transports: an unexpected error must not kill the worker. Returns the
     futures of the sends started detached (none when the batch failed)."""
     try:
-        return process_batch(items, detach=detach)
+        return process_batch(items, detach=detach, inserted=inserted)
     except Exception:
         logger.exception("processing a batch of %d failed; leases will hand it out again",
                          len(items))

@@ -13,7 +13,7 @@ IMPLEMENTATION = "django_qstash.delivery.transport"
 
 
 class Delivery(Protocol):
-    def hand_over(self, items: list[WorkItem]) -> None: ...
+    def hand_over(self, items: list[WorkItem], inserted: list | None = None) -> None: ...
     def submit_or_leave_to_lease(self, items: list[WorkItem]) -> None: ...
 
 
@@ -27,9 +27,10 @@ def _implementation() -> Delivery:
     return _delivery
 
 
-def hand_over(items: list[WorkItem]) -> None:
-    """Publishing's way out for due-now messages (after commit)."""
-    _implementation().hand_over(items)
+def hand_over(items: list[WorkItem], inserted: list | None = None) -> None:
+    """Publishing's way out for due-now messages (after commit); ``inserted``: their rows as
+    written, in the same order, for a sender in this process to use instead of reading them."""
+    _implementation().hand_over(items, inserted)
 
 
 def submit_or_leave_to_lease(items: list[WorkItem]) -> None:

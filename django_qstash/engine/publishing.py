@@ -221,10 +221,12 @@ def save_messages(messages: list, now: datetime) -> None:
         return
     events: list[Event] = []
     fast: list[tuple[str, int]] = []
+    fast_rows = []
     for message in messages:
         events.append(event_for(message, Event.State.CREATED, now))
         if takes_fast_path(message, now):
             fast.append(transitions.claimed_on_insert(message, now))
+            fast_rows.append(message)
             events.append(event_for(message, Event.State.ACTIVE, now))
         else:
             warn_if_nothing_dispatches(message.id, "waits for its time, queue or flow control")
@@ -232,4 +234,4 @@ def save_messages(messages: list, now: datetime) -> None:
     observability.record(events)
     configure_keys(messages)
     if fast:
-        transaction.on_commit(lambda: hand_over(fast))
+        transaction.on_commit(lambda: hand_over(fast, fast_rows))

@@ -84,6 +84,8 @@ def renew(messages: list[Message], now: datetime) -> None:
         needed = lease_until(message, now, started=True)
         if message.lease_expires_at is None or message.lease_expires_at < needed:
             groups[(needed, message.claim_token)].append(message.id)
+    if not groups:  # the usual case: no cursor (building one costs more than this check)
+        return
     vendor = connection.vendor
     with fast_cursor(connection) as cursor:
         for (lease, token), ids in groups.items():

@@ -134,6 +134,65 @@ def test_a_cancel_committed_before_the_local_sender_looks_is_honoured(sink, brok
     assert states(message_id)[-2:] == ["CANCEL_REQUESTED", "CANCELED"]
 
 
+@pytest.fixture
+def parked(broker, monkeypatch):
+    """The local sender publishing hands its due-now messages to, its thread not started:
+    what happens between the publish and its look at the rows is up to the test."""
+    from django_qstash.delivery import transport as transport_module
+
+    broker(limit=10)
+    local = LocalDelivery(10, lambda items: None)
+    monkeypatch.setattr(transport_module, "local_delivery", lambda: local)
+    yield local
+    local.stop()
+    local.join(5)
+
+
+def send_parked(local, runtime) -> None:
+    local.start()
+    assert local.wait_idle(10) and runtime.wait_idle(timeout=10)
+
+
+def test_publishing_hands_its_rows_over_and_a_cancel_before_the_send_is_still_honoured(
+        sink, parked, runtime):
+    tenant = create_tenant("cancel-rows")
+    [message_id] = publish(tenant, f"{sink.url}/cancelled-rows")
+    assert list(parked.rows) == [message_id]  # the rows as written: not read back
+    assert cancel(Message.objects.filter(id=message_id)) == 1
+    send_parked(parked, runtime)
+    assert Message.objects.get(id=message_id).status == "canceled"
+    assert sink.received("/cancelled-rows") == []
+    assert states(message_id)[-2:] == ["CANCEL_REQUESTED", "CANCELED"]
+
+
+def test_a_row_claimed_again_meanwhile_is_not_sent_from_the_rows_handed_over(
+        sink, parked, runtime):
+    tenant = create_tenant("reclaimed")
+    [message_id] = publish(tenant, f"{sink.url}/reclaimed")
+    Message.objects.filter(id=message_id).update(claim_token=2)  # a dispatcher took it over
+    send_parked(parked, runtime)
+    assert sink.received("/reclaimed") == []
+    assert Message.objects.get(id=message_id).status == "active"
+
+
+def test_a_key_rotated_between_publish_and_send_signs_the_local_send(sink, parked, runtime):
+    import jwt
+
+    from django_qstash.models import SigningKeyPair
+
+    tenant = create_tenant("rotated")
+    pair = SigningKeyPair.for_tenant(tenant)
+    [message_id] = publish(tenant, f"{sink.url}/rotated", pairs=[("Content-Type", "text/plain")])
+    pair.rotate()
+    send_parked(parked, runtime)
+    [arrival] = sink.received("/rotated")
+    assert arrival.body == b"payload"
+    assert arrival.headers["Upstash-Message-Id"] == message_id
+    jwt.decode(arrival.headers["Upstash-Signature"], pair.current, algorithms=["HS256"],
+               issuer="Upstash")
+    assert Message.objects.get(id=message_id).status == "delivered"
+
+
 def test_stop_hands_what_the_thread_has_not_taken_to_the_broker(broker):
     broker(limit=0)
     local, handed = held([("m1", 1), ("m2", 1)])
