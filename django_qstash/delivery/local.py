@@ -20,8 +20,10 @@ class LocalDelivery(BatchThread):
     its own sender loop sends them and its recorder writes their outcomes, as a worker does
     (the same batch path: fair shares, signing, outcomes written only for rows still owned).
     A broker round trip and a worker's task cost more CPU than the send itself. The rows
-    are not read back: publishing hands over the rows it has just written (``inserted``);
-    they take the fast path only without a queue or flow-control key, so no pause applies.
+    are not read back whole: publishing hands over the rows it has just written
+    (``inserted``), and one narrow read asks what could have changed since (still owned, a
+    cancel requested) with the tenant's key. They take the fast path only without a queue or
+    flow-control key, so no pause applies.
 
     At most ``limit`` messages are held here at once (waiting for this thread, or sent and
     not yet answered), taken a publish's hand-over at a time (a few messages: one, or a
