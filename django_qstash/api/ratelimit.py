@@ -34,8 +34,9 @@ def _count(key: str, amount: int, timeout: int) -> int:
         return amount
 
 
-def check_burst(token_id: int) -> dict[str, str]:
-    """Count one request against the token's per-second limit; returns the headers to send."""
+def check_burst(token_id: int | str, counted: str = "this token") -> dict[str, str]:
+    """Count one request against the token's per-second limit; returns the headers to send.
+    ``token_id`` names the budget (``counted`` says whose, in the refusal)."""
     limit = int(qstash_settings.API_BURST_RATE_LIMIT or 0)
     if limit <= 0:
         return {}
@@ -45,7 +46,7 @@ def check_burst(token_id: int) -> dict[str, str]:
                "Burst-RateLimit-Remaining": str(max(0, limit - used)),
                "Burst-RateLimit-Reset": str(window + 1)}
     if used > limit:
-        raise RateLimited(f"rate limit exceeded: {limit} requests per second for this token",
+        raise RateLimited(f"rate limit exceeded: {limit} requests per second for {counted}",
                           headers)
     return headers
 

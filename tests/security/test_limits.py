@@ -81,6 +81,25 @@ def test_rate_limiting_is_off_by_default(tenant, frozen):
     assert "Burst-RateLimit-Limit" not in responses[-1]
 
 
+def test_webhook_calls_are_charged_to_the_account_their_url_names(tenant, settings, frozen):
+    """A workflow's webhook URL carries no token: its account pays, before any lookup."""
+    limits(settings, API_BURST_RATE_LIMIT=2)
+    other = create_tenant("limits-other")
+
+    def call(account_id: str):
+        return Client().post(f"/v2/workflows/hooks/{account_id}/wfr_none/evt_none", b"call",
+                             content_type="text/plain")
+
+    answers = [call(tenant.account_id) for _ in range(3)]
+    assert [r.status_code for r in answers] == [404, 404, 429]  # no such run, then refused
+    assert answers[-1]["Burst-RateLimit-Limit"] == "2"
+    assert "this account's webhooks" in answers[-1].json()["error"]
+    assert call(other.account_id).status_code == 404  # each account has its own budget
+    assert client_for(tenant).get("/v2/queues").status_code == 200  # and tokens theirs
+    frozen.advance(1)
+    assert call(tenant.account_id).status_code == 404
+
+
 def test_burst_limit_per_token(tenant, settings, frozen):
     limits(settings, API_BURST_RATE_LIMIT=3)
     api, other = client_for(tenant), client_for(tenant, read_only=True)

@@ -6,6 +6,7 @@ import base64
 
 from django_qstash.api.base import QStashView, header_pairs, raw_body
 from django_qstash.api.lean import json_response
+from django_qstash.api.ratelimit import check_burst
 from django_qstash.core.header_names import NEVER_FORWARDED, canonical
 from django_qstash.engine.workflow import webhooks
 
@@ -37,7 +38,10 @@ class WebhookView(QStashView):
     permission_classes: list = []
 
     def check_throttles(self, request) -> None:
-        pass  # the token-keyed burst limit has no token to count here
+        # No token to count: the account the URL names is charged instead (a budget of its
+        # own, API_BURST_RATE_LIMIT calls a second), before anything is looked up.
+        self.rate_limit_headers = check_burst(f"webhook:{self.kwargs['account_id']}",
+                                              "this account's webhooks")
 
     def receive(self, request, account_id: str, run_id: str, event_id: str):
         return json_response(webhooks.receive(account_id, run_id, event_id,
