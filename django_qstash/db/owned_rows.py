@@ -92,36 +92,24 @@ def load_owned(items: list[WorkItem]) -> list[Message]:
     return [m for m in messages if owns(tokens, m.id, m.claim_token)]
 
 
-def from_inserted(items: list[WorkItem], drafts: list) -> list[Message]:
-    """The messages of ``items`` this batch still owns, built from the rows this process
-    inserted already claimed (publishing's fast path, ``drafts`` in the same order) rather
-    than read back: one narrow read asks what could have changed since (still owned, a cancel
-    requested) and the tenant's current signing key. Reading every column back cost the
-    database and this process more than inserting the row."""
-    if not items:
-        return []
-    tokens = dict(items)
-    connection = _connection()
-    names = _names(connection.vendor)
-    params = Params(connection.vendor)
-    with fast_cursor(connection) as cursor:
-        cursor.execute(
-            f"SELECT m.id, m.claim_token, m.cancel_requested, k.current FROM {names['message']} m "
-            f"LEFT JOIN {names['keys']} k ON k.tenant_id = m.tenant_id "
-            f"WHERE {params.id_in(list(tokens), 'm.id')} AND {params.is_active('m.status')}",
-            params.values)
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
-    spec = table(Message)
+def from_inserted(drafts: list) -> list[Message]:
+    """The messages this process inserted already claimed (publishing's fast path) that it
+    still owns, built from the rows it wrote rather than read back: one narrow read asks what
+    could have changed since (still owned, a cancel requested) and the tenant's current
+    signing key. Reading every column back cost the database and this process more than
+    inserting the row."""
+    found = _still_owned({d.id: d.claim_token for d in drafts},
+                         "m.cancel_requested, k.current", _names(_connection().vendor)["keys"])
+    connection, spec = _connection(), table(Message)
     messages = []
     for draft in drafts:
-        found = rows.get(draft.id)
-        if found is None or not owns(tokens, draft.id, found[0]):
+        if draft.id not in found:
             continue
+        cancel_requested, key = found[draft.id]
         values = draft.__dict__
         message = Message.from_db(connection.alias, spec.attnames,
                                   [values[name] for name in spec.attnames])
-        message.cancel_requested = bool(found[1])
-        message.signing_key = found[2]
+        message.cancel_requested, message.signing_key = bool(cancel_requested), key
         messages.append(message)
     return messages
 
@@ -149,15 +137,21 @@ def _from_rows(connection, sql: str, values: list) -> list[Message]:
 
 def cancel_flags(messages: list[Message]) -> dict[str, bool]:
     """Of the messages still owned, whether a cancel was requested: one read for them all."""
-    if not messages:
+    found = _still_owned({m.id: m.claim_token for m in messages}, "m.cancel_requested")
+    return {message_id: bool(values[0]) for message_id, values in found.items()}
+
+
+def _still_owned(tokens: dict[str, int], columns: str, keys_table: str = "") -> dict[str, tuple]:
+    """``columns`` of each message of ``tokens`` (id -> claim token) still owned, by id: one
+    read. With ``keys_table`` the tenant's signing keys are joined in as ``k``."""
+    if not tokens:
         return {}
-    tokens = {m.id: m.claim_token for m in messages}
     connection = _connection()
-    vendor = connection.vendor
-    p = Params(vendor)
+    p = Params(connection.vendor)
+    join = f"LEFT JOIN {keys_table} k ON k.tenant_id = m.tenant_id " if keys_table else ""
     with fast_cursor(connection) as cursor:
         cursor.execute(
-            f"SELECT id, claim_token, cancel_requested FROM {_names(vendor)['message']} "
-            f"WHERE {p.id_in(list(tokens))} AND {p.is_active()}", p.values)
+            f"SELECT m.id, m.claim_token, {columns} FROM {message_table()} m {join}"
+            f"WHERE {p.id_in(list(tokens), 'm.id')} AND {p.is_active('m.status')}", p.values)
         rows = cursor.fetchall()
-    return {row[0]: bool(row[2]) for row in rows if owns(tokens, row[0], row[1])}
+    return {row[0]: row[2:] for row in rows if owns(tokens, row[0], row[1])}

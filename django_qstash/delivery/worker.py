@@ -126,7 +126,7 @@ def process_batch(items: list[WorkItem], *, detach: bool = False,
     recorder writes the outcomes as they land: it returns the sends' futures then.
     ``inserted``: the rows of ``items`` as this process just inserted them, claimed (its own
     due-now messages), used instead of reading them back."""
-    messages = from_inserted(items, inserted) if inserted else load_owned(items)
+    messages = from_inserted(inserted) if inserted else load_owned(items)
     for message in [m for m in messages if m.cancel_requested]:
         cancel_claimed(message.id, message.claim_token)
     messages = send_gate.release_paused([m for m in messages if not m.cancel_requested])
