@@ -26,6 +26,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _test_db_url = os.environ.get("QSTASH_TEST_DATABASE_URL", "")
 if _test_db_url:
     DATABASES = {"default": parse_database_url(_test_db_url)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Transactional tests flush with DELETE instead of TRUNCATE (tests/support/postgres_backend).
+        DATABASES["default"]["ENGINE"] = "tests.support.postgres_backend"
     # Worker threads close their connection after each message, so teardown can drop the DB.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
@@ -33,7 +36,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(BASE_DIR / "test.sqlite3"),
-            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+            # No fsync per commit: the tests kill processes, never the machine, and Django
+            # commits each flush between transactional tests and every worker thread's write.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE",
+                        "init_command": "PRAGMA synchronous=OFF"},
             # A file (not :memory:) so worker threads share the database.
             # Per process, so that concurrent test runs on one machine never share a file.
             "TEST": {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")},
@@ -41,6 +47,8 @@ else:
     }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Admin users are made for many tests: PBKDF2's deliberate slowness would cost seconds each run.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 QSTASH = {
     "TRANSPORT": "inprocess",

@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support import faults
+from tests.support import faults, http_client
 from tests.support.services import require_services
 
 pytestmark = [pytest.mark.services, faults.requires_opt_in]
@@ -84,7 +84,7 @@ def claims(stack, message_ids: set[str]) -> dict[str, int]:
 
 
 def expect_503_while_postgres_is_down(stack) -> dict:
-    response = httpx.post(f"{stack.url}/v2/publish/http://127.0.0.1:1/x", content=b"x",
+    response = http_client.post(f"{stack.url}/v2/publish/http://127.0.0.1:1/x", content=b"x",
                           headers=stack.auth, timeout=30)
     assert response.status_code == 503, response.text
     return response.json()
@@ -94,7 +94,7 @@ def wait_until_api_recovers(stack, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{stack.url}/v2/keys", headers=stack.auth, timeout=5).status_code == 200:
+            if http_client.get(f"{stack.url}/v2/keys", headers=stack.auth, timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -120,7 +120,7 @@ def chaos_stack():
 def test_nothing_accepted_is_lost_through_every_fault(chaos_stack, sink):
     stack = chaos_stack
     started = time.time()
-    schedule = httpx.post(f"{stack.url}/v2/schedules/{sink.url}/cron", content=b"tick",
+    schedule = http_client.post(f"{stack.url}/v2/schedules/{sink.url}/cron", content=b"tick",
                           headers={**stack.auth, "Upstash-Cron": "* * * * *"}, timeout=30)
     assert schedule.status_code == 200, schedule.text
     workload = Workload()
@@ -175,7 +175,7 @@ def test_nothing_accepted_is_lost_through_every_fault(chaos_stack, sink):
         if "/fifo/" in arrival.path and message_id not in first_fifo:
             first_fifo.append(message_id)
     # A slot fires once: no minute may hold two messages created by the schedule.
-    created = httpx.get(f"{stack.url}/v2/events", headers=stack.auth, timeout=30, params={
+    created = http_client.get(f"{stack.url}/v2/events", headers=stack.auth, timeout=30, params={
         "scheduleId": schedule.json()["scheduleId"], "state": "CREATED", "count": 1000}).json()
     slots = defaultdict(int)
     for event in created["events"]:

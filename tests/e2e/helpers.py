@@ -6,10 +6,12 @@ import time
 
 import httpx
 
+from tests.support import http_client
+
 
 def api(qstash, method: str, path: str, **kwargs) -> httpx.Response:
     headers = {**qstash.auth, **kwargs.pop("headers", {})}
-    return httpx.request(method, qstash.url + path, headers=headers, timeout=30, **kwargs)
+    return http_client.request(method, qstash.url + path, headers=headers, timeout=30, **kwargs)
 
 
 def publish(qstash, destination: str, body: bytes | str = b"", **headers) -> str:

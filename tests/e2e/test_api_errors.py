@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from django_qstash.models import ApiToken
 from tests.e2e.helpers import api, publish
+from tests.support import http_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_missing_and_wrong_tokens_get_401(qstash):
-    missing = httpx.get(qstash.url + "/v2/events")
-    wrong = httpx.get(qstash.url + "/v2/events", headers={"Authorization": "Bearer nope"})
+    missing = http_client.get(qstash.url + "/v2/events")
+    wrong = http_client.get(qstash.url + "/v2/events", headers={"Authorization": "Bearer nope"})
     for response in (missing, wrong):
         assert response.status_code == 401 and "error" in response.json()
 
 
 def test_token_in_query_parameter(qstash, sink):
-    response = httpx.post(f"{qstash.url}/v2/publish/{sink.url}/q?qstash_token={qstash.token}",
+    response = http_client.post(f"{qstash.url}/v2/publish/{sink.url}/q?qstash_token={qstash.token}",
                           content=b"x")
     assert response.status_code == 200, response.text
     [arrival] = sink.wait_for(1, "/q")
@@ -29,18 +29,18 @@ def test_token_in_query_parameter(qstash, sink):
 def test_read_only_token_reads_but_cannot_publish(qstash, sink):
     _, secret = ApiToken.issue(qstash.tenant, read_only=True)
     headers = {"Authorization": f"Bearer {secret}"}
-    assert httpx.get(qstash.url + "/v2/dlq", headers=headers).status_code == 200
-    denied = httpx.post(f"{qstash.url}/v2/publish/{sink.url}", headers=headers, content=b"x")
+    assert http_client.get(qstash.url + "/v2/dlq", headers=headers).status_code == 200
+    denied = http_client.post(f"{qstash.url}/v2/publish/{sink.url}", headers=headers, content=b"x")
     assert denied.status_code == 403 and "error" in denied.json()
 
 
 def test_tenants_do_not_see_each_other(qstash, other_tenant, sink):
     message_id = publish(qstash, f"{sink.url}/mine", "x", Upstash_Delay="1h")
     other = {"Authorization": f"Bearer {other_tenant.token}"}
-    assert httpx.get(f"{qstash.url}/v2/messages/{message_id}", headers=other).status_code == 404
-    assert httpx.delete(f"{qstash.url}/v2/messages/{message_id}", headers=other).status_code == 404
-    assert httpx.get(f"{qstash.url}/v2/events", headers=other).json()["events"] == []
-    assert httpx.get(f"{qstash.url}/v2/keys", headers=other).json()["current"] != qstash.current_key
+    assert http_client.get(f"{qstash.url}/v2/messages/{message_id}", headers=other).status_code == 404
+    assert http_client.delete(f"{qstash.url}/v2/messages/{message_id}", headers=other).status_code == 404
+    assert http_client.get(f"{qstash.url}/v2/events", headers=other).json()["events"] == []
+    assert http_client.get(f"{qstash.url}/v2/keys", headers=other).json()["current"] != qstash.current_key
 
 
 @pytest.mark.parametrize("headers, fragment", [
@@ -93,7 +93,7 @@ def test_invalid_json_and_unknown_filters_are_400(qstash):
 @pytest.mark.parametrize("destination", ["ftp://example.com/file", "ws://example.com/socket",
                                          "HTTPS://example.com/"])
 def test_a_url_of_another_scheme_is_refused_as_a_url(qstash, destination):
-    response = httpx.post(f"{qstash.url}/v2/publish/{destination}", content=b"x",
+    response = http_client.post(f"{qstash.url}/v2/publish/{destination}", content=b"x",
                           headers={"Authorization": f"Bearer {qstash.token}"})
     assert response.status_code == 400
     assert "http(s) URL" in response.json()["error"], response.text

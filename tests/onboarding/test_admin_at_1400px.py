@@ -10,13 +10,13 @@ import os
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from qstash import QStash
 
 from tests.operator.browser import ensure_chromium, start_driver
 from tests.operator.test_browser import wait_until
 from tests.receiver_e2e.test_dev_server_roundtrip import wait_for
+from tests.support import http_client
 
 from .test_dev_server_first_use import ADMIN_LINE, start  # noqa: F401  (fixture)
 
@@ -57,7 +57,7 @@ def test_the_dev_admin_at_1400px(start, browser, tmp_path):  # noqa: F811
     client.schedule.create_json(destination=f"{server.url}/admin/login/", cron="0 3 * * *",
                                 body={"nightly": True})
     auth = {"Authorization": f"Bearer {token}"}
-    wait_for(lambda: httpx.get(server.url + "/v2/dlq", headers=auth).json()["messages"],
+    wait_for(lambda: http_client.get(server.url + "/v2/dlq", headers=auth).json()["messages"],
              "the DLQ entry", server.log)
 
     shots = DOCS if os.environ.get("QSTASH_SAVE_SCREENSHOTS") == "1" else tmp_path / "shots"

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.receiver_e2e.test_dev_server_roundtrip import wait_for
+from tests.support import http_client
 from tests.support.stack import ROOT, free_port
 
 ADMIN_LINE = re.compile(r"# Admin: (\S+) +user: (\S+) +password: (\S+)")
@@ -49,7 +50,7 @@ class Running:
 
     def _answers(self) -> bool:
         try:
-            return httpx.get(self.url + "/admin/login/", timeout=2).status_code == 200
+            return http_client.get(self.url + "/admin/login/", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -81,7 +82,7 @@ def start(tmp_path: Path) -> Iterator:
 def test_the_admin_is_styled(start, debug):
     server = start(DJANGO_DEBUG=debug)
     server.wait_ready()
-    response = httpx.get(server.url + "/static/admin/css/base.css", timeout=10)
+    response = http_client.get(server.url + "/static/admin/css/base.css", timeout=10)
     assert response.status_code == 200 and "text/css" in response.headers["content-type"]
     assert b"--body-bg" in response.content or b"body" in response.content
 

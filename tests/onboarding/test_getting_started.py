@@ -19,6 +19,7 @@ import httpx
 import pytest
 from qstash import QStash
 
+from tests.support import http_client
 from tests.support.services import POSTGRES_URL, REDIS_URL, require_services
 from tests.support.stack import ROOT, free_port
 
@@ -107,7 +108,7 @@ def dev_server_started(walk: Walkthrough, port: int) -> None:
     for name, value in re.findall(r"^(QSTASH_URL|QSTASH_TOKEN)=(\S+)$", log.read_text(), re.MULTILINE):
         walk.env[name] = value
     assert walk.env["QSTASH_URL"] == f"http://127.0.0.1:{port}"
-    css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=10)
+    css = http_client.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=10)
     assert css.status_code == 200
 
 
@@ -120,7 +121,7 @@ def development_delivered(walk: Walkthrough) -> None:
     text = log.read_text()
     assert "invalid_signature" not in text and "not_configured" not in text
     # The delayed and the retried message went out through the dev server's dispatcher.
-    events = httpx.get(walk.env["QSTASH_URL"] + "/v2/events", params={"state": "DELIVERED"},
+    events = http_client.get(walk.env["QSTASH_URL"] + "/v2/events", params={"state": "DELIVERED"},
                        headers={"Authorization": f"Bearer {walk.env['QSTASH_TOKEN']}"},
                        timeout=10).json()["events"]
     assert {found[n][0] for n in "1234"} <= {e["messageId"] for e in events}
@@ -141,11 +142,11 @@ def production_delivers(walk: Walkthrough, port: int) -> None:
     web = walk.log_of("granian")
     found = walk.wait_for(lambda: orders(web).get("prod"), "the view behind granian")
     assert found == (message.message_id, 0)
-    assert httpx.get(f"{url}/static/admin/css/base.css", timeout=10).status_code == 200
+    assert http_client.get(f"{url}/static/admin/css/base.css", timeout=10).status_code == 200
 
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url + "/admin/login/", timeout=2).status_code == 200
+        return http_client.get(url + "/admin/login/", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False

@@ -8,9 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-import httpx
 from qstash import QStash
 
+from tests.support import http_client
 from tests.support.stack import ROOT, free_port
 
 from .test_getting_started import ADMIN_LINE, clean_environment, orders
@@ -64,6 +64,6 @@ def test_readme_own_project_section_runs_as_written(tmp_path: Path):
             "client-retried": 1}
         text = log.read_text()
         assert "invalid_signature" not in text and "not_configured" not in text
-        assert httpx.get(f"{url}/static/admin/css/base.css", timeout=10).status_code == 200
+        assert http_client.get(f"{url}/static/admin/css/base.css", timeout=10).status_code == 200
     finally:
         walk.stop()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import pytest
 
 from django_qstash.engine.metrics import LOCAL_REGISTRY
 from django_qstash.models import FlowControlKey, Queue
 from tests.e2e.helpers import api, publish, wait_for_state
+from tests.support import http_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +36,7 @@ def test_counters_histograms_and_gauges(qstash, sink, caplog, settings):
     publish(qstash, f"{sink.url}/fc", "x", Upstash_Flow_Control_Key="slow",
             Upstash_Flow_Control_Value="parallelism=1")
 
-    text = httpx.get(f"{qstash.url}/metrics", headers={"Authorization": "Bearer scrape"},
+    text = http_client.get(f"{qstash.url}/metrics", headers={"Authorization": "Bearer scrape"},
                      timeout=10).text
     assert sample("qstash_messages_published_total", **tenant) - before["published"] == 4
     assert sample("qstash_messages_delivered_total", **tenant) - before["delivered"] == 1

@@ -20,6 +20,7 @@ import pytest
 from qstash import QStash, Receiver
 
 from django_qstash.core.signing import generate_signing_key
+from tests.support import http_client
 from tests.support.stack import ROOT, free_port
 
 
@@ -90,7 +91,7 @@ def dev_server(tmp_path: Path) -> Iterator[DevServer]:
 
 def _answers(server: DevServer) -> bool:
     try:
-        response = httpx.get(server.url + "/v2/keys",
+        response = http_client.get(server.url + "/v2/keys",
                              headers={"Authorization": f"Bearer {server.token}"}, timeout=2)
     except httpx.HTTPError:
         return False
@@ -98,7 +99,7 @@ def _answers(server: DevServer) -> bool:
 
 
 def _delivered(server: DevServer, message_id: str) -> bool:
-    response = httpx.get(server.url + "/v2/events", params={"messageId": message_id},
+    response = http_client.get(server.url + "/v2/events", params={"messageId": message_id},
                          headers={"Authorization": f"Bearer {server.token}"}, timeout=5)
     return any(event.get("state") == "DELIVERED" for event in response.json().get("events", []))
 
@@ -129,11 +130,11 @@ def test_sdk_publish_is_accepted_and_a_tampered_replay_is_rejected(dev_server: D
                 "Upstash-Message-Id": record["messageId"]}
     tampered = body.replace(b"42", b"43")
     assert tampered != body
-    response = httpx.post(hook, content=tampered, headers=captured, timeout=10)
+    response = http_client.post(hook, content=tampered, headers=captured, timeout=10)
     assert response.status_code == 401
     assert response.json() == {"error": "bad_body"}
     # Even unchanged, the captured request is refused: its token id was already used.
-    response = httpx.post(hook, content=body, headers=captured, timeout=10)
+    response = http_client.post(hook, content=body, headers=captured, timeout=10)
     assert response.status_code == 401
     assert response.json() == {"error": "replayed"}
     assert len(dev_server.received()) == 1  # neither replay reached the view
@@ -141,7 +142,7 @@ def test_sdk_publish_is_accepted_and_a_tampered_replay_is_rejected(dev_server: D
 
 def test_the_request_log_never_shows_a_token_from_the_query(dev_server: DevServer):
     for name in ("qstash_token", "qstash%5Ftoken"):  # Django decodes the name: both work
-        response = httpx.get(f"{dev_server.url}/v2/queues?{name}={dev_server.token}&x=1",
+        response = http_client.get(f"{dev_server.url}/v2/queues?{name}={dev_server.token}&x=1",
                              timeout=10)
         assert response.status_code == 200
     wait_for(lambda: dev_server.log.read_text().count("/v2/queues?") >= 2,

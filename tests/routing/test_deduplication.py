@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import api
+from tests.support import http_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +68,7 @@ def test_fifty_concurrent_identical_publishes_deliver_once(qstash, sink):
 
 def test_tenants_have_separate_deduplication(qstash, other_tenant, sink):
     mine = post(qstash, f"{sink.url}/t", Upstash_Deduplication_Id="shared")
-    theirs = httpx.post(f"{qstash.url}/v2/publish/{sink.url}/t", content=b"same",
+    theirs = http_client.post(f"{qstash.url}/v2/publish/{sink.url}/t", content=b"same",
                         headers={"Authorization": f"Bearer {other_tenant.token}",
                                  "Upstash-Deduplication-Id": "shared"})
     assert theirs.json()["deduplicated"] is False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import httpx
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -14,6 +13,7 @@ from django_qstash.core import api_tokens
 from django_qstash.models import ApiToken, Event
 from tests.security.endpoints import CALLS, covered, fill, routes_and_methods
 from tests.security.test_isolation import snapshot
+from tests.support import http_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SAMPLE = dict(message="msg_none", dlq="1-0", queue="q", group="g", schedule="s", key="k",
@@ -42,25 +42,25 @@ def test_comparison_is_constant_time(qstash, monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(authentication.hmac, "compare_digest", spy)
-    assert httpx.get(qstash.url + "/v2/keys", headers=qstash.auth).status_code == 200
+    assert http_client.get(qstash.url + "/v2/keys", headers=qstash.auth).status_code == 200
     assert seen and all(len(a) == len(b) == 64 for a, b in seen)
 
 
 @pytest.mark.parametrize("header", ["Bearer nope", "Bearer  x", "Basic abc", "bearer",
                                     "Bearer " + "x" * 10_000, "Bearer \u00e9\u00e9"])
 def test_bad_tokens_are_401_with_a_reason(qstash, header):
-    response = httpx.get(qstash.url + "/v2/queues", headers={"Authorization": header.encode(
+    response = http_client.get(qstash.url + "/v2/queues", headers={"Authorization": header.encode(
         "utf-8")})
     assert response.status_code == 401 and response.json()["error"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_revoked_tokens_stop_working(qstash):
-    assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
+    assert http_client.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
     assert ApiToken.objects.filter(tenant=qstash.tenant).revoke() == 1
-    response = httpx.get(qstash.url + "/v2/queues", headers=qstash.auth)
+    response = http_client.get(qstash.url + "/v2/queues", headers=qstash.auth)
     assert response.status_code == 401 and response.json()["error"] == "invalid token"
-    by_query = httpx.get(qstash.url + "/v2/queues", params={"qstash_token": qstash.token})
+    by_query = http_client.get(qstash.url + "/v2/queues", params={"qstash_token": qstash.token})
     assert by_query.status_code == 401
 
 
@@ -71,12 +71,12 @@ def test_a_token_revoked_elsewhere_stops_working_within_the_cache_time(qstash, s
     previous, frozen = clock.get_clock(), clock.FrozenClock(clock.now())
     clock.set_clock(frozen)
     try:
-        assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
+        assert http_client.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
         # Another process revokes: no signal reaches this one, the cached token still works...
         ApiToken.objects.filter(tenant=qstash.tenant).update(revoked_at=timezone.now())
-        assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
+        assert http_client.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 200
         frozen.advance(seconds=5)  # ...until the cache time has passed
-        assert httpx.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 401
+        assert http_client.get(qstash.url + "/v2/queues", headers=qstash.auth).status_code == 401
     finally:
         clock.set_clock(previous)
 
@@ -91,7 +91,7 @@ def test_read_only_token_on_every_endpoint(qstash, read_only):
     failures = []
     for call in CALLS:
         before = snapshot(qstash.tenant)
-        response = httpx.request(call.method, qstash.url + fill(call.path, SAMPLE),
+        response = http_client.request(call.method, qstash.url + fill(call.path, SAMPLE),
                                  json=fill(call.json, SAMPLE),
                                  headers={**read_only, **fill(call.headers, SAMPLE)},
                                  params=fill(call.params, SAMPLE), timeout=30)
@@ -111,12 +111,12 @@ def test_read_only_token_on_every_endpoint(qstash, read_only):
 
 
 def test_signing_keys_need_a_read_write_token(qstash, read_only):
-    refused = httpx.get(qstash.url + "/v2/keys", headers=read_only)
+    refused = http_client.get(qstash.url + "/v2/keys", headers=read_only)
     assert refused.status_code == 403
     assert refused.json() == {"error": "reading signing keys needs a read-write token: "
                                        "this token is read-only"}
     assert qstash.current_key not in refused.text and qstash.next_key not in refused.text
-    allowed = httpx.get(qstash.url + "/v2/keys", headers=qstash.auth)
+    allowed = http_client.get(qstash.url + "/v2/keys", headers=qstash.auth)
     assert allowed.json() == {"current": qstash.current_key, "next": qstash.next_key}
 
 
@@ -131,10 +131,10 @@ def test_read_only_tokens_see_forwarded_credentials_redacted(qstash, read_only):
                  "Upstash-Forward-X-Trace": "visible", "Upstash-Delay": "1d",
                  "Upstash-Callback": "https://example.com/cb",
                  "Upstash-Callback-Forward-Authorization": CREDENTIAL}
-    published = httpx.post(qstash.url + "/v2/publish/https://example.com/hook",
+    published = http_client.post(qstash.url + "/v2/publish/https://example.com/hook",
                            headers={**qstash.auth, **forwarded}, content=b"x")
     message_id = published.json()["messageId"]
-    scheduled = httpx.post(qstash.url + "/v2/schedules/https://example.com/s",
+    scheduled = http_client.post(qstash.url + "/v2/schedules/https://example.com/s",
                            headers={**qstash.auth, **forwarded, "Upstash-Cron": "0 0 1 1 *"})
     schedule_id = scheduled.json()["scheduleId"]
     entry = make_dlq(qstash.tenant)
@@ -148,9 +148,9 @@ def test_read_only_tokens_see_forwarded_credentials_redacted(qstash, read_only):
              f"/v2/schedules/{schedule_id}", "/v2/schedules", "/v2/dlq",
              f"/v2/dlq/{entry.dlq_id}", f"/v2/events?messageId={entry.message_id}"]
     for path in reads:
-        hidden = httpx.get(qstash.url + path, headers=read_only)
+        hidden = http_client.get(qstash.url + path, headers=read_only)
         assert hidden.status_code == 200, path
         assert "forwarded-secret" not in hidden.text and "forwarded-cookie" not in hidden.text, path
         assert "REDACTED" in hidden.text and "visible" in hidden.text, path
-        shown = httpx.get(qstash.url + path, headers=qstash.auth)  # the SDKs' full view
+        shown = http_client.get(qstash.url + path, headers=qstash.auth)  # the SDKs' full view
         assert CREDENTIAL in shown.text or COOKIE in shown.text, path

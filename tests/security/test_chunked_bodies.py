@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.receiver_e2e.test_dev_server_roundtrip import dev_server  # noqa: F401 (fixture)
+from tests.support import http_client
 from tests.support.stack import ROOT, free_port
 
 LIMIT = 1024 * 1024  # MAX_BODY_BYTES of the example project
@@ -134,7 +135,7 @@ def granian_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(url + "/v2/keys",
+                if http_client.get(url + "/v2/keys",
                              headers={"Authorization": f"Bearer {token}"}).status_code == 200:
                     break
             except httpx.HTTPError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from django_qstash.models import (
@@ -30,6 +29,7 @@ from tests.security.endpoints import (
     fill,
     routes_and_methods,
 )
+from tests.support import http_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ def test_every_endpoint_has_an_isolation_case():
 
 def b_call(qstash, other, method, path, **kwargs):
     headers = {"Authorization": f"Bearer {other.token}", **kwargs.pop("headers", {})}
-    response = httpx.request(method, qstash.url + path, headers=headers, timeout=30, **kwargs)
+    response = http_client.request(method, qstash.url + path, headers=headers, timeout=30, **kwargs)
     assert response.status_code < 300, response.text
     return response
 
@@ -103,10 +103,10 @@ def snapshot(tenant) -> dict:
 
 def check_call(qstash, other_tenant, tenant_b, call) -> None:
     before = snapshot(other_tenant.tenant)
-    response = httpx.request(call.method, qstash.url + fill(call.path, tenant_b),
-                             json=fill(call.json, tenant_b), headers={
-                                 **qstash.auth, **fill(call.headers, tenant_b)},
-                             params=fill(call.params, tenant_b), timeout=30)
+    response = http_client.request(call.method, qstash.url + fill(call.path, tenant_b),
+                                   json=fill(call.json, tenant_b), headers={
+                                       **qstash.auth, **fill(call.headers, tenant_b)},
+                                   params=fill(call.params, tenant_b), timeout=30)
     text = response.text
     if call.expect == NOT_FOUND:
         assert response.status_code == 404, text

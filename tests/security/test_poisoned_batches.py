@@ -13,6 +13,7 @@ from django.db import connection
 from django_qstash.engine.publishing import publish
 from django_qstash.engine.tenants import create_tenant
 from django_qstash.models import Message
+from tests.support import http_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +71,7 @@ def post(url: str, **kwargs) -> httpx.Response:
     is never retried: that is the hang these tests look for."""
     for attempt in range(3):
         try:
-            return httpx.post(url, **kwargs)
+            return http_client.post(url, **kwargs)
         except httpx.TimeoutException:
             raise
         except httpx.TransportError:
@@ -101,7 +102,7 @@ def test_concurrent_poisoned_batches_leave_every_tenant_served(qstash, other_ten
         started = time.monotonic()
         answers = list(pool.map(lambda call: call(), [
             good_publish(qstash.auth), good_publish(other_auth),
-            lambda: httpx.get(url + "/v2/queues", headers=qstash.auth, timeout=PROMPT),
-            lambda: httpx.get(url + "/v2/queues", headers=other_auth, timeout=PROMPT)]))
+            lambda: http_client.get(url + "/v2/queues", headers=qstash.auth, timeout=PROMPT),
+            lambda: http_client.get(url + "/v2/queues", headers=other_auth, timeout=PROMPT)]))
     assert [a.status_code for a in answers] == [200, 200, 200, 200]
     assert time.monotonic() - started < PROMPT

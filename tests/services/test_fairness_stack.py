@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from tests.e2e.helpers import publish, wait_for_state
+from tests.support import http_client
 from tests.support.services import require_services
 from tests.support.sink import start_sink
 
@@ -36,7 +36,7 @@ def test_a_slow_flood_does_not_delay_another_tenants_message(stack, sink):
     headers = {"Upstash-Timeout": f"{SLOW_SECONDS + 2}s", "Upstash-Retries": "0"}
     items = [{"destination": f"{sink.url}/sleep/{SLOW_SECONDS}", "body": str(i),
               "headers": headers} for i in range(CONCURRENCY * 2 * 4)]
-    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
+    response = http_client.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
     assert response.status_code == 200, response.text
     sink.wait_for(CONCURRENCY, "/sleep/", timeout=20)  # the flood's requests are out
     time.sleep(0.5)

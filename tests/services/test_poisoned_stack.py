@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from tests.security.test_chunked_bodies import check_chunked_publishes
 from tests.security.test_poisoned_batches import POISONED_BATCH, PROMPT
+from tests.support import http_client
 from tests.support.services import require_services
 
 pytestmark = pytest.mark.services
@@ -31,10 +31,10 @@ def test_concurrent_poisoned_batches_leave_every_tenant_served(stack, sink):
     batch = POISONED_BATCH % f"{sink.url}/p".encode()
 
     def poisoned():
-        return httpx.post(stack.url + "/v2/batch", content=batch, headers=stack.auth, timeout=30)
+        return http_client.post(stack.url + "/v2/batch", content=batch, headers=stack.auth, timeout=30)
 
     def publish(auth):
-        return lambda: httpx.post(f"{stack.url}/v2/publish/{sink.url}/g", content=b"x",
+        return lambda: http_client.post(f"{stack.url}/v2/publish/{sink.url}/g", content=b"x",
                                   headers={**auth, "Upstash-Delay": "1h"}, timeout=30)
 
     with ThreadPoolExecutor(30) as pool:
@@ -45,8 +45,8 @@ def test_concurrent_poisoned_batches_leave_every_tenant_served(stack, sink):
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda call: call(), [
             publish(stack.auth), publish(other),
-            lambda: httpx.get(stack.url + "/v2/queues", headers=stack.auth, timeout=PROMPT),
-            lambda: httpx.get(stack.url + "/v2/queues", headers=other, timeout=PROMPT)]))
+            lambda: http_client.get(stack.url + "/v2/queues", headers=stack.auth, timeout=PROMPT),
+            lambda: http_client.get(stack.url + "/v2/queues", headers=other, timeout=PROMPT)]))
     assert [a.status_code for a in answers] == [200, 200, 200, 200]
     assert time.monotonic() - started < PROMPT
 

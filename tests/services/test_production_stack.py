@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import httpx
 import jwt
 import pytest
 
 from tests.e2e.helpers import publish, wait_for_state
+from tests.support import http_client
 from tests.support.services import require_services
 
 pytestmark = pytest.mark.services
@@ -27,14 +27,14 @@ def stack():
 
 def test_batch_of_messages_is_delivered_once_each_and_signed(stack, sink):
     items = [{"destination": f"{sink.url}/batch/{i}", "body": f"m{i}"} for i in range(60)]
-    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
+    response = http_client.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
     assert response.status_code == 200, response.text
     ids = [item["messageId"] for item in response.json()]
     arrivals = sink.wait_for(60, "/batch/", timeout=60)
     time.sleep(1)  # any duplicate would show up now
     counts = Counter(a.headers["Upstash-Message-Id"] for a in sink.received("/batch/"))
     assert set(counts) == set(ids) and set(counts.values()) == {1}
-    keys = httpx.get(f"{stack.url}/v2/keys", headers=stack.auth).json()
+    keys = http_client.get(f"{stack.url}/v2/keys", headers=stack.auth).json()
     for arrival in arrivals[:5]:
         claims = jwt.decode(arrival.headers["Upstash-Signature"], keys["current"],
                             algorithms=["HS256"], issuer="Upstash")
@@ -47,7 +47,7 @@ def test_retries_then_dlq_through_celery(stack, sink):
                          Upstash_Retry_Delay="100")
     wait_for_state(stack, message_id, "FAILED")
     assert len(sink.received("/status/500")) == 3
-    dlq = httpx.get(f"{stack.url}/v2/dlq", headers=stack.auth).json()["messages"]
+    dlq = http_client.get(f"{stack.url}/v2/dlq", headers=stack.auth).json()["messages"]
     assert [m["responseStatus"] for m in dlq if m["messageId"] == message_id] == [500]
 
 
@@ -90,7 +90,7 @@ def test_killed_web_process_loses_no_message_it_was_sending(stack, sink):
 
 
 def enqueue(stack, queue: str, destination: str, body: str) -> str:
-    response = httpx.post(f"{stack.url}/v2/enqueue/{queue}/{destination}", content=body.encode(),
+    response = http_client.post(f"{stack.url}/v2/enqueue/{queue}/{destination}", content=body.encode(),
                           headers={**stack.auth, "Upstash-Timeout": "3s"}, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()["messageId"]
@@ -120,7 +120,7 @@ def publish_flow_controlled(stack, urls: list[str], key: str, value: str) -> Non
     items = [{"destination": url, "body": str(i),
               "headers": {"Upstash-Flow-Control-Key": key, "Upstash-Flow-Control-Value": value}}
              for i, url in enumerate(urls)]
-    response = httpx.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
+    response = http_client.post(f"{stack.url}/v2/batch", json=items, headers=stack.auth, timeout=30)
     assert response.status_code == 200, response.text
 
 
@@ -156,9 +156,9 @@ def test_cancelled_claimed_ahead_messages_are_never_sent_by_celery_workers(stack
     time.sleep(0.5)  # the dispatchers (every 0.1 s) have claimed them ahead by now
     states = [wait_for_state(stack, m, "ACTIVE", timeout=5) for m in [one, *bulk]]
     assert all(s[-1] == "ACTIVE" for s in states), states
-    cancelled = httpx.delete(f"{stack.url}/v2/messages/{one}", headers=stack.auth)
+    cancelled = http_client.delete(f"{stack.url}/v2/messages/{one}", headers=stack.auth)
     assert cancelled.json() == {"cancelled": 1}
-    cancelled = httpx.request("DELETE", f"{stack.url}/v2/messages", json={"messageIds": bulk},
+    cancelled = http_client.request("DELETE", f"{stack.url}/v2/messages", json={"messageIds": bulk},
                               headers=stack.auth)
     assert cancelled.json() == {"cancelled": 4}
     sink.wait_for(1, "/ahead-kept", timeout=30)

@@ -7,9 +7,9 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
+from tests.support import http_client
 from tests.support.services import require_services
 from tests.support.stack import ROOT
 
@@ -42,7 +42,7 @@ HANDED_OVER_SECONDS = 1.0
 
 
 def created_at(stack, message_id: str) -> float:
-    answer = httpx.get(f"{stack.url}/v2/messages/{message_id}", timeout=10,
+    answer = http_client.get(f"{stack.url}/v2/messages/{message_id}", timeout=10,
                        headers={"Authorization": f"Bearer {ACME_TOKEN[-1]}"})
     return answer.json()["createdAt"] / 1000
 

@@ -71,7 +71,7 @@ def python(stack, script: str, *args: str) -> dict:
 
 
 def test_tasks_run_through_celery_with_results_retries_and_dlq(stack):
-    import httpx
+    from tests.support import http_client
 
     # The enqueuing process has the stack's settings, as any of the site's processes would.
     enqueued = python(stack, ENQUEUE)
@@ -93,6 +93,6 @@ def test_tasks_run_through_celery_with_results_retries_and_dlq(stack):
     # The task enqueued inside a rolled-back transaction left no result behind.
     inner = results["outer"]["value"]
     assert python(stack, READ, json.dumps({"inner": inner})) == {"inner": None}
-    dlq = httpx.get(f"{stack.url}/v2/dlq", headers=stack.auth, timeout=10).json()["messages"]
+    dlq = http_client.get(f"{stack.url}/v2/dlq", headers=stack.auth, timeout=10).json()["messages"]
     assert [m["responseStatus"] for m in dlq
             if m["url"].endswith("/qstash/tasks/default")] == [500]

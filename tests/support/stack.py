@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from tests.support import http_client
 from tests.support.services import POSTGRES_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ def wait_until_up(stack: Stack, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(stack.url + "/v2/keys", headers=stack.auth).status_code == 200:
+            if http_client.get(stack.url + "/v2/keys", headers=stack.auth).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -18,6 +18,8 @@ from qstash import QStash, Receiver
 from upstash_workflow import serve
 from upstash_workflow.workflow_types import _SyncRequest
 
+from tests.support.sink import POLL_SECONDS
+
 THIRD_PARTY = "/third-party"
 
 
@@ -33,7 +35,8 @@ class WorkflowApp:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,),
+                                       daemon=True)
         self.thread.start()
 
     def workflow(self, path: str, **options):

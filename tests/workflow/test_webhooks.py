@@ -7,12 +7,12 @@ import base64
 import json
 import time
 
-import httpx
 import pytest
 
 from django_qstash.core import api_tokens
 from django_qstash.models import ApiToken, WorkflowEvent, WorkflowRun, WorkflowWaiter
 from tests.e2e.helpers import api
+from tests.support import http_client
 from tests.workflow.helpers import FEATURES, decoded, history, trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,13 +72,13 @@ def test_new_tokens_carry_the_tenants_account_id_and_old_ones_still_work(qstash)
     assert token.prefix == payload["Password"][:8]
     _, old = ApiToken.issue(qstash.tenant, raw="qst_" + "A" * 40)
     assert api_tokens.account_id_of(old) is None
-    response = httpx.get(f"{qstash.url}/v2/keys", headers={"Authorization": f"Bearer {old}"})
+    response = http_client.get(f"{qstash.url}/v2/keys", headers={"Authorization": f"Bearer {old}"})
     assert response.status_code == 200
 
 
 def test_a_query_string_token_may_carry_an_unescaped_plus(qstash):
     _, secret = ApiToken.issue(qstash.tenant, raw="eyJVc2VySUQiOiJ+Pz8/Pz8+Pz8=")
-    assert httpx.get(f"{qstash.url}/v2/keys?qstash_token={secret}").status_code == 200
+    assert http_client.get(f"{qstash.url}/v2/keys?qstash_token={secret}").status_code == 200
 
 
 def test_a_webhook_call_resumes_the_waiting_run_with_the_request(qstash, sink):
@@ -86,7 +86,7 @@ def test_a_webhook_call_resumes_the_waiting_run_with_the_request(qstash, sink):
     hook_url = create_webhook(qstash, url, "wfr_hook", "evt_1")
     sink.wait_for(2)
     wait_for_webhook(qstash, url, "wfr_hook", "evt_1")
-    response = httpx.put(f"{hook_url}?ref=7", content=b'{"paid":true}',
+    response = http_client.put(f"{hook_url}?ref=7", content=b'{"paid":true}',
                          headers={"X-Signature": "s1", "Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert response.json() == {"workflowRunId": "wfr_hook", "eventId": "evt_1",
@@ -111,7 +111,7 @@ def test_calls_before_the_wait_are_kept_for_it_one_per_wait(qstash, sink):
     hook_url = create_webhook(qstash, url, "wfr_early", "evt_e")
     sink.wait_for(2)
     for n in (1, 2):
-        response = httpx.post(hook_url, content=f"call {n}".encode())
+        response = http_client.post(hook_url, content=f"call {n}".encode())
         assert response.json()["resumed"] is False
     assert WorkflowEvent.objects.count() == 2
     wait_for_webhook(qstash, url, "wfr_early", "evt_e", step_id=2)
@@ -128,7 +128,7 @@ def test_a_get_call_needs_no_token_and_carries_no_body(qstash, sink):
     hook_url = create_webhook(qstash, url, "wfr_get", "evt_g")
     sink.wait_for(2)
     wait_for_webhook(qstash, url, "wfr_get", "evt_g")
-    assert httpx.get(hook_url).status_code == 200
+    assert http_client.get(hook_url).status_code == 200
     _, call = resumed_call(sink.wait_for(3)[2])
     assert call["method"] == "GET" and "body" not in call
 
@@ -153,7 +153,7 @@ def test_the_hook_url_resumes_only_its_own_tenants_webhooks(qstash, sink, other_
         f"{base}/{mine}/wfr_mine/approval": "webhook approval of workflow run",
     }
     for hook_url, reason in refusals.items():
-        response = httpx.post(hook_url, content=b"forged")
+        response = http_client.post(hook_url, content=b"forged")
         assert response.status_code == 404, hook_url
         assert reason in response.json()["error"]
     assert WorkflowWaiter.objects.count() == 2 and not WorkflowEvent.objects.exists()
@@ -166,7 +166,7 @@ def test_a_finished_run_takes_no_more_calls(qstash, sink):
     hook_url = create_webhook(qstash, url, "wfr_done", "evt_d")
     sink.wait_for(2)
     assert api(qstash, "DELETE", "/v2/workflows/runs/wfr_done?cancel=false").status_code == 200
-    response = httpx.post(hook_url, content=b"late")
+    response = http_client.post(hook_url, content=b"late")
     assert response.status_code == 404
     assert "already finished" in response.json()["error"]
     assert WorkflowRun.objects.get(run_id="wfr_done").state == "RUN_SUCCESS"
@@ -179,6 +179,6 @@ def test_a_call_too_large_for_a_step_is_refused_before_anything_changes(qstash, 
     hook_url = create_webhook(qstash, url, "wfr_big", "evt_b")
     sink.wait_for(2)
     wait_for_webhook(qstash, url, "wfr_big", "evt_b")
-    response = httpx.post(hook_url, content=b"x" * 3000)
+    response = http_client.post(hook_url, content=b"x" * 3000)
     assert response.status_code == 413
     assert WorkflowWaiter.objects.count() == 1

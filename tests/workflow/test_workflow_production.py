@@ -12,10 +12,10 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 
-import httpx
 import psycopg
 import pytest
 
+from tests.support import http_client
 from tests.support.node_packages import run_node_test_file
 from tests.support.services import require_services
 from tests.workflow import test_python_sdk as python_cases
@@ -44,7 +44,7 @@ def stack():
 
 
 def stack_env(stack) -> dict:
-    keys = httpx.get(f"{stack.url}/v2/keys", headers=stack.auth, timeout=30).json()
+    keys = http_client.get(f"{stack.url}/v2/keys", headers=stack.auth, timeout=30).json()
     return sdk_env(stack.url, stack.token, keys["current"], keys["next"])
 
 

@@ -1,0 +1,1 @@
+"""PostgreSQL for the test suite's PostgreSQL pass (see base.py)."""
