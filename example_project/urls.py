@@ -8,3 +8,5 @@ urlpatterns = [
     path("example/", include("example_project.receiver")),  # demo receiver: /example/hook
     path("", include("django_qstash.urls")),
 ]
+# Requests Django refuses before any view (a bad Host header): JSON under /v2/.
+handler400 = "django_qstash.api.errors.bad_request"

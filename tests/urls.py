@@ -7,3 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_qstash.urls")),
 ]
+# Requests Django refuses before any view (a bad Host header): JSON under /v2/.
+handler400 = "django_qstash.api.errors.bad_request"

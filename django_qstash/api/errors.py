@@ -8,7 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.utils.decorators import method_decorator
-from django.views import View
+from django.views import View, defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -60,3 +60,13 @@ class UnknownEndpointView(View):
     def dispatch(self, request, *args, **kwargs) -> JsonResponse:
         return JsonResponse({"error": f"no such endpoint: {request.method} {request.path}"},
                             status=404)
+
+
+def bad_request(request, exception=None):
+    """The site's ``handler400``: ``{"error": ...}`` under /v2/, Django's page elsewhere.
+    Django refuses some requests before any view runs (a Host header that is not a host name,
+    one outside ALLOWED_HOSTS) and answers them with this handler, which is HTML by default;
+    the API's clients read JSON."""
+    if request.path_info.startswith("/v2/"):
+        return JsonResponse({"error": str(exception or "") or "bad request"}, status=400)
+    return defaults.bad_request(request, exception)

@@ -85,7 +85,7 @@ def claims(stack, message_ids: set[str]) -> dict[str, int]:
 
 def expect_503_while_postgres_is_down(stack) -> dict:
     response = http_client.post(f"{stack.url}/v2/publish/http://127.0.0.1:1/x", content=b"x",
-                          headers=stack.auth, timeout=30)
+                                headers=stack.auth, timeout=30)
     assert response.status_code == 503, response.text
     return response.json()
 
@@ -121,7 +121,7 @@ def test_nothing_accepted_is_lost_through_every_fault(chaos_stack, sink):
     stack = chaos_stack
     started = time.time()
     schedule = http_client.post(f"{stack.url}/v2/schedules/{sink.url}/cron", content=b"tick",
-                          headers={**stack.auth, "Upstash-Cron": "* * * * *"}, timeout=30)
+                                headers={**stack.auth, "Upstash-Cron": "* * * * *"}, timeout=30)
     assert schedule.status_code == 200, schedule.text
     workload = Workload()
     publisher = threading.Thread(target=publish_until_done, args=(stack, sink, workload))

@@ -20,7 +20,7 @@ def test_missing_and_wrong_tokens_get_401(qstash):
 
 def test_token_in_query_parameter(qstash, sink):
     response = http_client.post(f"{qstash.url}/v2/publish/{sink.url}/q?qstash_token={qstash.token}",
-                          content=b"x")
+                                content=b"x")
     assert response.status_code == 200, response.text
     [arrival] = sink.wait_for(1, "/q")
     assert arrival.path == "/q"  # our own parameter is not forwarded
@@ -94,6 +94,21 @@ def test_invalid_json_and_unknown_filters_are_400(qstash):
                                          "HTTPS://example.com/"])
 def test_a_url_of_another_scheme_is_refused_as_a_url(qstash, destination):
     response = http_client.post(f"{qstash.url}/v2/publish/{destination}", content=b"x",
-                          headers={"Authorization": f"Bearer {qstash.token}"})
+                                headers={"Authorization": f"Bearer {qstash.token}"})
     assert response.status_code == 400
     assert "http(s) URL" in response.json()["error"], response.text
+
+
+@pytest.mark.parametrize("host", ["P|", "bad host", "x/y"])
+def test_a_host_header_django_refuses_gets_a_json_400_on_the_api(client, host):
+    """Django refuses these before any view runs; the API still answers {"error": ...}."""
+    response = client.post("/v2/publish/https://example.com/x", b"x",
+                           content_type="text/plain", HTTP_HOST=host)
+    assert response.status_code == 400
+    assert "HTTP_HOST" in response.json()["error"]
+
+
+def test_a_host_header_django_refuses_keeps_djangos_page_outside_the_api(client):
+    response = client.get("/admin/", HTTP_HOST="P|")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")

@@ -122,8 +122,8 @@ def development_delivered(walk: Walkthrough) -> None:
     assert "invalid_signature" not in text and "not_configured" not in text
     # The delayed and the retried message went out through the dev server's dispatcher.
     events = http_client.get(walk.env["QSTASH_URL"] + "/v2/events", params={"state": "DELIVERED"},
-                       headers={"Authorization": f"Bearer {walk.env['QSTASH_TOKEN']}"},
-                       timeout=10).json()["events"]
+                             headers={"Authorization": f"Bearer {walk.env['QSTASH_TOKEN']}"},
+                             timeout=10).json()["events"]
     assert {found[n][0] for n in "1234"} <= {e["messageId"] for e in events}
     url, user, password = ADMIN_LINE.search(text).groups()
     base = url.removesuffix("/admin/")

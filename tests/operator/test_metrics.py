@@ -37,7 +37,7 @@ def test_counters_histograms_and_gauges(qstash, sink, caplog, settings):
             Upstash_Flow_Control_Value="parallelism=1")
 
     text = http_client.get(f"{qstash.url}/metrics", headers={"Authorization": "Bearer scrape"},
-                     timeout=10).text
+                           timeout=10).text
     assert sample("qstash_messages_published_total", **tenant) - before["published"] == 4
     assert sample("qstash_messages_delivered_total", **tenant) - before["delivered"] == 1
     assert sample("qstash_messages_failed_total", **tenant) - before["failed"] == 1

@@ -92,7 +92,7 @@ def dev_server(tmp_path: Path) -> Iterator[DevServer]:
 def _answers(server: DevServer) -> bool:
     try:
         response = http_client.get(server.url + "/v2/keys",
-                             headers={"Authorization": f"Bearer {server.token}"}, timeout=2)
+                                   headers={"Authorization": f"Bearer {server.token}"}, timeout=2)
     except httpx.HTTPError:
         return False
     return response.status_code == 200
@@ -100,7 +100,7 @@ def _answers(server: DevServer) -> bool:
 
 def _delivered(server: DevServer, message_id: str) -> bool:
     response = http_client.get(server.url + "/v2/events", params={"messageId": message_id},
-                         headers={"Authorization": f"Bearer {server.token}"}, timeout=5)
+                               headers={"Authorization": f"Bearer {server.token}"}, timeout=5)
     return any(event.get("state") == "DELIVERED" for event in response.json().get("events", []))
 
 
@@ -143,7 +143,7 @@ def test_sdk_publish_is_accepted_and_a_tampered_replay_is_rejected(dev_server: D
 def test_the_request_log_never_shows_a_token_from_the_query(dev_server: DevServer):
     for name in ("qstash_token", "qstash%5Ftoken"):  # Django decodes the name: both work
         response = http_client.get(f"{dev_server.url}/v2/queues?{name}={dev_server.token}&x=1",
-                             timeout=10)
+                                   timeout=10)
         assert response.status_code == 200
     wait_for(lambda: dev_server.log.read_text().count("/v2/queues?") >= 2,
              "the request lines in the dev server's log", dev_server.log)

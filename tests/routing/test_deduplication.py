@@ -69,7 +69,7 @@ def test_fifty_concurrent_identical_publishes_deliver_once(qstash, sink):
 def test_tenants_have_separate_deduplication(qstash, other_tenant, sink):
     mine = post(qstash, f"{sink.url}/t", Upstash_Deduplication_Id="shared")
     theirs = http_client.post(f"{qstash.url}/v2/publish/{sink.url}/t", content=b"same",
-                        headers={"Authorization": f"Bearer {other_tenant.token}",
+                              headers={"Authorization": f"Bearer {other_tenant.token}",
                                  "Upstash-Deduplication-Id": "shared"})
     assert theirs.json()["deduplicated"] is False
     assert theirs.json()["messageId"] != mine.json()["messageId"]

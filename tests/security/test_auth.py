@@ -92,9 +92,9 @@ def test_read_only_token_on_every_endpoint(qstash, read_only):
     for call in CALLS:
         before = snapshot(qstash.tenant)
         response = http_client.request(call.method, qstash.url + fill(call.path, SAMPLE),
-                                 json=fill(call.json, SAMPLE),
-                                 headers={**read_only, **fill(call.headers, SAMPLE)},
-                                 params=fill(call.params, SAMPLE), timeout=30)
+                                       json=fill(call.json, SAMPLE),
+                                       headers={**read_only, **fill(call.headers, SAMPLE)},
+                                       params=fill(call.params, SAMPLE), timeout=30)
         if call.path == "/v2/keys" and call.method == "GET":
             ok = response.status_code == 403 and "read-write" in response.json()["error"]
         elif call.path.startswith("/v2/workflows/hooks/"):
@@ -132,10 +132,10 @@ def test_read_only_tokens_see_forwarded_credentials_redacted(qstash, read_only):
                  "Upstash-Callback": "https://example.com/cb",
                  "Upstash-Callback-Forward-Authorization": CREDENTIAL}
     published = http_client.post(qstash.url + "/v2/publish/https://example.com/hook",
-                           headers={**qstash.auth, **forwarded}, content=b"x")
+                                 headers={**qstash.auth, **forwarded}, content=b"x")
     message_id = published.json()["messageId"]
     scheduled = http_client.post(qstash.url + "/v2/schedules/https://example.com/s",
-                           headers={**qstash.auth, **forwarded, "Upstash-Cron": "0 0 1 1 *"})
+                                 headers={**qstash.auth, **forwarded, "Upstash-Cron": "0 0 1 1 *"})
     schedule_id = scheduled.json()["scheduleId"]
     entry = make_dlq(qstash.tenant)
     entry.message.headers = {"Authorization": [CREDENTIAL], "X-Trace": ["visible"]}

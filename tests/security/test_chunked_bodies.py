@@ -135,8 +135,9 @@ def granian_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if http_client.get(url + "/v2/keys",
-                             headers={"Authorization": f"Bearer {token}"}).status_code == 200:
+                keys = http_client.get(url + "/v2/keys",
+                                       headers={"Authorization": f"Bearer {token}"})
+                if keys.status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)

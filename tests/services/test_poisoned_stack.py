@@ -35,7 +35,7 @@ def test_concurrent_poisoned_batches_leave_every_tenant_served(stack, sink):
 
     def publish(auth):
         return lambda: http_client.post(f"{stack.url}/v2/publish/{sink.url}/g", content=b"x",
-                                  headers={**auth, "Upstash-Delay": "1h"}, timeout=30)
+                                        headers={**auth, "Upstash-Delay": "1h"}, timeout=30)
 
     with ThreadPoolExecutor(30) as pool:
         answers = list(pool.map(lambda call: call(), [poisoned] * 20 + [publish(other)] * 10))

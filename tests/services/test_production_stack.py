@@ -91,7 +91,7 @@ def test_killed_web_process_loses_no_message_it_was_sending(stack, sink):
 
 def enqueue(stack, queue: str, destination: str, body: str) -> str:
     response = http_client.post(f"{stack.url}/v2/enqueue/{queue}/{destination}", content=body.encode(),
-                          headers={**stack.auth, "Upstash-Timeout": "3s"}, timeout=30)
+                                headers={**stack.auth, "Upstash-Timeout": "3s"}, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()["messageId"]
 
@@ -159,7 +159,7 @@ def test_cancelled_claimed_ahead_messages_are_never_sent_by_celery_workers(stack
     cancelled = http_client.delete(f"{stack.url}/v2/messages/{one}", headers=stack.auth)
     assert cancelled.json() == {"cancelled": 1}
     cancelled = http_client.request("DELETE", f"{stack.url}/v2/messages", json={"messageIds": bulk},
-                              headers=stack.auth)
+                                    headers=stack.auth)
     assert cancelled.json() == {"cancelled": 4}
     sink.wait_for(1, "/ahead-kept", timeout=30)
     for message_id in [one, *bulk]:

@@ -43,7 +43,7 @@ HANDED_OVER_SECONDS = 1.0
 
 def created_at(stack, message_id: str) -> float:
     answer = http_client.get(f"{stack.url}/v2/messages/{message_id}", timeout=10,
-                       headers={"Authorization": f"Bearer {ACME_TOKEN[-1]}"})
+                             headers={"Authorization": f"Bearer {ACME_TOKEN[-1]}"})
     return answer.json()["createdAt"] / 1000
 
 

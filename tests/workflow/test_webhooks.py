@@ -87,7 +87,7 @@ def test_a_webhook_call_resumes_the_waiting_run_with_the_request(qstash, sink):
     sink.wait_for(2)
     wait_for_webhook(qstash, url, "wfr_hook", "evt_1")
     response = http_client.put(f"{hook_url}?ref=7", content=b'{"paid":true}',
-                         headers={"X-Signature": "s1", "Content-Type": "application/json"})
+                               headers={"X-Signature": "s1", "Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert response.json() == {"workflowRunId": "wfr_hook", "eventId": "evt_1",
                                "resumed": True}
