@@ -34,14 +34,14 @@ def _count(key: str, amount: int, timeout: int) -> int:
         return amount
 
 
-def check_burst(token_id: int | str, counted: str = "this token") -> dict[str, str]:
-    """Count one request against the token's per-second limit; returns the headers to send.
-    ``token_id`` names the budget (``counted`` says whose, in the refusal)."""
+def check_burst(budget: int | str, counted: str = "this token") -> dict[str, str]:
+    """Count one request against a per-second budget; returns the headers to send.
+    ``budget``: a token's id, or another caller's key (``counted`` says whose, in the refusal)."""
     limit = int(qstash_settings.API_BURST_RATE_LIMIT or 0)
     if limit <= 0:
         return {}
     window = int(clock.now().timestamp())
-    used = _count(f"{PREFIX}:burst:{token_id}:{window}", 1, timeout=2)
+    used = _count(f"{PREFIX}:burst:{budget}:{window}", 1, timeout=2)
     headers = {"Burst-RateLimit-Limit": str(limit),
                "Burst-RateLimit-Remaining": str(max(0, limit - used)),
                "Burst-RateLimit-Reset": str(window + 1)}

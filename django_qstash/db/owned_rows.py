@@ -98,9 +98,9 @@ def from_inserted(drafts: list) -> list[Message]:
     could have changed since (still owned, a cancel requested) and the tenant's current
     signing key. Reading every column back cost the database and this process more than
     inserting the row."""
-    found = _still_owned({d.id: d.claim_token for d in drafts},
-                         "m.cancel_requested, k.current", _names(_connection().vendor)["keys"])
     connection, spec = _connection(), table(Message)
+    found = _still_owned({d.id: d.claim_token for d in drafts},
+                         "m.cancel_requested, k.current", _names(connection.vendor)["keys"])
     messages = []
     for draft in drafts:
         if draft.id not in found:

@@ -140,7 +140,7 @@ def test_counting_is_atomic(db, settings, frozen):
     def hit():
         barrier.wait()
         try:
-            check_burst(token_id=424242)
+            check_burst(budget=424242)
             allowed.append(1)
         except RateLimited:
             pass
