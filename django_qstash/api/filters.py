@@ -23,9 +23,10 @@ def integer(request, name: str, default: int | None = None, *, maximum: int | No
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
-    if not is_number(raw.strip()):
+    text = raw.strip()  # the text checked is the text converted: int() refuses what strip() drops
+    if not is_number(text):
         raise BadRequest(f"{name} must be a non-negative integer of at most 15 digits")
-    value = int(raw)
+    value = int(text)
     return min(value, maximum) if maximum else value
 
 

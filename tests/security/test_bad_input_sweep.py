@@ -30,7 +30,9 @@ BAD_PATH_PARTS = ["%ED%A0%80", "%00", "%FF", "x" * 5000, "..", "%2F", "%C3%A9", 
 BAD_QUERIES = ["count=%ED%A0%80", "cursor=%00", "count=abc", "count=-1", "count=99999999999999999",
                "fromDate=1e400", "toDate=99999999999999", "label=%ED%A0%80", "messageId=%00",
                "cursor=%FF", "url=" + "x" * 5000, "responseStatus=abc", "parallelism=%ED%A0%80",
-               "dlqIds=%ED%A0%80", "queueName=%00"]
+               "dlqIds=%ED%A0%80", "queueName=%00",
+               # Python counts a control character such as U+001F as space, int() does not
+               "fromDate=%1F7", "toDate=7%1C", "count=%1F7", "cursor=%1F7", "count=%207"]
 UPSTASH_HEADERS = ["Upstash-Delay", "Upstash-Retries", "Upstash-Timeout", "Upstash-Method",
                    "Upstash-Callback", "Upstash-Failure-Callback", "Upstash-Label",
                    "Upstash-Deduplication-Id", "Upstash-Content-Based-Deduplication",
