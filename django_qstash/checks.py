@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from django_qstash.conf import DEFAULTS, qstash_settings
+from django_qstash.core.url_views import dotted_name, is_api_view, url_views
 from django_qstash.db.sqlite_writes import BUSY_TIMEOUT_SECONDS, defers_writes
 
 TRANSPORTS = ("inprocess", "celery")
@@ -222,3 +223,29 @@ def _check_rate_limit_cache() -> list[CheckMessage]:
                       f"{' and '.join(limited)} counts in it",
                       id="django_qstash.E014")]
     return []
+
+
+API_400_HANDLER = "django_qstash.api.errors.bad_request"
+
+
+@register(Tags.urls)
+def check_api_error_handler(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The API mounted in a URLconf whose handler400 is Django's HTML page: requests Django
+    refuses before any view (a Host header it does not accept) would answer the SDKs HTML."""
+    from django.urls import get_resolver
+
+    try:
+        resolver = get_resolver()
+        mounted = any(is_api_view(view) for view in url_views(resolver.url_patterns))
+        handler = resolver.resolve_error_handler(400)
+    except Exception:  # noqa: BLE001 — a broken URLconf is reported by Django's own checks
+        return []
+    if not mounted or dotted_name(handler) == API_400_HANDLER:
+        return []
+    return [Warning(
+        "The QStash API is mounted, but the URLconf's handler400 is not the API's: a request "
+        "Django refuses before any view runs (a Host header it does not accept) gets an HTML "
+        "page where the QStash clients expect {\"error\": ...}.",
+        hint=f'In the root URLconf: handler400 = "{API_400_HANDLER}" (it keeps Django\'s page '
+             "outside the API).",
+        id="django_qstash.W004")]

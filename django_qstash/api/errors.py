@@ -7,6 +7,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.decorators import method_decorator
 from django.views import View, defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +15,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from django_qstash.core.url_views import is_api_view
 from django_qstash.db.group_commit import GroupCommitTimeout
 from django_qstash.exceptions import ApiError
 
@@ -63,10 +65,21 @@ class UnknownEndpointView(View):
 
 
 def bad_request(request, exception=None):
-    """The site's ``handler400``: ``{"error": ...}`` under /v2/, Django's page elsewhere.
+    """The site's ``handler400``: ``{"error": ...}`` on the API's paths, Django's page elsewhere.
     Django refuses some requests before any view runs (a Host header that is not a host name,
     one outside ALLOWED_HOSTS) and answers them with this handler, which is HTML by default;
     the API's clients read JSON."""
-    if request.path_info.startswith("/v2/"):
+    if is_api_path(request.path_info):
         return JsonResponse({"error": str(exception or "") or "bad request"}, status=400)
     return defaults.bad_request(request, exception)
+
+
+def is_api_path(path_info: str) -> bool:
+    """Whether the site's URLconf routes ``path_info`` to the API, wherever it is mounted:
+    every path under the API's /v2/ resolves to one of its views (unknown ones to
+    UnknownEndpointView)."""
+    try:
+        view = resolve(path_info).func
+    except Resolver404:
+        return False
+    return is_api_view(view)

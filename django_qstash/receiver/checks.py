@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from django_qstash.conf import qstash_settings
+from django_qstash.core.url_views import url_views
 
 MIDDLEWARE_PATHS = (
     "django_qstash.receiver.middleware.QStashSignatureMiddleware",
@@ -106,14 +107,6 @@ def _check_tolerance_and_replay() -> list[CheckMessage]:
     return errors
 
 
-def _views(patterns: list) -> Iterator[Any]:
-    for pattern in patterns:
-        if hasattr(pattern, "url_patterns"):
-            yield from _views(pattern.url_patterns)
-        elif callable(getattr(pattern, "callback", None)):
-            yield pattern.callback
-
-
 def _is_protected(view: Any) -> bool:
     if getattr(view, "qstash_verified", False):  # the decorator, on functions and classes
         return True
@@ -131,7 +124,7 @@ def _receivers_in_use() -> bool:
     from django.urls import get_resolver
 
     try:
-        return any(_is_protected(view) for view in _views(get_resolver().url_patterns))
+        return any(_is_protected(view) for view in url_views(get_resolver().url_patterns))
     except Exception:  # noqa: BLE001 — a broken URLconf is reported by Django's own check
         return False
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
+from django.urls import clear_url_caches, include
+from django.urls import path as route
 
 from django_qstash.models import ApiToken
 from tests.e2e.helpers import api, publish
@@ -110,5 +114,31 @@ def test_a_host_header_django_refuses_gets_a_json_400_on_the_api(client, host):
 
 def test_a_host_header_django_refuses_keeps_djangos_page_outside_the_api(client):
     response = client.get("/admin/", HTTP_HOST="P|")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.fixture
+def api_under_prefix(settings):
+    """A project that mounts the API under /qstash/ (its QSTASH_URL ends in /qstash)."""
+    module = ModuleType("urls_with_the_api_under_a_prefix")
+    module.urlpatterns = [route("qstash/", include("django_qstash.urls"))]
+    module.handler400 = "django_qstash.api.errors.bad_request"
+    settings.ROOT_URLCONF = module
+    clear_url_caches()
+    yield
+    clear_url_caches()
+
+
+@pytest.mark.parametrize("route", ["/qstash/v2/publish/https://example.com/x",
+                                   "/qstash/v2/no-such-endpoint"])
+def test_a_refused_host_gets_json_wherever_the_api_is_mounted(client, api_under_prefix, route):
+    response = client.post(route, b"x", content_type="text/plain", HTTP_HOST="P|")
+    assert response.status_code == 400
+    assert "HTTP_HOST" in response.json()["error"]
+
+
+def test_a_refused_host_outside_a_prefixed_api_keeps_djangos_page(client, api_under_prefix):
+    response = client.get("/v2/keys", HTTP_HOST="P|")  # not the API in this project
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
+from django.contrib import admin
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.urls import clear_url_caches, include, path
 
 from django_qstash import checks
-from django_qstash.checks import RECEIVER_KEYS, RULES, check_server_settings
+from django_qstash.checks import (
+    RECEIVER_KEYS,
+    RULES,
+    check_api_error_handler,
+    check_server_settings,
+)
 from django_qstash.conf import DEFAULTS
 
 # A value of the wrong type for each kind of setting.
@@ -188,3 +197,45 @@ def test_publishing_hands_due_now_messages_to_the_transport_the_dotted_path_name
     transport = get_transport()
     assert isinstance(transport, CountingTransport)
     assert [item[0] for item in transport.submitted] == [result.message_id]
+
+
+def _urlconf(*patterns, handler400: str | None = None) -> ModuleType:
+    module = ModuleType("urls_under_check")
+    module.urlpatterns = list(patterns)
+    if handler400:
+        module.handler400 = handler400
+    return module
+
+
+@pytest.fixture
+def urlconf(settings):
+    def use(module: ModuleType) -> None:
+        settings.ROOT_URLCONF = module
+        clear_url_caches()
+
+    yield use
+    clear_url_caches()
+
+
+@pytest.mark.parametrize("prefix", ["", "qstash/"])
+def test_the_api_mounted_without_its_400_handler_warns(urlconf, prefix):
+    urlconf(_urlconf(path(prefix, include("django_qstash.urls"))))
+    [warning] = check_api_error_handler()
+    assert warning.id == "django_qstash.W004"
+    assert 'handler400 = "django_qstash.api.errors.bad_request"' in warning.hint
+
+
+@pytest.mark.parametrize("module", [
+    _urlconf(path("", include("django_qstash.urls")),
+             handler400="django_qstash.api.errors.bad_request"),
+    _urlconf(path("admin/", admin.site.urls)),  # a receiver-only project: no API mounted
+], ids=["handler set", "no API"])
+def test_no_warning_with_the_handler_or_without_the_api(urlconf, module):
+    urlconf(module)
+    assert check_api_error_handler() == []
+
+
+def test_the_warning_runs_with_manage_py_check(urlconf):
+    urlconf(_urlconf(path("", include("django_qstash.urls"))))
+    with pytest.raises(SystemCheckError, match="W004"):
+        call_command("check", "--fail-level", "WARNING")
