@@ -123,6 +123,28 @@ def test_calls_before_the_wait_are_kept_for_it_one_per_wait(qstash, sink):
     assert not WorkflowEvent.objects.exists()
 
 
+def test_parallel_waits_on_one_webhook_take_one_call_each(qstash, sink):
+    """Promise.all of two waitForWebhook: each call resumes one wait, oldest wait first, so
+    the two waits get the two calls and a third call is kept for a later wait."""
+    url = started(qstash, sink, "wfr_par")
+    hook_url = create_webhook(qstash, url, "wfr_par", "evt_p")
+    sink.wait_for(2)
+    wait_for_webhook(qstash, url, "wfr_par", "evt_p", step_id=2)
+    wait_for_webhook(qstash, url, "wfr_par", "evt_p", step_id=3)
+    assert http_client.post(hook_url, content=b"call 1").json()["resumed"] is True
+    first = sink.wait_for(3)[2]
+    assert WorkflowWaiter.objects.count() == 1
+    assert http_client.post(hook_url, content=b"call 2").json()["resumed"] is True
+    second = sink.wait_for(4)[3]
+    assert http_client.post(hook_url, content=b"call 3").json()["resumed"] is False
+    step_one, call_one = resumed_call(first)
+    step_two, call_two = resumed_call(second)
+    assert (step_one["stepId"], base64.b64decode(call_one["body"])) == (2, b"call 1")
+    assert (step_two["stepId"], base64.b64decode(call_two["body"])) == (3, b"call 2")
+    assert not WorkflowWaiter.objects.exists()
+    assert WorkflowEvent.objects.count() == 1
+
+
 def test_a_get_call_needs_no_token_and_carries_no_body(qstash, sink):
     url = started(qstash, sink, "wfr_get")
     hook_url = create_webhook(qstash, url, "wfr_get", "evt_g")

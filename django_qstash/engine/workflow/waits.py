@@ -98,9 +98,12 @@ def _as_map(pairs: list) -> dict[str, list[str]]:
     return result
 
 
-def notify(tenant: Tenant, event_id: str, data: bytes, run_id: str | None = None) -> list[dict]:
+def notify(tenant: Tenant, event_id: str, data: bytes, run_id: str | None = None, *,
+           one: bool = False) -> list[dict]:
     """Resume every run waiting for ``event_id`` (only ``run_id``'s when given); a run that
-    does not wait yet keeps the event until it does (lookback), others lose it."""
+    does not wait yet keeps the event until it does (lookback), others lose it. With ``one``
+    only the oldest wait is resumed: a webhook call is one request, for one waitForWebhook
+    (a run waiting on the same webhook in parallel takes a call per wait)."""
     results = []
     with transaction.atomic():
         waiters = WorkflowWaiter.objects.select_for_update().filter(
@@ -118,6 +121,8 @@ def notify(tenant: Tenant, event_id: str, data: bytes, run_id: str | None = None
                 WorkflowWaiter.objects.filter(pk=waiter.pk).delete()
                 result.update(messageId="", error=exc.message)
             results.append(result)
+            if one and result["messageId"]:
+                break
         if run_id is not None and not results:
             run = WorkflowRun.objects.filter(tenant=tenant, run_id=run_id,
                                              state=WorkflowRun.State.STARTED).first()

@@ -2,9 +2,9 @@
 
 The SDK makes the URL itself, ``{QSTASH_URL}/v2/workflows/hooks/{UserID}/{runId}/{eventId}``,
 and appends it as the CreateWebhook step's output; waitForWebhook then waits for that event
-id like waitForEvent. A call is handed over like a notify to that one run: it resumes the
-waiter, or is kept until the run waits (so an early call is not lost, and each call resumes
-one wait of a loop). The URL carries no token: the account id names the tenant, the run must
+id like waitForEvent. A call is handed over like a notify to that one run, but to one wait only:
+it resumes the run's oldest waiter, or is kept until the run waits (so an early call is not
+lost, and each call resumes one wait of a loop or of waits made in parallel). The URL carries no token: the account id names the tenant, the run must
 still be running and the event id must be one of its webhooks, so nobody can resume another
 tenant's run or a plain waitForEvent through it.
 """
@@ -35,7 +35,7 @@ def receive(account_id: str, run_id: str, event_id: str, call: dict) -> dict:
     data = json.dumps(call, separators=(",", ":")).encode()
     if len(data) * 4 // 3 + STEP_OVERHEAD > qstash_settings.MAX_BODY_BYTES:
         raise PayloadTooLarge("the webhook call is too large to hand to the workflow")
-    results = waits.notify(tenant, event_id, data, run_id)
+    results = waits.notify(tenant, event_id, data, run_id, one=True)
     return {"workflowRunId": run_id, "eventId": event_id,
             "resumed": any(result.get("messageId") for result in results)}
 
