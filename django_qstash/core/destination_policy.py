@@ -67,9 +67,9 @@ def allowed_host(host: str) -> bool:
 
 
 def allowed_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if qstash_settings.ALLOW_PRIVATE_DESTINATIONS or is_public(ip):
+    if qstash_settings.ALLOW_PRIVATE_DESTINATIONS or _public_text(address):
         return True
+    ip = ipaddress.ip_address(address)
     _, _, networks = _allow_list(tuple(qstash_settings.ALLOWED_DESTINATIONS or ()))
     return any(ip.version == net.version and ip in net for net in networks)
 
@@ -127,6 +127,14 @@ class GuardedResolver(AbstractResolver):
         return None
 
 
+# Checked before every request; the answers depend on the text alone, not on any setting,
+# and parsing an address cost as much as a tenth of a send.
+@lru_cache(maxsize=4096)
+def _public_text(address: str) -> bool:
+    return is_public(address)
+
+
+@lru_cache(maxsize=4096)
 def literal_address(host: str) -> str | None:
     """The address a host written as an IP literal means, legacy IPv4 forms included
     ("127.1", "0x7f.1", "2130706433" all mean 127.0.0.1); None for a name."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from django_qstash.db.bulk_insert import table
-from django_qstash.models import Event, Message
+from django_qstash.models import DeliveryAttempt, Event, Message
 
 
 @lru_cache(maxsize=None)
@@ -45,3 +45,7 @@ class MessageDraft(Draft):
 
 class EventDraft(Draft):
     model = Event
+
+
+class AttemptDraft(Draft):
+    model = DeliveryAttempt

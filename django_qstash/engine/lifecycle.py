@@ -12,6 +12,7 @@ from django_qstash.conf import qstash_settings
 from django_qstash.core import clock, ids
 from django_qstash.core.attempts import DeliveryOutcome
 from django_qstash.db.bulk_insert import insert_rows
+from django_qstash.db.drafts import AttemptDraft
 from django_qstash.engine import observability, transitions
 from django_qstash.engine.callbacks import callback_body, callback_message
 from django_qstash.engine.dispatcher_presence import warn_if_nothing_dispatches
@@ -165,8 +166,8 @@ def _delivery_rows(results: list, now: datetime) -> tuple[list, list]:
     attempts, events = [], []
     for message, outcome, started_at in results:
         body = outcome.body[: qstash_settings.MAX_RESPONSE_BODY_BYTES]
-        attempts.append(DeliveryAttempt(
-            message=message, retried=message.retried, started_at=started_at,
+        attempts.append(AttemptDraft(
+            message_id=message.id, retried=message.retried, started_at=started_at,
             duration_ms=outcome.duration_ms, response_status=outcome.status,
             response_headers=outcome.headers, response_body=body))
         events.append(event_for(message, State.DELIVERED, now, response_status=outcome.status,
