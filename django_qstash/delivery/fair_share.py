@@ -86,20 +86,25 @@ class FairShare:
             return True
         if timeout is not None and timeout <= 0:
             return False
-        admitted = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        # True once a slot is taken for it (_admit), False when the timer runs out first
+        # (_expire). A timer and the future alone: asyncio.wait() built a set, a waiter and
+        # callbacks for each of a burst's thousands of waiting sends.
+        admitted = loop.create_future()
         self.waiting.setdefault(key, deque()).append(admitted)
+        timer = None if timeout is None else loop.call_later(timeout, self._expire, key,
+                                                             admitted)
         try:
-            await asyncio.wait({admitted}, timeout=timeout)
+            return await admitted
         except BaseException:  # cancelled: give back a slot taken on its behalf meanwhile
-            if admitted.done():
+            if admitted.done() and not admitted.cancelled() and admitted.result():
                 self.release(tenant, host)
             else:
                 self._leave(key, admitted)
             raise
-        if not admitted.done():  # timed out
-            self._leave(key, admitted)
-            return False
-        return True
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def release(self, tenant: int, host: str) -> None:
         self.in_flight -= 1
@@ -118,15 +123,30 @@ class FairShare:
             if not self.fits(key):
                 continue
             line = self.waiting[key]
-            line.popleft().set_result(None)
+            # A send cancelled while it waits has its future cancelled at once, and leaves
+            # the line only when its task next runs: no slot for it.
+            while line and line[0].done():
+                line.popleft()
+            if not line:
+                del self.waiting[key]
+                continue
+            line.popleft().set_result(True)
             self._take(key)
             if line:
                 self.waiting.move_to_end(key)  # its next send waits for its next turn
             else:
                 del self.waiting[key]
 
-    def _leave(self, key: Key, future: asyncio.Future) -> None:
-        future.cancel()
+    def _expire(self, key: Key, future: asyncio.Future) -> None:
+        if not future.done():
+            self._leave(key, future, result=False)
+
+    def _leave(self, key: Key, future: asyncio.Future, result: bool | None = None) -> None:
+        """Out of the line: cancelled, or answered ``result``."""
+        if result is None:
+            future.cancel()
+        else:
+            future.set_result(result)
         line = self.waiting.get(key)
         if line is None:
             return

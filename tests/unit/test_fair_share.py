@@ -148,6 +148,40 @@ def test_a_cancelled_send_gives_back_a_slot_taken_for_it():
     assert run(scenario()) == (0, {})
 
 
+def test_a_slot_freed_right_after_a_waiting_send_is_cancelled_goes_to_the_next_one():
+    """The cancelled send is still in line when the slot frees (its task has not run yet):
+    the slot skips it, and nothing is counted for it."""
+    async def scenario():
+        share = FairShare(total=1, per_tenant=1, per_host=1)
+        await share.acquire(1, "h:80", None)
+        cancelled = asyncio.ensure_future(share.acquire(1, "h:80", None))
+        second = asyncio.ensure_future(share.acquire(1, "h:80", None))
+        await settle()
+        cancelled.cancel()
+        share.release(1, "h:80")
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        admitted = await asyncio.wait_for(second, 1)
+        held = share.in_flight
+        share.release(1, "h:80")
+        return admitted, held, share.in_flight, dict(share.waiting)
+
+    assert run(scenario()) == (True, 1, 0, {})
+
+
+def test_a_send_that_gave_up_waiting_leaves_its_place_to_the_next():
+    async def scenario():
+        share = FairShare(total=1, per_tenant=1, per_host=1)
+        await share.acquire(1, "h:80", None)
+        impatient = asyncio.ensure_future(share.acquire(1, "h:80", timeout=0.02))
+        patient = asyncio.ensure_future(share.acquire(1, "h:80", None))
+        gave_up = await impatient
+        share.release(1, "h:80")
+        return gave_up, await asyncio.wait_for(patient, 1), share.in_flight
+
+    assert run(scenario()) == (False, True, 1)
+
+
 @pytest.mark.parametrize(("lease_in", "allowance"), [(200, 200 - 10 - 30), (5, 0)])
 def test_a_send_may_wait_only_while_its_lease_covers_the_attempt(settings, lease_in, allowance):
     settings.QSTASH = {**settings.QSTASH, "LEASE_GRACE_SECONDS": 30}
