@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from rest_framework.views import APIView
 
@@ -119,13 +120,25 @@ def json_body(request, default=None):
     if not body.strip():
         return default
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("request body is nested too deeply") from None
     reject_unstorable_json(data)
     return data
+
+
+def _not_json(constant: str):
+    # Python's parser reads NaN and Infinity, which JSON does not have and no column stores.
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 is valid JSON, but no float holds it
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
 
 
 def caller_ip(request) -> str:

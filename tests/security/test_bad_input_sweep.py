@@ -20,11 +20,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SURROGATE = "\ud800"
 # Strings no database column can hold, or that stretch a parser.
 NASTY_STRINGS = [SURROGATE, f"a{SURROGATE}b", "\udfff", "a\x00b", "x" * 70_000, "", " ", "é✓"]
-# Values of the wrong type for any field.
-WRONG_TYPES = [None, True, 0, -1, 10**100, 1.5e308, [], {}, [[[]]], {"a": {"b": {}}}]
+# Values of the wrong type for any field; json.dumps writes the non-finite floats as NaN and
+# Infinity, which Python's JSON parser reads back (and 1e400, valid JSON, reads as infinity).
+WRONG_TYPES = [None, True, 0, -1, 10**100, 1.5e308, float("inf"), float("-inf"), float("nan"),
+               [], {}, [[[]]], {"a": {"b": {}}}]
 RAW_BODIES = [b"{", b"[", b"nul", b"\xff\xfe\xfd", b'"\\ud800"', b'{"a": "\\ud800"}',
               b'["\\udfff"]', b"1e999999", b"[" * 5000 + b"]" * 5000, b'{"a": "\\u0000"}',
-              b"\x00", b'{"a":1,"a":2}', b"-", b"\xef\xbb\xbf{}"]
+              b"\x00", b'{"a":1,"a":2}', b"-", b"\xef\xbb\xbf{}", b"NaN", b'{"a": 1e400}']
 # Path parts as they arrive percent-encoded: a UTF-8 surrogate, NUL, a stray byte, long, odd.
 BAD_PATH_PARTS = ["%ED%A0%80", "%00", "%FF", "x" * 5000, "..", "%2F", "%C3%A9", "a%20b", "1-0"]
 BAD_QUERIES = ["count=%ED%A0%80", "cursor=%00", "count=abc", "count=-1", "count=99999999999999999",
@@ -75,8 +77,8 @@ class Sweep:
                                  f" body={body[:60]!r} {shown} -> {response.content[:160]!r}")
         return response
 
-    def json(self, method: str, path: str, value):
-        return self.send(method, path, json.dumps(value).encode())
+    def json(self, method: str, path: str, value, **extra):
+        return self.send(method, path, json.dumps(value).encode(), **extra)
 
     @property
     def total(self) -> int:
@@ -129,11 +131,12 @@ def world(sink, qstash_runtime):
     qstash_runtime.wait_idle(timeout=30)
 
 
-def json_cases(names: dict) -> list[tuple[str, str, object]]:
+def json_cases(names: dict) -> list[tuple[str, str, object, dict]]:
+    """(method, path, a good body, the headers the call needs to get as far as its body)."""
     sink = names["sink"]
     item = {"destination": f"{sink}/b", "body": "hi", "queue": "sweep-q",
             "headers": {"Upstash-Label": "l", "X-A": "v", "Upstash-Retries": "0"}}
-    return [
+    cases = [
         ("POST", "/v2/batch", [item]),
         ("DELETE", "/v2/messages", {"messageIds": [names["message"]]}),
         ("DELETE", "/v2/dlq", {"dlqIds": [names["dlq"]]}),
@@ -148,17 +151,21 @@ def json_cases(names: dict) -> list[tuple[str, str, object]]:
                                       "timeoutUrl": f"{sink}/t", "timeoutHeaders": {"X-A": ["1"]},
                                       "step": {"stepId": 1, "stepName": "w"}}),
     ]
+    # A wait names its run in a header: without it the body is never read.
+    run = {"HTTP_UPSTASH_WORKFLOW_RUNID": names["run"]}
+    return [(method, path, body, run if path.startswith("/v2/wait/") else {})
+            for method, path, body in cases]
 
 
 def run_sweep(sweep: Sweep, names: dict) -> None:
     sink = names["sink"]
     every_call = [(c.method, fill(c.path, names)) for c in CALLS]
     # JSON bodies: nasty or mistyped values in every position, and bodies that are not JSON.
-    for method, path, template in json_cases(names):
+    for method, path, template, headers in json_cases(names):
         for body in variants(template):
-            sweep.json(method, path, body)
+            sweep.json(method, path, body, **headers)
         for raw in RAW_BODIES:
-            sweep.send(method, path, raw)
+            sweep.send(method, path, raw, **headers)
     # Headers of the publishing endpoints.
     for path in (f"/v2/publish/{sink}/p", f"/v2/enqueue/sweep-q/{sink}/p",
                  f"/v2/schedules/{sink}/s"):
@@ -187,11 +194,12 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
         sweep.send("POST", f"/v2/enqueue/{part}/{sink}/p")
         sweep.send("POST", f"/v2/schedules/{sink}/{part}", HTTP_UPSTASH_CRON="* * * * *")
     # A chunked body that the server did not decode, and one it did.
-    for method, path, template in json_cases(names):
+    for method, path, template, headers in json_cases(names):
         body = json.dumps(template).encode()
-        sweep.send(method, path, body, CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked")
         sweep.send(method, path, body, CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
-                   **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True})
+                   **headers)
+        sweep.send(method, path, body, CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+                   **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True}, **headers)
     # Reads after all of that: nothing stored above may make them fail.
     for method, path in every_call:
         if method == "GET":

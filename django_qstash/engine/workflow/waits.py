@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -28,7 +29,7 @@ EXPIRY_CHECK_SECONDS = 1.0
 def _timeout_seconds(value) -> int:
     if isinstance(value, bool):
         raise BadRequest("timeout must be a duration such as 10d, or seconds")
-    if isinstance(value, (int, float)) and value >= 0:
+    if isinstance(value, (int, float)) and 0 <= value < math.inf:
         seconds = int(value)
     elif isinstance(value, str):
         try:
