@@ -138,6 +138,9 @@ def json_cases(names: dict) -> list[tuple[str, str, object, dict]]:
             "headers": {"Upstash-Label": "l", "X-A": "v", "Upstash-Retries": "0"}}
     cases = [
         ("POST", "/v2/batch", [item]),
+        ("POST", "/v2/batch/trigger", [{"destination": f"{sink}/wf", "body": {"n": 1},
+                                        "headers": {"Upstash-Workflow-RunId": "wfr_sweep2",
+                                                    "Upstash-Label": "l"}}]),
         ("DELETE", "/v2/messages", {"messageIds": [names["message"]]}),
         ("DELETE", "/v2/dlq", {"dlqIds": [names["dlq"]]}),
         ("POST", "/v2/dlq/retry", {"dlqIds": [names["dlq"]]}),
