@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
-
 from rest_framework.views import APIView
 
 from django_qstash.api.authentication import HasTenantToken, QStashTokenAuthentication
@@ -13,6 +10,7 @@ from django_qstash.api.ratelimit import check_burst, check_daily_quota
 from django_qstash.api.rendering import JSONOnly, QStashJSONRenderer
 from django_qstash.api.storable import reject_unstorable_json, reject_unstorable_request
 from django_qstash.conf import qstash_settings
+from django_qstash.core import strict_json
 from django_qstash.exceptions import BadRequest, LengthRequired, PayloadTooLarge
 
 
@@ -120,25 +118,13 @@ def json_body(request, default=None):
     if not body.strip():
         return default
     try:
-        data = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+        data = strict_json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("request body is nested too deeply") from None
     reject_unstorable_json(data)
     return data
-
-
-def _not_json(constant: str):
-    # Python's parser reads NaN and Infinity, which JSON does not have and no column stores.
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 is valid JSON, but no float holds it
-        raise ValueError(f"the number {text[:40]} is too large")
-    return value
 
 
 def caller_ip(request) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from django_qstash.api.serializers import is_body_redacted, redact_value, shown_headers
-from django_qstash.core import clock
+from django_qstash.core import clock, strict_json
 from django_qstash.models import DeliveryAttempt, DlqEntry, Message, WorkflowRun, WorkflowStep
 
 CallType = WorkflowStep.CallType
@@ -38,7 +36,7 @@ class View:
 
 def _step_json(run: WorkflowRun, step: WorkflowStep, retries: int, view: View) -> dict:
     try:
-        published = json.loads(bytes(step.body))
+        published = strict_json.loads(bytes(step.body))
     except ValueError:
         published = {}
     if not isinstance(published, dict):
@@ -56,7 +54,7 @@ def _step_json(run: WorkflowRun, step: WorkflowStep, retries: int, view: View) -
 
 def _json_or_text(text: str):
     try:
-        return json.loads(text)
+        return strict_json.loads(text)
     except ValueError:
         return text
 

@@ -342,3 +342,27 @@ def test_a_trigger_answered_by_a_non_workflow_endpoint_fails_the_run(qstash, pla
     plain_sink.wait_for(2)
     time.sleep(0.3)
     assert WorkflowRun.objects.get(run_id="wfr_old_sdk").state == "RUN_STARTED"
+
+
+@pytest.mark.parametrize("number", ["Infinity", "NaN", "1e400"])
+def test_a_step_body_with_a_number_json_has_not_is_stored_as_text_and_logged_as_json(
+        qstash, sink, number):
+    """Python's JSON parser reads NaN, Infinity and 1e400 (as infinity); the SDKs' cannot.
+    Such a step is neither a 500 nor a log that is not JSON: its fields are not read from it,
+    and its log shows the text it was."""
+    url = f"{sink.url}/wf"
+    run_id = f"wfr_nonfinite_{number.replace('.', '')}"
+    trigger(qstash, url, run_id)
+    sink.wait_for(1)
+    headers = {"Upstash-Workflow-Init": "false", "Upstash-Workflow-RunId": run_id,
+               "Upstash-Workflow-Url": url, "Upstash-Feature-Set": FEATURES,
+               "Upstash-Workflow-Sdk-Version": "1", "content-type": "application/json"}
+    body = ('{"stepId": %s, "stepName": "odd", "stepType": "Run", "out": %s, '
+            '"sleepFor": %s, "concurrent": 1}' % (number, number, number))
+    response = api(qstash, "POST", "/v2/batch",
+                   json=[{"destination": url, "headers": headers, "body": body}])
+    assert response.status_code == 200, response.text
+    sink.wait_for(2)
+    logs = api(qstash, "GET", "/v2/workflows/logs", params={"workflowRunId": run_id})
+    assert logs.status_code == 200, logs.text
+    json.loads(logs.text, parse_constant=pytest.fail)  # JSON an SDK can read

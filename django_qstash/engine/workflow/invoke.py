@@ -8,9 +8,9 @@ The child starts from ``body``; ``headers`` (the publish headers of a parent ste
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from django_qstash.core import strict_json
 from django_qstash.core.request_headers import PublishOptions
 from django_qstash.exceptions import BadRequest
 
@@ -36,7 +36,7 @@ def invocation(message, options: PublishOptions) -> Invocation | None:
         raise BadRequest(f"invoke depth {depth} exceeds the limit of {MAX_DEPTH} nested "
                          "invocations")
     try:
-        request = json.loads(bytes(message.body))
+        request = strict_json.loads(bytes(message.body))
     except ValueError:
         raise BadRequest(SHAPE) from None
     if not isinstance(request, dict):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from django_qstash.core import clock
+from django_qstash.core import clock, strict_json
 from django_qstash.core.request_headers import WORKFLOW_RUN_ID, PublishOptions
 from django_qstash.engine.workflow import delivered, history
 from django_qstash.engine.workflow.invoke import invocation
@@ -219,7 +219,7 @@ def attach_callback(callback, workflow: dict[str, str], now: datetime) -> None:
 
 def failure_body(run: WorkflowRun, body: bytes) -> bytes:
     try:
-        payload = json.loads(body)
+        payload = strict_json.loads(body)
     except ValueError:
         return body
     payload.update(workflowRunId=run.run_id, workflowCreatedAt=clock.to_ms(run.created_at),
@@ -257,7 +257,7 @@ def not_a_workflow_endpoint(message, now: datetime) -> bool:
 def _int(value, default: int) -> int:
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         return default
     return number if -MAX_INT <= number <= MAX_INT else default
 
@@ -265,7 +265,7 @@ def _int(value, default: int) -> int:
 def body_fields(body) -> dict:
     """Step id, name, type and parallelism of a step the SDK published (JSON)."""
     try:
-        step = json.loads(bytes(body))
+        step = strict_json.loads(bytes(body))
     except ValueError:
         return {}
     if not isinstance(step, dict):

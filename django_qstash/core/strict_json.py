@@ -1,0 +1,23 @@
+"""JSON as the standard and the SDKs have it: Python's parser also reads NaN and Infinity, and
+reads 1e400 as infinity; those are refused here (ValueError), as any malformed JSON is."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+def loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_constant=_refuse, parse_float=_finite)
+
+
+def _refuse(constant: str):
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
