@@ -7,5 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_qstash.urls")),
 ]
-# Requests Django refuses before any view (a bad Host header): JSON under /v2/.
+# Requests Django refuses before any view (a bad Host header): JSON on the API's paths.
 handler400 = "django_qstash.api.errors.bad_request"

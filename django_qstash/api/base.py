@@ -119,10 +119,10 @@ def json_body(request, default=None):
         return default
     try:
         data = strict_json.loads(body)
+    except strict_json.NestedTooDeeply:
+        raise BadRequest("request body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise BadRequest("request body is nested too deeply") from None
     reject_unstorable_json(data)
     return data
 

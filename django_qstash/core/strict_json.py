@@ -1,5 +1,6 @@
 """JSON as the standard and the SDKs have it: Python's parser also reads NaN and Infinity, and
-reads 1e400 as infinity; those are refused here (ValueError), as any malformed JSON is."""
+reads 1e400 as infinity; those are refused here (ValueError), as any malformed JSON is, and so
+is nesting too deep for the parser (which raises RecursionError)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Any
 
 
 def loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_constant=_refuse, parse_float=_finite)
+    try:
+        return json.loads(text, parse_constant=_refuse, parse_float=_finite)
+    except RecursionError:
+        raise NestedTooDeeply("nested too deeply") from None
+
+
+class NestedTooDeeply(ValueError):
+    pass
 
 
 def _refuse(constant: str):

@@ -177,8 +177,9 @@ def test_call_result_comes_back_as_a_step_of_the_run(qstash, sink):
     assert Message.objects.get(pk=entry["messageId"]).workflow_run_id == "wfr_call"
 
 
-def call_step(qstash, sink, run_id: str, **extra) -> None:
-    """context.call of step 1 ("ask") to the sink, then the result step the SDK appends."""
+def call_step(qstash, sink, run_id: str, body: str = "secret", **extra) -> None:
+    """context.call of step 1 ("ask") to the sink with ``body``, then the result step the SDK
+    appends."""
     url = f"{sink.url}/wf"
     headers = {
         "Upstash-Workflow-Init": "false", "Upstash-Workflow-RunId": run_id,
@@ -193,7 +194,7 @@ def call_step(qstash, sink, run_id: str, **extra) -> None:
         "Upstash-Callback-Forward-Upstash-Workflow-Concurrent": "1", **extra,
     }
     assert api(qstash, "POST", "/v2/batch", json=[
-        {"destination": f"{sink.url}/third", "headers": headers, "body": "secret"}
+        {"destination": f"{sink.url}/third", "headers": headers, "body": body}
     ]).status_code == 200
     headers = {"Upstash-Workflow-Init": "false", "Upstash-Workflow-RunId": run_id}
     body = json.dumps({"stepId": 1, "stepName": "ask", "stepType": "Call", "concurrent": 1,
@@ -344,14 +345,19 @@ def test_a_trigger_answered_by_a_non_workflow_endpoint_fails_the_run(qstash, pla
     assert WorkflowRun.objects.get(run_id="wfr_old_sdk").state == "RUN_STARTED"
 
 
-@pytest.mark.parametrize("number", ["Infinity", "NaN", "1e400"])
-def test_a_step_body_with_a_number_json_has_not_is_stored_as_text_and_logged_as_json(
-        qstash, sink, number):
-    """Python's JSON parser reads NaN, Infinity and 1e400 (as infinity); the SDKs' cannot.
-    Such a step is neither a 500 nor a log that is not JSON: its fields are not read from it,
-    and its log shows the text it was."""
+# Python's JSON parser reads NaN, Infinity and 1e400 (as infinity), which the SDKs' cannot,
+# and gives up on deep nesting with RecursionError rather than ValueError.
+NOT_JSON = {"infinity": "Infinity", "nan": "NaN", "overflow": "1e400",
+            "deep": "[" * 5000 + "]" * 5000}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_JSON))
+def test_a_step_body_json_cannot_hold_is_stored_as_text_and_logged_as_json(qstash, sink, case):
+    """Such a step is neither a 500 nor a log that is not JSON: its fields are not read from
+    it, and its log shows the text it was."""
+    number = NOT_JSON[case]
     url = f"{sink.url}/wf"
-    run_id = f"wfr_nonfinite_{number.replace('.', '')}"
+    run_id = f"wfr_not_json_{case}"
     trigger(qstash, url, run_id)
     sink.wait_for(1)
     headers = {"Upstash-Workflow-Init": "false", "Upstash-Workflow-RunId": run_id,
@@ -366,3 +372,14 @@ def test_a_step_body_with_a_number_json_has_not_is_stored_as_text_and_logged_as_
     logs = api(qstash, "GET", "/v2/workflows/logs", params={"workflowRunId": run_id})
     assert logs.status_code == 200, logs.text
     json.loads(logs.text, parse_constant=pytest.fail)  # JSON an SDK can read
+
+
+@pytest.mark.parametrize("case", sorted(NOT_JSON))
+def test_a_call_body_json_cannot_hold_keeps_the_runs_logs_readable(qstash, sink, case):
+    run_id = f"wfr_call_not_json_{case}"
+    trigger(qstash, f"{sink.url}/wf", run_id)
+    sink.wait_for(1)
+    call_step(qstash, sink, run_id, body=NOT_JSON[case])
+    logs = api(qstash, "GET", "/v2/workflows/logs", params={"workflowRunId": run_id})
+    assert logs.status_code == 200, logs.text
+    json.loads(logs.text, parse_constant=pytest.fail)
