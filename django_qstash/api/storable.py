@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django_qstash.core.storable_text import flaw, reject_unstorable
+from django_qstash.core.storable_text import json_flaw, reject_unstorable
 from django_qstash.exceptions import BadRequest
 
 
@@ -27,19 +27,8 @@ def reject_unstorable_request(request, kwargs: dict) -> None:
 
 def reject_unstorable_json(data) -> None:
     """A parsed JSON document: a 400 if any key or string in it is unstorable."""
-    stack = [(data, False)]  # iterative: a deeply nested document must not exhaust the stack
-    while stack:
-        item, allow_nul = stack.pop()
-        if isinstance(item, str):
-            if problem := flaw(item, allow_nul):
-                raise BadRequest(f"request body contains {problem}, which is not allowed")
-        elif isinstance(item, list):
-            stack.extend((value, False) for value in item)
-        elif isinstance(item, dict):
-            for key, value in item.items():
-                # A batch item's "body" is stored as bytes, where NUL is as good as any byte.
-                stack.append((key, False))
-                stack.append((value, key == "body" and isinstance(value, str)))
+    if problem := json_flaw(data):
+        raise BadRequest(f"request body contains {problem}, which is not allowed")
 
 
 def _suspect(text: str) -> bool:

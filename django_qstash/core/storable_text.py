@@ -24,6 +24,24 @@ def flaw(text: str, allow_nul: bool = False) -> str | None:
     return None
 
 
+def json_flaw(data) -> str | None:
+    """What makes a parsed JSON document unstorable (a key or string in it), or None. A
+    "body" string may hold NUL: a batch item's or an invoke's body is stored as bytes."""
+    stack = [(data, False)]  # iterative: a deeply nested document must not exhaust the stack
+    while stack:
+        item, allow_nul = stack.pop()
+        if isinstance(item, str):
+            if problem := flaw(item, allow_nul):
+                return problem
+        elif isinstance(item, list):
+            stack.extend((value, False) for value in item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                stack.append((key, False))
+                stack.append((value, key == "body" and isinstance(value, str)))
+    return None
+
+
 def reject_unstorable(parts: Iterable[tuple[str, str]]) -> None:
     """A 400 naming the first ``(where, text)`` whose text is unstorable."""
     for where, text in parts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections import Counter
 
@@ -58,6 +59,8 @@ class Sweep:
         self.failures: list[str] = []
 
     def send(self, method: str, path: str, body: bytes = b"", query: str = "", **extra):
+        # A callable header value is asked for each request (a run id of its own, say).
+        extra = {name: value() if callable(value) else value for name, value in extra.items()}
         environ = {**self.auth, **extra}
         if query:
             environ["QUERY_STRING"] = query
@@ -156,8 +159,21 @@ def json_cases(names: dict) -> list[tuple[str, str, object, dict]]:
     ]
     # A wait names its run in a header: without it the body is never read.
     run = {"HTTP_UPSTASH_WORKFLOW_RUNID": names["run"]}
-    return [(method, path, body, run if path.startswith("/v2/wait/") else {})
-            for method, path, body in cases]
+    cases = [(method, path, body, run if path.startswith("/v2/wait/") else {})
+             for method, path, body in cases]
+    # Workflow bodies the server reads: a step appended to the run, and context.invoke's
+    # trigger of a child run (a new run each time: a repeated trigger is not read again).
+    step = {"stepId": 1, "stepName": "s", "stepType": "Run", "out": "\"x\"", "concurrent": 1}
+    children = itertools.count()
+    invoke = {"body": "\"b\"", "headers": {"Upstash-Workflow-Runid": [names["run"]]},
+              "workflowRunId": names["run"], "workflowRunCreatedAt": 1,
+              "workflowUrl": f"{sink}/wf", "step": {**step, "stepType": "Invoke"}}
+    return [*cases,
+            ("POST", f"/v2/publish/{sink}/wf", step,
+             {**run, "HTTP_UPSTASH_WORKFLOW_INIT": "false"}),
+            ("POST", f"/v2/publish/{sink}/child", invoke,
+             {"HTTP_UPSTASH_WORKFLOW_INIT": "true", "HTTP_UPSTASH_WORKFLOW_INVOKE": "true",
+              "HTTP_UPSTASH_WORKFLOW_RUNID": lambda: f"wfr_child_{next(children)}"})]
 
 
 def run_sweep(sweep: Sweep, names: dict) -> None:

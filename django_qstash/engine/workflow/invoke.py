@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django_qstash.core import strict_json
 from django_qstash.core.request_headers import PublishOptions
+from django_qstash.core.storable_text import json_flaw
 from django_qstash.exceptions import BadRequest
 
 INVOKE = "upstash-workflow-invoke"
@@ -41,6 +42,8 @@ def invocation(message, options: PublishOptions) -> Invocation | None:
         raise BadRequest(SHAPE) from None
     if not isinstance(request, dict):
         raise BadRequest(SHAPE)
+    if problem := json_flaw(request):  # its run id, URL and headers are stored as text
+        raise BadRequest(f"the invoke request contains {problem}, which is not allowed")
     body, headers, step = request.get("body"), request.get("headers"), request.get("step")
     run_id, url = request.get("workflowRunId"), request.get("workflowUrl")
     created_at = request.get("workflowRunCreatedAt")

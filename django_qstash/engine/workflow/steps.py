@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from django_qstash.core import clock, strict_json
 from django_qstash.core.request_headers import WORKFLOW_RUN_ID, PublishOptions
+from django_qstash.core.storable_text import json_flaw
 from django_qstash.engine.workflow import delivered, history
 from django_qstash.engine.workflow.invoke import invocation
 from django_qstash.exceptions import BadRequest
@@ -268,7 +269,7 @@ def body_fields(body) -> dict:
         step = strict_json.loads(bytes(body))
     except ValueError:
         return {}
-    if not isinstance(step, dict):
+    if not isinstance(step, dict) or json_flaw(step):  # its name and type are stored as text
         return {}
     return {"step_id": _int(step.get("stepId"), 0), "step_name": str(step.get("stepName") or ""),
             "step_type": str(step.get("stepType") or "")[:40],
