@@ -44,7 +44,10 @@ UPSTASH_HEADERS = ["Upstash-Delay", "Upstash-Retries", "Upstash-Timeout", "Upsta
                    "Upstash-Retry-Delay", "Upstash-Queue-Name", "X-Custom", "Content-Type",
                    "Upstash-Workflow-RunId", "Upstash-Callback-Workflow-RunId",
                    "Upstash-Failure-Callback-Flow-Control-Value",
-                   "Upstash-Callback-Failure-Callback"]
+                   "Upstash-Callback-Failure-Callback", "Upstash-Workflow-CallType",
+                   "Upstash-Workflow-Url", "Upstash-Feature-Set", "Upstash-Workflow-Invoke",
+                   "Upstash-Forward-Upstash-Workflow-Invoke-Count",
+                   "Upstash-Workflow-Sdk-Version"]
 HEADER_VALUES = [SURROGATE, "a\x00b", "-1", "1e999", "abc", "9" * 400, "x" * 5000, "",
                  "ftp://x", "http://[::1", "é"]
 
@@ -186,9 +189,12 @@ def run_sweep(sweep: Sweep, names: dict) -> None:
         for raw in RAW_BODIES:
             sweep.send(method, path, raw, **headers)
     # Headers of the publishing endpoints.
+    step_of_the_run = {"HTTP_UPSTASH_WORKFLOW_RUNID": names["run"],
+                       "HTTP_UPSTASH_WORKFLOW_INIT": "false"}
     for path in (f"/v2/publish/{sink}/p", f"/v2/enqueue/sweep-q/{sink}/p",
-                 f"/v2/schedules/{sink}/s"):
-        extra = {"HTTP_UPSTASH_CRON": "* * * * *"} if "schedules" in path else {}
+                 f"/v2/schedules/{sink}/s", f"/v2/publish/{sink}/wf"):
+        extra = ({"HTTP_UPSTASH_CRON": "* * * * *"} if "schedules" in path
+                 else step_of_the_run if path.endswith("/wf") else {})
         for name in UPSTASH_HEADERS:
             for value in HEADER_VALUES:
                 key = "CONTENT_TYPE" if name == "Content-Type" else \
