@@ -204,3 +204,17 @@ def test_a_call_too_large_for_a_step_is_refused_before_anything_changes(qstash, 
     response = http_client.post(hook_url, content=b"x" * 3000)
     assert response.status_code == 413
     assert WorkflowWaiter.objects.count() == 1
+
+
+def test_a_create_webhook_step_whose_output_is_not_json_is_no_webhook(qstash, sink):
+    """The step's output is read for its event id: output nested too deeply to parse names no
+    webhook, and a call to the run's hook URLs is a 404 rather than a 500."""
+    url = started(qstash, sink, "wfr_deep")
+    body = json.dumps({"stepId": 2, "stepName": "deep hook", "stepType": "CreateWebhook",
+                       "out": "[" * 5000 + "]" * 5000, "concurrent": 1})
+    response = api(qstash, "POST", "/v2/batch", json=[
+        {"destination": url, "headers": step_headers(url, "wfr_deep"), "body": body}])
+    assert response.status_code == 200, response.text
+    hook_url = create_webhook(qstash, url, "wfr_deep", "evt_ok").rsplit("/", 1)[0]
+    assert http_client.post(f"{hook_url}/evt_other", content=b"x").status_code == 404
+    assert http_client.post(f"{hook_url}/evt_ok", content=b"x").status_code == 200

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from django_qstash.conf import qstash_settings
+from django_qstash.core import strict_json
 from django_qstash.engine.workflow import waits
 from django_qstash.exceptions import NotFound, PayloadTooLarge
 from django_qstash.models import Tenant, WorkflowRun
@@ -45,7 +46,7 @@ def webhook_event_ids(run: WorkflowRun) -> set[str]:
     found = set()
     for body in run.steps.filter(step_type=CREATE_WEBHOOK).values_list("body", flat=True):
         try:
-            out = json.loads(json.loads(bytes(body))["out"])
+            out = strict_json.loads(strict_json.loads(bytes(body))["out"])
             found.add(str(out["eventId"]))
         except (ValueError, TypeError, KeyError):
             continue
