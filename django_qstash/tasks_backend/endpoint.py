@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from django_qstash.conf import qstash_settings
+from django_qstash.core import strict_json
 from django_qstash.core.signing import SignatureError
 from django_qstash.models import Message, SigningKeyPair, Tenant
 from django_qstash.receiver.verification import SigningKeys, reject, verify_request
@@ -41,7 +40,7 @@ def run_task_view(request: HttpRequest, alias: str) -> HttpResponse:
     except SignatureError as error:
         return reject(request, error)
     try:
-        payload = json.loads(request.body)
+        payload = strict_json.loads(request.body)
         result_id, step = str(payload["id"]), payload.get("step", "run")
     except (ValueError, KeyError, TypeError):
         return permanent_failure("the body is not a task message")

@@ -100,7 +100,8 @@ def test_anything_not_signed_for_this_endpoint_by_this_tenant_is_refused(outbox,
     assert tasks.RUNS == []
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"task": "x"}'])
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"task": "x"}',
+                                  b"[" * 5000 + b"]" * 5000, b'{"id": NaN}'])
 def test_a_signed_body_that_is_no_task_message_goes_to_the_dlq_at_once(tenant, body):
     response = deliver(body, key=tenant.signing_keys.current)
     assert response.status_code == 489 and response["Upstash-NonRetryable-Error"] == "true"
