@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from django_qstash.core import strict_json
 from django_qstash.core.digits import is_number
 from django_qstash.core.storable_text import escaped
 from django_qstash.models import Tenant
@@ -144,10 +145,10 @@ def body_text(body: bytes | memoryview | None) -> str:
     except UnicodeDecodeError:
         return f"<{len(raw)} bytes of binary data>"
     try:  # JSON reads better indented
-        return escaped(json.dumps(json.loads(raw), indent=2,
+        return escaped(json.dumps(strict_json.loads(raw), indent=2,
                                   ensure_ascii=False)[:BODY_PREVIEW_BYTES])
-    except ValueError:
-        return text + ("…" if len(raw) > BODY_PREVIEW_BYTES else "")
+    except (ValueError, RecursionError):  # RecursionError: indenting recurses deeper than
+        return text + ("…" if len(raw) > BODY_PREVIEW_BYTES else "")  # parsing did
 
 
 def json_text(value) -> str:

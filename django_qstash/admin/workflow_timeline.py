@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django_qstash.admin.badges import badge
 from django_qstash.admin.base import body_html, headers_html
 from django_qstash.admin.timeline import time_text
+from django_qstash.core import strict_json
 from django_qstash.models import DeliveryAttempt, Message, WorkflowRun, WorkflowStep
 
 CallType = WorkflowStep.CallType
@@ -22,7 +23,7 @@ MAX_STEPS = 500
 
 def _json(raw) -> object:
     try:
-        return json.loads(raw)
+        return strict_json.loads(raw)
     except (TypeError, ValueError):
         return None
 

@@ -76,6 +76,17 @@ def test_detail_page_shows_the_timeline_with_attempt_responses(admin_client, ten
     assert "Cancel message" not in page  # finished
 
 
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_a_body_nested_too_deeply_to_indent_is_shown_as_sent(admin_client, tenant, depth):
+    """The page indents a JSON body; one nested too deeply to parse or to indent again (a
+    tenant may send any bytes) is shown as its text, not a 500."""
+    body = b"[" * depth + b"]" * depth
+    message = make_message(tenant, body=body)
+    response = admin_client.get(f"{LIST}{message.id}/change/")
+    assert response.status_code == 200
+    assert "[[[[[[[[" in response.content.decode()
+
+
 def test_cancel_button_cancels_a_pending_message(admin_client, tenant):
     message = make_message(tenant, status="pending")
     page = admin_client.get(f"{LIST}{message.id}/change/").content.decode()
