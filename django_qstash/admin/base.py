@@ -144,11 +144,13 @@ def body_text(body: bytes | memoryview | None) -> str:
         text = raw[:BODY_PREVIEW_BYTES].decode("utf-8")
     except UnicodeDecodeError:
         return f"<{len(raw)} bytes of binary data>"
-    try:  # JSON reads better indented
+    # JSON reads better indented. A body nested too deeply to parse, or parsed but too deep
+    # to indent again (indenting recurses deeper than parsing), is shown as it was sent.
+    try:
         return escaped(json.dumps(strict_json.loads(raw), indent=2,
                                   ensure_ascii=False)[:BODY_PREVIEW_BYTES])
-    except (ValueError, RecursionError):  # RecursionError: indenting recurses deeper than
-        return text + ("…" if len(raw) > BODY_PREVIEW_BYTES else "")  # parsing did
+    except (ValueError, RecursionError):
+        return text + ("…" if len(raw) > BODY_PREVIEW_BYTES else "")
 
 
 def json_text(value) -> str:

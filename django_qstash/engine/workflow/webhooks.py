@@ -2,11 +2,12 @@
 
 The SDK makes the URL itself, ``{QSTASH_URL}/v2/workflows/hooks/{UserID}/{runId}/{eventId}``,
 and appends it as the CreateWebhook step's output; waitForWebhook then waits for that event
-id like waitForEvent. A call is handed over like a notify to that one run, but to one wait only:
-it resumes the run's oldest waiter, or is kept until the run waits (so an early call is not
-lost, and each call resumes one wait of a loop or of waits made in parallel). The URL carries no token: the account id names the tenant, the run must
-still be running and the event id must be one of its webhooks, so nobody can resume another
-tenant's run or a plain waitForEvent through it.
+id like waitForEvent. A call is handed over like a notify to that one run, but to one wait
+only: it resumes the run's oldest waiter, or is kept until the run waits (so an early call is
+not lost, and each call resumes one wait of a loop or of waits made in parallel). The URL
+carries no token: the account id names the tenant, the run must still be running and the
+event id must be one of its webhooks, so nobody can resume another tenant's run or a plain
+waitForEvent through it.
 """
 
 from __future__ import annotations
